@@ -1,0 +1,87 @@
+"""Configuration: defaults, then instance/config.py, then DESKWOOT_* environment variables."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+DEFAULTS = {
+    "SECRET_KEY": None,  # filled from instance/secret_key when not configured
+    "SQLALCHEMY_DATABASE_URI": None,  # filled from DATABASE_URL or the instance folder
+    "PUBLIC_URL": "http://127.0.0.1:8000",
+    "TRIAL_DAYS": 7,
+    "MAX_CONTENT_LENGTH": 1024 * 1024,  # 1 MiB: DESIGN §5.3, also bounds the inbound hook
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_NAME": "deskwoot_session",
+    "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+    "LOGIN_THROTTLE_FREE_FAILURES": 5,
+    "LOGIN_THROTTLE_MAX_DELAY": 300,
+    "EVENT_RETENTION_DAYS": 30,
+    "IDEMPOTENCY_RETENTION_HOURS": 48,
+    "SQLALCHEMY_ENGINE_OPTIONS": {},
+}
+
+ENV_PREFIX = "DESKWOOT_"
+
+
+def load(app, overrides: dict | None) -> None:
+    """Fill app.config from the defaults, the instance file and the environment, in that order."""
+    app.config.update({k: v for k, v in DEFAULTS.items()})
+    app.config.from_pyfile("config.py", silent=True)
+    for key, raw in os.environ.items():
+        if key.startswith(ENV_PREFIX):
+            app.config[key.removeprefix(ENV_PREFIX)] = _parse_env(raw)
+    if os.environ.get("DATABASE_URL") and not app.config.get("DATABASE_URL"):
+        app.config["DATABASE_URL"] = os.environ["DATABASE_URL"]
+    if overrides:
+        app.config.update(overrides)
+
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = database_url(app)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
+    app.config["PUBLIC_URL"] = app.config["PUBLIC_URL"].rstrip("/")
+    if app.config["PUBLIC_URL"].startswith("https://"):
+        app.config.setdefault("SESSION_COOKIE_SECURE", True)
+
+
+def database_url(app) -> str:
+    """Return the SQLAlchemy URL: DATABASE_URL (PostgreSQL) or SQLite in the instance folder."""
+    url = app.config.get("DATABASE_URL")
+    if url:
+        # psycopg 3 is the driver we ship; accept the URLs people paste from their host.
+        for legacy in ("postgres://", "postgresql://"):
+            if url.startswith(legacy):
+                return "postgresql+psycopg://" + url.removeprefix(legacy)
+        return url
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    return "sqlite:///" + str(Path(app.instance_path) / "deskwoot.sqlite3")
+
+
+def _parse_env(raw: str):
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def _instance_secret(instance: Path) -> str:
+    """Keep a generated secret key in the instance folder so sessions survive restarts."""
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / "secret_key"
+    if not path.exists():
+        # Several gunicorn workers may start at once: write aside, then link atomically.
+        tmp = instance / f".secret_key.{os.getpid()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()

@@ -1,0 +1,74 @@
+"""Engine setup: SQLite pragmas and BEGIN IMMEDIATE for writes, PostgreSQL as is (DESIGN §7)."""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from deskwoot.extensions import db
+
+# Set while a service runs a write transaction, so the SQLite BEGIN becomes BEGIN IMMEDIATE.
+# A deferred transaction that reads and then writes gets SQLITE_BUSY at once when another
+# writer holds the lock, ignoring busy_timeout; IMMEDIATE takes the write lock up front and
+# waits politely instead.
+_write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("write_intent", default=False)
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def init_app(app) -> None:
+    """Install the connection hooks on the app's engine."""
+    with app.app_context():
+        engine = db.engine
+        if engine.dialect.name == "sqlite":
+            _configure_sqlite(engine)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        # Take transaction control away from the sqlite3 module so we can issue our own BEGIN.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
+
+
+def is_sqlite() -> bool:
+    return db.engine.dialect.name == "sqlite"
+
+
+@contextmanager
+def write_transaction() -> Iterator:
+    """Run one write unit of work: commit on success, roll back on any error.
+
+    Any read transaction the request already holds is ended first, so the write starts fresh
+    with the write lock (SQLite) instead of upgrading a read snapshot.
+    """
+    session = db.session()  # the request's Session behind the scoped proxy
+    if _write_intent.get():
+        # Nested call inside an ongoing write: join it.
+        yield session
+        return
+    if session.in_transaction():
+        session.commit()
+    token = _write_intent.set(True)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        _write_intent.reset(token)

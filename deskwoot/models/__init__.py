@@ -1,0 +1,39 @@
+"""The data model (DESIGN §3). Import models from here."""
+
+from deskwoot.models.activity import AuditEntry, Event, IdempotencyKey, McpToken, Outbox
+from deskwoot.models.auth import LoginThrottle, PasswordToken, WebSession
+from deskwoot.models.base import Base, utcnow
+from deskwoot.models.contact import Contact, ContactNote
+from deskwoot.models.conversation import (
+    Conversation,
+    ConversationLabel,
+    Draft,
+    Label,
+    Message,
+)
+from deskwoot.models.workspace import Inbox, InboxMember, Membership, User, Workspace
+
+__all__ = [
+    "AuditEntry",
+    "Base",
+    "Contact",
+    "ContactNote",
+    "Conversation",
+    "ConversationLabel",
+    "Draft",
+    "Event",
+    "IdempotencyKey",
+    "Inbox",
+    "InboxMember",
+    "Label",
+    "LoginThrottle",
+    "McpToken",
+    "Membership",
+    "Message",
+    "Outbox",
+    "PasswordToken",
+    "User",
+    "WebSession",
+    "Workspace",
+    "utcnow",
+]

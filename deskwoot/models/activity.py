@@ -1,0 +1,119 @@
+"""What happened: the events feed, the audit trail, the outbox and MCP bookkeeping."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from deskwoot.models.base import Base, JSONType, UTCDateTime, utcnow
+
+AUDIT_OUTCOMES = ("ok", "denied", "error", "replayed")
+
+
+class Event(Base):
+    """One fact in a workspace's feed; ids only grow, so the id is the cursor (DESIGN §5.6)."""
+
+    __tablename__ = "events"
+    # AUTOINCREMENT on SQLite: an id is never reused, even after the newest row is pruned.
+    __table_args__ = (
+        Index("ix_events_ws_id", "workspace_id", "id"),
+        Index("ix_events_created", "created_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    inbox_id: Mapped[int | None] = mapped_column(ForeignKey("inboxes.id", ondelete="SET NULL"))
+    type: Mapped[str] = mapped_column(String(40))
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL")
+    )
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    actor_type: Mapped[str] = mapped_column(String(8))  # contact / user / bot / system
+    actor_id: Mapped[int | None]
+    actor_name: Mapped[str | None] = mapped_column(String(200))
+    token_id: Mapped[int | None]
+    data: Mapped[dict] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_entries"
+    __table_args__ = (
+        Index("ix_audit_ws_id", "workspace_id", "id"),
+        Index("ix_audit_ws_token", "workspace_id", "token_id", "id"),
+        Index("ix_audit_ws_action", "workspace_id", "action", "id"),
+        Index("ix_audit_ws_outcome", "workspace_id", "outcome", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    actor_type: Mapped[str] = mapped_column(String(8))  # user / bot / system
+    actor_id: Mapped[int | None]
+    actor_name: Mapped[str | None] = mapped_column(String(200))
+    token_id: Mapped[int | None]
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(200))
+    outcome: Mapped[str] = mapped_column(String(8), default="ok")
+    detail: Mapped[str | None] = mapped_column(Text)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Outbox(Base):
+    """A message waiting for delivery on its channel; delivery arrives with real channels."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class McpToken(Base):
+    __tablename__ = "mcp_tokens"
+    __table_args__ = (Index("ix_mcp_tokens_ws", "workspace_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(120))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    last4: Mapped[str] = mapped_column(String(4))
+    scopes: Mapped[list] = mapped_column(JSONType, default=list)
+    inbox_ids: Mapped[list] = mapped_column(JSONType, default=list)  # empty = every inbox
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    created_by = relationship("User")
+
+
+class IdempotencyKey(Base):
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "token_id", "key"),
+        Index("ix_idempotency_created", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    token_id: Mapped[int] = mapped_column(ForeignKey("mcp_tokens.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    result: Mapped[dict | None] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    token = relationship("McpToken")

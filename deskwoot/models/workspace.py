@@ -1,0 +1,122 @@
+"""Workspaces, the people in them and their inboxes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from deskwoot.models.base import Base, UTCDateTime, utcnow
+
+PLANS = ("trial", "starter", "business", "enterprise")
+ROLES = ("admin", "agent")
+USER_KINDS = ("human", "bot")
+CHANNELS = ("api", "email", "web")
+
+
+class Workspace(Base):
+    __tablename__ = "workspaces"
+    __table_args__ = (CheckConstraint(f"plan IN {PLANS}", name="plan"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    plan: Mapped[str] = mapped_column(String(16), default="trial")
+    trial_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    mcp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    bot_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    next_display_id: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    memberships: Mapped[list[Membership]] = relationship(back_populates="workspace")
+    inboxes: Mapped[list[Inbox]] = relationship(back_populates="workspace", order_by="Inbox.name")
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(f"kind IN {USER_KINDS}", name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(8), default="human")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    memberships: Mapped[list[Membership]] = relationship(back_populates="user")
+
+    # flask-login: the id of the web session this object was loaded for (never stored).
+    web_session_id = None
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str | None:
+        return self.web_session_id
+
+    @property
+    def is_bot(self) -> bool:
+        return self.kind == "bot"
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "user_id"),
+        CheckConstraint(f"role IN {ROLES}", name="role"),
+        Index("ix_memberships_user", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(8), default="agent")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    workspace: Mapped[Workspace] = relationship(back_populates="memberships")
+    user: Mapped[User] = relationship(back_populates="memberships")
+
+
+class Inbox(Base):
+    __tablename__ = "inboxes"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "name"),
+        CheckConstraint(f"channel IN {CHANNELS}", name="channel"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    uid: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    channel: Mapped[str] = mapped_column(String(16), default="api")
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    secret_last4: Mapped[str] = mapped_column(String(4))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    workspace: Mapped[Workspace] = relationship(back_populates="inboxes")
+    members: Mapped[list[User]] = relationship(secondary="inbox_members", order_by="User.name")
+
+
+class InboxMember(Base):
+    __tablename__ = "inbox_members"
+    __table_args__ = (Index("ix_inbox_members_user", "user_id"),)
+
+    inbox_id: Mapped[int] = mapped_column(
+        ForeignKey("inboxes.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)

@@ -1,0 +1,301 @@
+"""Every access decision in Deskwoot, in one place (DESIGN §2).
+
+Services never filter by workspace or inbox themselves: they start every query from a base
+built here, which is already narrowed to the actor's workspace and inboxes, and they ask here
+before acting. Anything outside an actor's reach is reported as NotFound so that existence
+does not leak. Caller-supplied filters are intersected with these bases, never substituted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Select, exists, or_, select
+
+from deskwoot.errors import Forbidden, Invalid, NotFound
+from deskwoot.extensions import db
+from deskwoot.models import (
+    AuditEntry,
+    Contact,
+    Conversation,
+    Draft,
+    Event,
+    Inbox,
+    InboxMember,
+    Label,
+    Membership,
+    User,
+    Workspace,
+    utcnow,
+)
+
+# Scopes an MCP token may carry (DESIGN §5.5). Humans are limited by role, not scopes.
+SCOPES = (
+    "conversations:read",
+    "conversations:reply",
+    "conversations:note",
+    "conversations:draft",
+    "conversations:manage",
+    "conversations:create",
+    "contacts:read",
+    "contacts:write",
+    "events:read",
+)
+
+# Plans on which the MCP server (an Enterprise feature) is available; trial only until it ends.
+MCP_PLANS = ("enterprise", "trial")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting, as far as access is concerned; built by the adapter, trusted by services."""
+
+    workspace_id: int
+    user_id: int | None
+    kind: str  # "human", "bot" or "system" (the operator's CLI, the inbound hook)
+    name: str
+    role: str | None = None  # "admin" / "agent" for humans
+    inbox_ids: frozenset[int] | None = None  # None: every inbox in the workspace
+    scopes: frozenset[str] | None = None  # None: not scope-limited (humans, system)
+    via: str = "web"  # web | mcp | cli | hook
+    token_id: int | None = None
+    request_id: str | None = None
+    remote_addr: str | None = None
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.kind == "system" or self.role == "admin"
+
+    @property
+    def is_bot(self) -> bool:
+        return self.kind == "bot"
+
+    @property
+    def sender_type(self) -> str:
+        return {"human": "user", "bot": "bot"}.get(self.kind, "system")
+
+
+# --- building actors -----------------------------------------------------------------------
+
+
+def member_actor(user: User, workspace: Workspace, via: str = "web", **context) -> Actor:
+    """Build the actor for a human teammate; raises NotFound if they are not a member."""
+    membership = db.session.execute(
+        select(Membership).where(
+            Membership.workspace_id == workspace.id, Membership.user_id == user.id
+        )
+    ).scalar_one_or_none()
+    if membership is None or not user.is_active or user.kind != "human":
+        raise NotFound("No such workspace.")
+    inbox_ids = None
+    if membership.role != "admin":
+        inbox_ids = frozenset(
+            db.session.execute(
+                select(InboxMember.inbox_id)
+                .join(Inbox, Inbox.id == InboxMember.inbox_id)
+                .where(InboxMember.user_id == user.id, Inbox.workspace_id == workspace.id)
+            ).scalars()
+        )
+    return Actor(
+        workspace_id=workspace.id,
+        user_id=user.id,
+        kind="human",
+        name=user.name,
+        role=membership.role,
+        inbox_ids=inbox_ids,
+        via=via,
+        **context,
+    )
+
+
+def system_actor(workspace: Workspace, via: str = "cli", name: str = "Operator") -> Actor:
+    """The operator (CLI) or a channel integration: workspace-wide, no user behind it."""
+    return Actor(workspace_id=workspace.id, user_id=None, kind="system", name=name, via=via)
+
+
+# --- query bases ---------------------------------------------------------------------------
+
+
+def _inbox_clause(actor: Actor, column):
+    if actor.inbox_ids is None:
+        return True
+    return column.in_(sorted(actor.inbox_ids)) if actor.inbox_ids else False
+
+
+def inboxes(actor: Actor) -> Select:
+    """Inboxes the actor can see."""
+    return select(Inbox).where(Inbox.workspace_id == actor.workspace_id, _inbox_clause(actor, Inbox.id))
+
+
+def conversations(actor: Actor) -> Select:
+    """Conversations the actor can see."""
+    return select(Conversation).where(
+        Conversation.workspace_id == actor.workspace_id,
+        _inbox_clause(actor, Conversation.inbox_id),
+    )
+
+
+def conversation_filter(actor: Actor):
+    """The same reach as `conversations`, as a WHERE clause for hand-built queries."""
+    return (Conversation.workspace_id == actor.workspace_id) & _inbox_clause(
+        actor, Conversation.inbox_id
+    )
+
+
+def contacts(actor: Actor) -> Select:
+    """Contacts the actor can see (DESIGN §5.6).
+
+    Unrestricted actors see every contact in the workspace. An inbox-restricted actor sees a
+    contact that has a conversation in one of its inboxes, or one that did not arrive through
+    an inbox at all: created by the team (web, CLI) for humans, created through MCP for bots.
+    """
+    base = select(Contact).where(Contact.workspace_id == actor.workspace_id)
+    if actor.inbox_ids is None:
+        return base
+    in_reach = exists().where(
+        Conversation.contact_id == Contact.id,
+        Conversation.workspace_id == actor.workspace_id,
+        _inbox_clause(actor, Conversation.inbox_id),
+    )
+    direct = ("mcp",) if actor.is_bot else ("web", "cli", "mcp")
+    return base.where(or_(in_reach, Contact.created_via.in_(direct)))
+
+
+def labels(actor: Actor) -> Select:
+    return select(Label).where(Label.workspace_id == actor.workspace_id)
+
+
+def drafts(actor: Actor) -> Select:
+    """Drafts in conversations the actor can see."""
+    return (
+        select(Draft)
+        .join(Conversation, Conversation.id == Draft.conversation_id)
+        .where(Draft.workspace_id == actor.workspace_id, conversation_filter(actor))
+    )
+
+
+def events(actor: Actor) -> Select:
+    """Events the actor may read: its workspace, and only its inboxes when restricted."""
+    base = select(Event).where(Event.workspace_id == actor.workspace_id)
+    if actor.inbox_ids is None:
+        return base
+    # Contact events carry no inbox; a restricted actor sees those of contacts in its reach.
+    visible_contacts = contacts(actor).with_only_columns(Contact.id)
+    return base.where(
+        or_(
+            _inbox_clause(actor, Event.inbox_id),
+            (Event.inbox_id.is_(None)) & Event.contact_id.in_(visible_contacts),
+        )
+    )
+
+
+def teammates(actor: Actor) -> Select:
+    """Human members of the actor's workspace (assignable people)."""
+    return (
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.workspace_id == actor.workspace_id, User.kind == "human")
+    )
+
+
+def audit_entries(actor: Actor) -> Select:
+    require_admin(actor)
+    return select(AuditEntry).where(AuditEntry.workspace_id == actor.workspace_id)
+
+
+# --- single objects ------------------------------------------------------------------------
+
+
+def get_conversation(actor: Actor, display_id: int) -> Conversation:
+    row = db.session.execute(
+        conversations(actor).where(Conversation.display_id == display_id)
+    ).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"Conversation {display_id} was not found.")
+    return row
+
+
+def get_inbox(actor: Actor, inbox_id: int) -> Inbox:
+    row = db.session.execute(inboxes(actor).where(Inbox.id == inbox_id)).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"Inbox {inbox_id} was not found.")
+    return row
+
+
+def get_contact(actor: Actor, contact_id: int) -> Contact:
+    row = db.session.execute(contacts(actor).where(Contact.id == contact_id)).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"Contact {contact_id} was not found.")
+    return row
+
+
+def get_teammate(actor: Actor, user_id: int) -> User:
+    row = db.session.execute(teammates(actor).where(User.id == user_id)).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"Teammate {user_id} was not found.")
+    return row
+
+
+def require_assignable(actor: Actor, conversation: Conversation, user_id: int) -> User:
+    """A conversation may go to an active teammate who works its inbox (admins work all)."""
+    teammate = get_teammate(actor, user_id)
+    role = db.session.execute(
+        select(Membership.role).where(
+            Membership.workspace_id == actor.workspace_id, Membership.user_id == teammate.id
+        )
+    ).scalar_one()
+    works_inbox = role == "admin" or db.session.execute(
+        select(InboxMember.user_id).where(
+            InboxMember.inbox_id == conversation.inbox_id, InboxMember.user_id == teammate.id
+        )
+    ).first() is not None
+    if not teammate.is_active or not works_inbox:
+        raise Invalid(
+            f"{teammate.name} does not work the '{conversation.inbox.name}' inbox; assign "
+            "someone who does, or ask an admin to add them to it.",
+            field="assignee_id",
+        )
+    return teammate
+
+
+def can_see_inbox(actor: Actor, inbox_id: int) -> bool:
+    return actor.inbox_ids is None or inbox_id in actor.inbox_ids
+
+
+# --- requirements --------------------------------------------------------------------------
+
+
+def require_scope(actor: Actor, scope: str) -> None:
+    """Scope-limited actors (MCP tokens) must hold `scope`."""
+    if actor.scopes is not None and scope not in actor.scopes:
+        raise Forbidden(
+            f"This token lacks the '{scope}' scope.",
+            reason="insufficient_scope",
+            required_scope=scope,
+        )
+
+
+def require_admin(actor: Actor) -> None:
+    """Settings are for admins and the operator; to anyone else they do not exist."""
+    if not actor.is_admin or actor.kind == "bot":
+        raise NotFound("Not found.")
+
+
+def require_human(actor: Actor, what: str) -> None:
+    """Some actions (approving drafts, taking over) are a person's call, never a bot's."""
+    if actor.kind != "human":
+        raise Forbidden(f"Only a teammate can {what}.")
+
+
+def mcp_lock_reason(workspace: Workspace, now: datetime | None = None) -> str | None:
+    """Why the workspace's plan does not allow MCP right now, or None when it does."""
+    now = now or utcnow()
+    if workspace.plan == "enterprise":
+        return None
+    if workspace.plan == "trial":
+        if workspace.trial_ends_at is not None and now < workspace.trial_ends_at:
+            return None
+        return "trial_expired"
+    return "plan_required"

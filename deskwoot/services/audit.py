@@ -1,0 +1,34 @@
+"""The audit trail: security-relevant actions, written in the same transaction as the effect."""
+
+from __future__ import annotations
+
+from deskwoot.extensions import db
+from deskwoot.models import AuditEntry, utcnow
+from deskwoot.policy import Actor
+
+
+def record(
+    actor: Actor,
+    action: str,
+    *,
+    target: str | None = None,
+    outcome: str = "ok",
+    detail: str | None = None,
+) -> AuditEntry:
+    """Add an audit entry to the current transaction."""
+    entry = AuditEntry(
+        workspace_id=actor.workspace_id,
+        actor_type=actor.sender_type,
+        actor_id=actor.user_id,
+        actor_name=actor.name,
+        token_id=actor.token_id,
+        action=action,
+        target=target,
+        outcome=outcome,
+        detail=detail,
+        request_id=actor.request_id,
+        remote_addr=actor.remote_addr,
+        created_at=utcnow(),
+    )
+    db.session.add(entry)
+    return entry

@@ -1,0 +1,146 @@
+"""Reading the queue: filtered conversation lists, threads and counts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from deskwoot import policy
+from deskwoot.errors import Invalid
+from deskwoot.extensions import db
+from deskwoot.models import Conversation, ConversationLabel, Label, Message
+from deskwoot.models.conversation import PRIORITIES, STATUSES
+from deskwoot.policy import Actor
+from deskwoot.services import search
+
+MAX_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class ConversationFilters:
+    """What a person or agent asked for; always narrowed further by policy."""
+
+    status: str | None = None  # one of STATUSES, or "all"
+    inbox_id: int | None = None
+    assignee: str | int | None = None  # "me", "unassigned" or a user id
+    label: str | None = None
+    priority: str | None = None
+    query: str | None = None
+    updated_since: datetime | None = None
+
+    def validate(self) -> None:
+        if self.status not in (None, "all", *STATUSES):
+            raise Invalid(f"status must be one of: {', '.join(STATUSES)}.", field="status")
+        if self.priority not in (None, *PRIORITIES):
+            raise Invalid(f"priority must be one of: {', '.join(PRIORITIES)}.", field="priority")
+        if isinstance(self.assignee, str) and self.assignee not in ("me", "unassigned"):
+            raise Invalid("assignee must be 'me', 'unassigned' or a user id.", field="assignee")
+
+
+def conversation_query(actor: Actor, filters: ConversationFilters):
+    """The actor's conversations narrowed by `filters`, newest activity first."""
+    policy.require_scope(actor, "conversations:read")
+    filters.validate()
+    query = policy.conversations(actor)
+    if filters.status and filters.status != "all":
+        query = query.where(Conversation.status == filters.status)
+    if filters.inbox_id is not None:
+        query = query.where(Conversation.inbox_id == filters.inbox_id)
+    if filters.assignee == "me":
+        query = query.where(Conversation.assignee_id == actor.user_id)
+    elif filters.assignee == "unassigned":
+        query = query.where(Conversation.assignee_id.is_(None))
+    elif filters.assignee is not None:
+        query = query.where(Conversation.assignee_id == int(filters.assignee))
+    if filters.priority:
+        query = query.where(Conversation.priority == filters.priority)
+    if filters.label:
+        query = query.where(
+            Conversation.id.in_(
+                select(ConversationLabel.conversation_id)
+                .join(Label, Label.id == ConversationLabel.label_id)
+                .where(
+                    Label.workspace_id == actor.workspace_id,
+                    func.lower(Label.name) == filters.label.strip().lower(),
+                )
+            )
+        )
+    if filters.updated_since is not None:
+        query = query.where(Conversation.updated_at >= filters.updated_since)
+    if filters.query:
+        match = search.conversation_match(filters.query)
+        if match is not None:
+            query = query.where(match)
+    return query
+
+
+def list_conversations(
+    actor: Actor, filters: ConversationFilters, limit: int = 25, offset: int = 0
+) -> tuple[list[Conversation], bool]:
+    """One page of conversations and whether there are more."""
+    limit = max(1, min(limit, MAX_LIMIT))
+    rows = list(
+        db.session.execute(
+            conversation_query(actor, filters)
+            .options(
+                selectinload(Conversation.inbox),
+                selectinload(Conversation.contact),
+                selectinload(Conversation.assignee),
+                selectinload(Conversation.labels),
+            )
+            .order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
+            .limit(limit + 1)
+            .offset(offset)
+        ).scalars()
+    )
+    return rows[:limit], len(rows) > limit
+
+
+def last_messages(conversation_ids: list[int]) -> dict[int, Message]:
+    """The newest non-note message of each conversation, for list previews."""
+    if not conversation_ids:
+        return {}
+    newest = (
+        select(func.max(Message.id))
+        .where(Message.conversation_id.in_(conversation_ids), Message.kind != "note")
+        .group_by(Message.conversation_id)
+    )
+    rows = db.session.execute(select(Message).where(Message.id.in_(newest))).scalars()
+    return {m.conversation_id: m for m in rows}
+
+
+def status_counts(actor: Actor, inbox_id: int | None = None) -> dict[str, int]:
+    """How many conversations the actor can see in each status."""
+    query = (
+        select(Conversation.status, func.count())
+        .where(policy.conversation_filter(actor))
+        .group_by(Conversation.status)
+    )
+    if inbox_id is not None:
+        query = query.where(Conversation.inbox_id == inbox_id)
+    counts = dict.fromkeys(STATUSES, 0)
+    counts.update(dict(db.session.execute(query).all()))
+    return counts
+
+
+def thread(actor: Actor, display_id: int) -> tuple[Conversation, list[Message]]:
+    """A conversation with all its messages, oldest first (the conversation page)."""
+    policy.require_scope(actor, "conversations:read")
+    conversation = policy.get_conversation(actor, display_id)
+    messages = list(
+        db.session.execute(
+            select(Message)
+            .where(Message.conversation_id == conversation.id)
+            .options(
+                selectinload(Message.sender_user),
+                selectinload(Message.sender_contact),
+                selectinload(Message.approved_by),
+                selectinload(Message.token),
+            )
+            .order_by(Message.id)
+        ).scalars()
+    )
+    return conversation, messages
