@@ -19,7 +19,11 @@ from deskwoot.extensions import db
 from tests import factories
 
 PG_URL = os.environ.get("DESKWOOT_TEST_DATABASE_URL")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+# `make test` runs SQLite and PostgreSQL side by side and gives each run its own folder.
+ARTIFACTS = Path(
+    os.environ.get("DESKWOOT_TEST_ARTIFACTS")
+    or Path(__file__).resolve().parent.parent / "test-artifacts"
+)
 
 
 def _sqlalchemy_url(url: str) -> str:
@@ -138,5 +142,5 @@ def auth(client):
 @pytest.fixture
 def artifacts() -> Path:
     """Where tests save screenshots and logs for people to look at."""
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS

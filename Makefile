@@ -1,0 +1,34 @@
+# Deskwoot developer commands.
+#   make run                    start Deskwoot (ARGS go to `deskwoot serve`)
+#   make test                   ruff + pytest on SQLite and PostgreSQL, in parallel
+#   make test ARGS="-k tickets" ARGS go to pytest; DESKWOOT_TEST_DB=sqlite|postgresql runs one
+#   make lint / make fmt        ruff check + format check / apply fixes and formatting
+#   make clean                  remove .venv and test-artifacts
+VENV  := .venv
+STAMP := $(VENV)/.deskwoot-installed
+ARGS  ?=
+
+.PHONY: run test lint fmt clean
+
+run:
+	bash scripts/serve.sh $(ARGS)
+
+test:
+	bash scripts/test.sh $(ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+fmt: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) test-artifacts
+
+# The venv with deskwoot[test]; same stamp as scripts/test.sh, redone when pyproject.toml changes.
+$(STAMP): pyproject.toml
+	$(VENV)/bin/python -c '' 2>/dev/null || { rm -rf $(VENV) && python3 -m venv $(VENV); }
+	PIP_DISABLE_PIP_VERSION_CHECK=1 $(VENV)/bin/pip install -q --progress-bar off -e '.[test]'
+	touch $@
