@@ -126,7 +126,9 @@ def _inbox_clause(actor: Actor, column):
 
 def inboxes(actor: Actor) -> Select:
     """Inboxes the actor can see."""
-    return select(Inbox).where(Inbox.workspace_id == actor.workspace_id, _inbox_clause(actor, Inbox.id))
+    return select(Inbox).where(
+        Inbox.workspace_id == actor.workspace_id, _inbox_clause(actor, Inbox.id)
+    )
 
 
 def conversations(actor: Actor) -> Select:

@@ -57,7 +57,9 @@ class Conversation(Base):
         # One index per list the product ships: by status, inbox, assignee, priority, recency.
         Index("ix_conversations_ws_activity", "workspace_id", "last_activity_at"),
         Index("ix_conversations_ws_status", "workspace_id", "status", "last_activity_at"),
-        Index("ix_conversations_ws_inbox", "workspace_id", "inbox_id", "status", "last_activity_at"),
+        Index(
+            "ix_conversations_ws_inbox", "workspace_id", "inbox_id", "status", "last_activity_at"
+        ),
         Index("ix_conversations_ws_assignee", "workspace_id", "assignee_id", "last_activity_at"),
         Index("ix_conversations_ws_priority", "workspace_id", "priority", "last_activity_at"),
         Index("ix_conversations_ws_updated", "workspace_id", "updated_at"),

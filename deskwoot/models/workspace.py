@@ -119,4 +119,6 @@ class InboxMember(Base):
     inbox_id: Mapped[int] = mapped_column(
         ForeignKey("inboxes.id", ondelete="CASCADE"), primary_key=True
     )
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )

@@ -10,7 +10,7 @@ from deskwoot.errors import Conflict, Invalid
 from deskwoot.extensions import db
 from deskwoot.models import Contact, ContactNote, Conversation, utcnow
 from deskwoot.policy import Actor
-from deskwoot.services import events, validation
+from deskwoot.services import events, search, validation
 from deskwoot.services.workspaces import normalize_email
 
 EDITABLE = ("name", "email", "phone", "identifier")
@@ -63,8 +63,7 @@ def create_contact(actor: Actor, **fields) -> Contact:
             created_via=actor.via if actor.via in ("web", "cli", "mcp") else "web",
             created_at=now,
             updated_at=now,
-            custom_attributes={},
-            **values,
+            **{"custom_attributes": {}, **values},
         )
         session.add(contact)
         session.flush()
@@ -146,6 +145,24 @@ def list_contacts(actor: Actor, limit: int = 50, offset: int = 0) -> list[Contac
         db.session.execute(
             policy.contacts(actor)
             .order_by(Contact.updated_at.desc(), Contact.id.desc())
+            .limit(limit)
+            .offset(offset)
+        ).scalars()
+    )
+
+
+def search_contacts(
+    actor: Actor, q: str | None, limit: int = 25, offset: int = 0
+) -> list[Contact]:
+    """Contacts matching `q` by name, email, phone or identifier (all when q is empty)."""
+    policy.require_scope(actor, "contacts:read")
+    query = policy.contacts(actor)
+    match = search.contact_match(q)
+    if match is not None:
+        query = query.where(match)
+    return list(
+        db.session.execute(
+            query.order_by(Contact.updated_at.desc(), Contact.id.desc())
             .limit(limit)
             .offset(offset)
         ).scalars()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from deskwoot import policy
 from deskwoot.database import write_transaction
@@ -34,7 +34,9 @@ def create_inbox(
     secret = new_secret("dw_in_")
     with write_transaction() as session:
         if session.execute(
-            select(Inbox.id).where(Inbox.workspace_id == actor.workspace_id, Inbox.name == name)
+            select(Inbox.id).where(
+                Inbox.workspace_id == actor.workspace_id, func.lower(Inbox.name) == name.lower()
+            )
         ).first():
             raise Conflict(f"There is already an inbox called '{name}'.", field="name")
         inbox = Inbox(

@@ -17,6 +17,7 @@ from deskwoot.models import Inbox, InboxMember, Membership, User, Workspace, utc
 from deskwoot.models.workspace import PLANS, ROLES
 from deskwoot.policy import Actor
 from deskwoot.services import audit
+from deskwoot.services import auth as auth_service
 from deskwoot.services.passwords import hash_password
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -183,7 +184,7 @@ def set_role(actor: Actor, user_id: int, role: str) -> None:
     policy.require_admin(actor)
     if role not in ROLES:
         raise Invalid(f"Role must be one of: {', '.join(ROLES)}.", field="role")
-    with write_transaction() as session:
+    with write_transaction():
         membership = _membership(actor, user_id)
         if membership.role == "admin" and role != "admin" and _admin_count(actor) <= 1:
             raise Conflict("A workspace needs at least one admin.")
@@ -206,6 +207,33 @@ def remove_teammate(actor: Actor, user_id: int) -> None:
         )
         session.delete(membership)
         audit.record(actor, "team.member_removed", target=str(user_id))
+
+
+def password_link(actor: Actor, user_id: int) -> str:
+    """Issue a one-time set-password token for a teammate who has never set a password.
+
+    Accounts are shared across workspaces, so a link for someone who already has a password,
+    or who also belongs to another workspace, would let this workspace's admins take over
+    that account; those cases are refused.
+    """
+    policy.require_admin(actor)
+    user = _membership(actor, user_id).user
+    if user.password_hash is not None:
+        raise Conflict(f"{user.name} has already set a password.")
+    elsewhere = db.session.execute(
+        select(func.count()).where(
+            Membership.user_id == user.id, Membership.workspace_id != actor.workspace_id
+        )
+    ).scalar_one()
+    if elsewhere:
+        raise Conflict(
+            f"{user.name} also belongs to another workspace; ask them to use the link "
+            "they were sent there."
+        )
+    with write_transaction():
+        raw = auth_service.create_password_link(user)
+        audit.record(actor, "team.password_link_created", target=user.email)
+    return raw
 
 
 def _membership(actor: Actor, user_id: int) -> Membership:

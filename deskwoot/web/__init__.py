@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets as pysecrets
 
-from flask import abort, g, redirect, render_template, request, session, url_for
+from flask import abort, g, jsonify, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
 from deskwoot import policy
@@ -16,6 +16,8 @@ from deskwoot.errors import NotFound
 from deskwoot.extensions import db, login_manager
 from deskwoot.models import Workspace
 from deskwoot.services import auth as auth_service
+
+JSON_PREFIXES = ("/hooks/", "/api/")
 
 
 def init_app(app) -> None:
@@ -39,6 +41,8 @@ def init_app(app) -> None:
     app.context_processor(_template_globals)
     app.register_error_handler(404, _not_found)
     app.register_error_handler(NotFound, _not_found)
+    # Routing errors happen before a blueprint is chosen: machine endpoints still get JSON.
+    app.register_error_handler(405, _method_not_allowed)
 
     @app.before_request
     def _request_id():
@@ -71,7 +75,19 @@ def _template_globals() -> dict:
 
 
 def _not_found(_error):
+    if request.path.startswith(JSON_PREFIXES):
+        return jsonify({"error": {"code": "not_found", "message": "Not found."}}), 404
     return render_template("errors/404.html"), 404
+
+
+def _method_not_allowed(error):
+    if request.path.startswith(JSON_PREFIXES):
+        response = jsonify({"error": {"code": "method_not_allowed",
+                                      "message": "Use POST on this endpoint."}})
+        response.status_code = 405
+        response.headers["Allow"] = "POST"
+        return response
+    return error
 
 
 def home_redirect():

@@ -1,0 +1,139 @@
+"""The queue: the conversation list with its filters, and one conversation's page."""
+
+from __future__ import annotations
+
+from flask import g, redirect, render_template, request, url_for
+
+from deskwoot.errors import Invalid
+from deskwoot.models.conversation import PRIORITIES, STATUSES
+from deskwoot.services import conversations as conversation_service
+from deskwoot.services import inboxes as inbox_service
+from deskwoot.services import labels as label_service
+from deskwoot.services import listing
+from deskwoot.services import workspaces as workspace_service
+from deskwoot.web.common import PER_PAGE, flash_error, int_arg, page_arg, workspace_blueprint
+from deskwoot.web.forms import (
+    ActionForm,
+    AssignForm,
+    LabelsForm,
+    MessageForm,
+    PriorityForm,
+    StatusForm,
+    choices,
+)
+
+bp = workspace_blueprint("conversations", __name__)
+
+STATUS_TABS = (*STATUSES, "all")
+
+
+@bp.get("/")
+def home():
+    """The workspace's front door is its queue."""
+    return redirect(url_for(".index"))
+
+
+def _filters() -> listing.ConversationFilters:
+    """Read the list's filters from the query string, dropping values that make no sense."""
+    args = request.args
+    query = (args.get("q") or "").strip()[:200] or None
+    # A search looks through every status unless a tab was picked explicitly.
+    status = args.get("status") or ("all" if query else "open")
+    if status not in STATUS_TABS:
+        status = "open"
+    assignee = args.get("assignee") or None
+    if assignee not in (None, "me", "unassigned"):
+        assignee = int(assignee) if assignee.isdigit() else None
+    priority = args.get("priority") or None
+    return listing.ConversationFilters(
+        status=status,
+        inbox_id=int_arg("inbox"),
+        assignee=assignee,
+        label=(args.get("label") or "").strip()[:64] or None,
+        priority=priority if priority in PRIORITIES else None,
+        query=query,
+    )
+
+
+def filter_url(**changes) -> str:
+    """This list's URL with some filters changed (None removes one); paging restarts."""
+    args = {k: v for k, v in request.args.items() if k != "page"}
+    args.update(changes)
+    return url_for(".index", **{k: v for k, v in args.items() if v not in (None, "")})
+
+
+@bp.get("/conversations")
+def index():
+    """List conversations: status tabs with counts, filters, search and paging."""
+    actor = g.actor
+    conversation_service.wake_due_snoozes(actor)
+    filters = _filters()
+    page = page_arg()
+    try:
+        rows, has_more = listing.list_conversations(
+            actor, filters, limit=PER_PAGE, offset=(page - 1) * PER_PAGE
+        )
+    except Invalid as error:
+        flash_error(error)
+        rows, has_more = [], False
+    counts = listing.status_counts(actor, filters.inbox_id)
+    counts["all"] = sum(counts.values())
+    return render_template(
+        "conversations/index.html",
+        rows=rows,
+        previews=listing.last_messages([c.id for c in rows]),
+        has_more=has_more,
+        page=page,
+        filters=filters,
+        counts=counts,
+        tabs=STATUS_TABS,
+        inboxes=inbox_service.list_inboxes(actor),
+        labels=label_service.list_labels(actor),
+        team=workspace_service.team(actor),
+        priorities=PRIORITIES,
+        filter_url=filter_url,
+    )
+
+
+@bp.get("/conversations/<int:display_id>")
+def show(display_id: int):
+    """One conversation: the thread, the composer and the sidebar of controls."""
+    return render_show(display_id)
+
+
+def render_show(
+    display_id: int,
+    reply_form: MessageForm | None = None,
+    note_form: MessageForm | None = None,
+    tab: str = "reply",
+    status: int = 200,
+):
+    """Render the conversation page; actions re-render it to keep a failed message's text."""
+    actor = g.actor
+    conversation, messages = listing.thread(actor, display_id)
+    labels = label_service.list_labels(actor)
+    team = workspace_service.team(actor)
+
+    labels_form = LabelsForm(formdata=None, labels=[label.name for label in conversation.labels])
+    labels_form.labels.choices = choices((label.name, label.name) for label in labels)
+    assign_form = AssignForm(formdata=None, assignee_id=str(conversation.assignee_id or ""))
+    assign_form.assignee_id.choices = choices(
+        [("", "Unassigned")] + [(str(user.id), user.name) for user, _role in team]
+    )
+    return render_template(
+        "conversations/show.html",
+        conversation=conversation,
+        messages=messages,
+        reply_form=reply_form or MessageForm(formdata=None),
+        note_form=note_form or MessageForm(formdata=None),
+        tab=tab,
+        status_form=StatusForm(formdata=None, status=conversation.status),
+        priority_form=PriorityForm(formdata=None, priority=conversation.priority),
+        labels_form=labels_form,
+        label_colors={label.name: label.color for label in labels},
+        assign_form=assign_form,
+        action_form=ActionForm(formdata=None),
+    ), status
+
+
+from deskwoot.web.conversations import actions  # noqa: E402, F401  (registers the POST routes)

@@ -1,0 +1,187 @@
+"""Every web form; each POST in the app goes through one of these (CSRF included)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    ColorField,
+    DateTimeLocalField,
+    EmailField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TelField,
+    TextAreaField,
+)
+from wtforms.validators import EqualTo, InputRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from deskwoot.models.conversation import PRIORITIES, STATUSES
+from deskwoot.models.workspace import CHANNELS, ROLES
+
+try:
+    from wtforms import SelectChoice
+except ImportError:  # wtforms < 3.3 takes plain (value, label) pairs
+    def SelectChoice(value, label):
+        return (value, label)
+
+MIN_PASSWORD = 10
+
+
+PASSWORD_LENGTH = (
+    Length(min=MIN_PASSWORD, message=f"Use at least {MIN_PASSWORD} characters."),
+    Length(max=1024, message="That password is too long."),
+)
+
+
+def choices(pairs) -> list:
+    """Options for a select or checkbox list from (value, label) pairs."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """A list of checkboxes (labels, inbox members) instead of a multi-select box."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class ActionForm(FlaskForm):
+    """A button-only POST (logout, take over, delete…): nothing but the CSRF token."""
+
+
+# --- auth ------------------------------------------------------------------------------------
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[InputRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[InputRequired(), Length(max=1024)])
+    next = HiddenField()
+
+
+class SignupForm(FlaskForm):
+    workspace_name = StringField(
+        "Workspace name", validators=[InputRequired(), Length(max=120)],
+        description="Usually your company or team, e.g. “Acme Support”.",
+    )
+    name = StringField("Your name", validators=[InputRequired(), Length(max=120)])
+    email = EmailField("Work email", validators=[InputRequired(), Length(max=254)])
+    password = PasswordField(
+        "Password", validators=[InputRequired(), *PASSWORD_LENGTH],
+        description=f"At least {MIN_PASSWORD} characters.",
+    )
+
+
+class NewPasswordMixin:
+    new_password = PasswordField(
+        "New password", validators=[InputRequired(), *PASSWORD_LENGTH],
+        description=f"At least {MIN_PASSWORD} characters.",
+    )
+    confirm = PasswordField(
+        "Repeat new password",
+        validators=[InputRequired(), EqualTo("new_password", "The two passwords differ.")],
+    )
+
+
+class ChangePasswordForm(FlaskForm, NewPasswordMixin):
+    current_password = PasswordField("Current password", validators=[InputRequired()])
+
+
+class SetPasswordForm(FlaskForm, NewPasswordMixin):
+    pass
+
+
+# --- conversations ---------------------------------------------------------------------------
+
+
+class MessageForm(FlaskForm):
+    """A reply, a private note or a contact note: just the text."""
+
+    body = TextAreaField("Message", validators=[InputRequired("Write something first.")])
+
+
+class StatusForm(FlaskForm):
+    status = SelectField("Status", choices=choices((s, s.capitalize()) for s in STATUSES))
+    snoozed_until = DateTimeLocalField(
+        "Snooze until", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"], validators=[Optional()]
+    )
+    tz_offset = IntegerField(validators=[Optional()], default=0)
+
+
+class PriorityForm(FlaskForm):
+    priority = SelectField("Priority", choices=choices((p, p.capitalize()) for p in PRIORITIES))
+
+
+class LabelsForm(FlaskForm):
+    labels = MultiCheckboxField("Labels", choices=[], validate_choice=False)
+
+
+class AssignForm(FlaskForm):
+    assignee_id = SelectField("Assignee", choices=[], validate_choice=False)
+
+
+class StartConversationForm(FlaskForm):
+    inbox_id = SelectField("Inbox", coerce=int, choices=[], validate_choice=False)
+    subject = StringField("Subject", validators=[Optional(), Length(max=300)])
+    body = TextAreaField("Message", validators=[InputRequired("Write the first message.")])
+
+
+# --- contacts --------------------------------------------------------------------------------
+
+
+class AttributeRow(Form):
+    key = StringField("Attribute", validators=[Optional(), Length(max=64)])
+    value = StringField("Value", validators=[Optional(), Length(max=2000)])
+
+
+class ContactForm(FlaskForm):
+    name = StringField("Name", validators=[Optional(), Length(max=200)])
+    email = EmailField("Email", validators=[Optional(), Length(max=254)])
+    phone = TelField("Phone", validators=[Optional(), Length(max=40)])
+    identifier = StringField(
+        "Identifier", validators=[Optional(), Length(max=200)],
+        description="Your own id for this customer, e.g. from your app's database.",
+    )
+    attributes = FieldList(FormField(AttributeRow), min_entries=0, max_entries=60)
+
+
+# --- settings --------------------------------------------------------------------------------
+
+
+class InboxForm(FlaskForm):
+    name = StringField("Inbox name", validators=[InputRequired(), Length(max=120)])
+    channel = SelectField("Channel", choices=choices(
+        (c, c.upper() if c == "api" else c.capitalize()) for c in CHANNELS
+    ))
+    members = MultiCheckboxField("Members", coerce=int, choices=[], validate_choice=False)
+
+
+class MembersForm(FlaskForm):
+    members = MultiCheckboxField("Members", coerce=int, choices=[], validate_choice=False)
+
+
+class TeammateForm(FlaskForm):
+    email = EmailField("Email", validators=[InputRequired(), Length(max=254)])
+    name = StringField("Name", validators=[Optional(), Length(max=120)])
+    role = SelectField("Role", choices=choices((r, r.capitalize()) for r in ROLES), default="agent")
+    password = PasswordField(
+        "Password (optional)", validators=[Optional(), *PASSWORD_LENGTH],
+        description="Leave empty to get a one-time link they use to choose their own.",
+    )
+    inboxes = MultiCheckboxField("Inboxes", coerce=int, choices=[], validate_choice=False)
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=choices((r, r.capitalize()) for r in ROLES))
+
+
+class LabelForm(FlaskForm):
+    name = StringField("Name", validators=[InputRequired(), Length(max=64)])
+    color = ColorField("Colour", default="#2563eb", validators=[InputRequired(), Length(max=7)])
+    description = StringField("Description", validators=[Optional(), Length(max=200)])

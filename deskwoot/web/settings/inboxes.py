@@ -1,0 +1,87 @@
+"""Settings > Inboxes: create, members, and the inbound URL with its secret shown once."""
+
+from __future__ import annotations
+
+from flask import current_app, flash, g, redirect, render_template, url_for
+
+from deskwoot.services import inboxes as inbox_service
+from deskwoot.services import workspaces as workspace_service
+from deskwoot.web.common import flash_form_errors, place_error
+from deskwoot.web.forms import ActionForm, InboxForm, MembersForm, choices
+from deskwoot.web.settings import REFUSALS, bp
+
+
+def inbound_url(inbox) -> str:
+    return inbox_service.inbound_url(current_app.config["PUBLIC_URL"], inbox)
+
+
+@bp.get("/inboxes")
+def inboxes():
+    """Every inbox with its channel, members and inbound URL."""
+    return _render_inboxes(InboxForm(formdata=None))
+
+
+def _render_inboxes(form: InboxForm, status: int = 200):
+    team = workspace_service.team(g.actor)
+    options = choices((user.id, user.name) for user, _role in team)
+    form.members.choices = options
+    rows = []
+    for inbox in inbox_service.list_inboxes(g.actor):
+        members_form = MembersForm(formdata=None, members=[user.id for user in inbox.members])
+        members_form.members.choices = options
+        rows.append((inbox, members_form))
+    return render_template(
+        "settings/inboxes.html", form=form, rows=rows, inbound_url=inbound_url,
+        action_form=ActionForm(formdata=None),
+    ), status
+
+
+def _show_secret(inbox, secret: str, created: bool):
+    """Show the secret on this response only: it is not stored and never shown again."""
+    return render_template(
+        "settings/inbox_secret.html", inbox=inbox, secret=secret, url=inbound_url(inbox),
+        created=created,
+    )
+
+
+@bp.post("/inboxes")
+def create_inbox():
+    """Create an inbox and show its secret once."""
+    form = InboxForm()
+    if form.validate_on_submit():
+        try:
+            inbox, secret = inbox_service.create_inbox(
+                g.actor, form.name.data, form.channel.data, form.members.data or []
+            )
+        except REFUSALS as error:
+            place_error(form, error)
+        else:
+            return _show_secret(inbox, secret, created=True)
+    return _render_inboxes(form, status=422)
+
+
+@bp.post("/inboxes/<int:inbox_id>/rotate")
+def rotate_secret(inbox_id: int):
+    """Replace an inbox's secret; the old one stops working at once."""
+    form = ActionForm()
+    if not form.validate_on_submit():
+        flash_form_errors(form)
+        return redirect(url_for(".inboxes"))
+    inbox, secret = inbox_service.rotate_secret(g.actor, inbox_id)
+    return _show_secret(inbox, secret, created=False)
+
+
+@bp.post("/inboxes/<int:inbox_id>/members")
+def set_members(inbox_id: int):
+    """Choose who works an inbox."""
+    form = MembersForm()
+    if not form.validate_on_submit():
+        flash_form_errors(form)
+    else:
+        try:
+            inbox = inbox_service.set_members(g.actor, inbox_id, form.members.data or [])
+        except REFUSALS as error:
+            place_error(form, error)
+        else:
+            flash(f"Members of {inbox.name} saved.", "success")
+    return redirect(url_for(".inboxes"))

@@ -1,0 +1,79 @@
+"""Template filters, navigation context and friendly error pages for every web page."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import g, render_template
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+
+from deskwoot.extensions import db
+from deskwoot.models import utcnow
+from deskwoot.services import workspaces as workspace_service
+
+
+def init_app(app) -> None:
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+    app.add_template_filter(ago)
+    app.add_template_filter(stamp)
+    app.add_template_filter(iso)
+    app.add_template_filter(initials)
+    app.context_processor(_navigation)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(500, _server_error)
+
+
+def ago(value: datetime | None, now: datetime | None = None) -> str:
+    """Say how long ago `value` was, briefly: "just now", "5m", "3h", "2d", or a date."""
+    if value is None:
+        return ""
+    seconds = int(((now or utcnow()) - value).total_seconds())
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{seconds // 60}m ago"
+    if seconds < 86400:
+        return f"{seconds // 3600}h ago"
+    if seconds < 7 * 86400:
+        return f"{seconds // 86400}d ago"
+    return f"{value.day} {value:%b %Y}"
+
+
+def stamp(value: datetime | None) -> str:
+    """Format an aware UTC time for people (app.js swaps in the reader's local time)."""
+    return f"{value.day} {value:%b %Y, %H:%M} UTC" if value else ""
+
+
+def iso(value: datetime | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def initials(name: str | None) -> str:
+    """Two letters for an avatar bubble."""
+    parts = [p for p in (name or "").replace("@", " ").split() if p[:1].isalnum()]
+    letters = "".join(p[0] for p in parts[:2]).upper()
+    return letters or "?"
+
+
+def _navigation() -> dict:
+    """What the layout needs: the person's workspaces and the trial banner."""
+    if g.get("failed") or not current_user.is_authenticated:
+        return {"my_workspaces": [], "trial": None}
+    workspace = g.get("workspace")
+    trial = None
+    if workspace is not None and workspace.plan == "trial":
+        trial = {"days_left": workspace_service.trial_days_left(workspace)}
+    return {"my_workspaces": workspace_service.workspaces_for(current_user), "trial": trial}
+
+
+def _csrf_error(error):
+    return render_template("errors/400.html", reason=error.description), 400
+
+
+def _server_error(_error):
+    # The database may be what failed: render without touching it again.
+    g.failed = True
+    db.session.rollback()
+    return render_template("errors/500.html"), 500

@@ -1,0 +1,75 @@
+"""Web sessions: login, throttling, logout, password changes (DESIGN §7)."""
+
+from __future__ import annotations
+
+import pytest
+
+from deskwoot.errors import Invalid, NotFound
+from deskwoot.services import auth
+from tests import factories as f
+
+
+@pytest.fixture
+def person(app):
+    return f.make_user(f.make_workspace(), role="admin", email="ann@example.test")
+
+
+def test_login_opens_a_fresh_session_each_time(person):
+    one = auth.authenticate("ANN@example.test", f.PASSWORD, "10.0.0.1")
+    two = auth.authenticate("ann@example.test", f.PASSWORD, "10.0.0.1")
+    assert one.session_id != two.session_id
+    assert auth.load_user(one.session_id).id == person.id
+
+
+def test_unknown_email_and_wrong_password_answer_alike(person):
+    with pytest.raises(Invalid) as unknown:
+        auth.authenticate("nobody@example.test", f.PASSWORD, "10.0.0.1")
+    with pytest.raises(Invalid) as wrong:
+        auth.authenticate("ann@example.test", "wrong password", "10.0.0.1")
+    assert unknown.value.message == wrong.value.message
+
+
+def test_logout_kills_the_session_id(person):
+    login = auth.authenticate("ann@example.test", f.PASSWORD)
+    auth.end_session(login.session_id)
+    assert auth.load_user(login.session_id) is None
+
+
+def test_password_change_ends_other_sessions_only(person):
+    keep = auth.authenticate("ann@example.test", f.PASSWORD)
+    other = auth.authenticate("ann@example.test", f.PASSWORD)
+    with pytest.raises(Invalid):
+        auth.change_password(person.id, "not it", "a brand new password", keep.session_id)
+    auth.change_password(person.id, f.PASSWORD, "a brand new password", keep.session_id)
+    assert auth.load_user(keep.session_id) is not None
+    assert auth.load_user(other.session_id) is None
+    auth.authenticate("ann@example.test", "a brand new password")
+
+
+def test_throttling_slows_the_attacker_not_the_owner(person, app):
+    app.config["LOGIN_THROTTLE_FREE_FAILURES"] = 3
+    for _ in range(3):
+        with pytest.raises(Invalid):
+            auth.authenticate("ann@example.test", "guess", "203.0.113.9")
+    with pytest.raises(Invalid):
+        auth.authenticate("ann@example.test", "guess", "203.0.113.9")  # 4th: now blocked
+    with pytest.raises(auth.Throttled) as blocked:
+        auth.authenticate("ann@example.test", f.PASSWORD, "203.0.113.9")
+    assert blocked.value.retry_after >= 1
+    # The owner, from their own address, is not locked out.
+    assert auth.authenticate("ann@example.test", f.PASSWORD, "198.51.100.7").user.id == person.id
+    # Unknown emails are throttled the same way (no account enumeration by timing out).
+    for _ in range(4):
+        with pytest.raises(Invalid):
+            auth.authenticate("ghost@example.test", "guess", "203.0.113.10")
+    with pytest.raises(auth.Throttled):
+        auth.authenticate("ghost@example.test", "guess", "203.0.113.10")
+
+
+def test_password_link_is_single_use(person):
+    raw = auth.create_password_link(person)
+    assert auth.password_link_user(raw).id == person.id
+    auth.set_password_with_link(raw, "chosen via the link")
+    with pytest.raises(NotFound):
+        auth.set_password_with_link(raw, "second use fails")
+    auth.authenticate("ann@example.test", "chosen via the link")

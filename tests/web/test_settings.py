@@ -1,0 +1,192 @@
+"""Settings for admins: inboxes and their one-time secrets, team, labels, billing."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from deskwoot.extensions import db
+from deskwoot.models import Inbox, InboxMember, Label, Membership, User, utcnow
+from deskwoot.services.secrets import matches
+from tests import factories
+
+SECRET_RE = re.compile(r"dw_in_[A-Za-z0-9_\-]{20,}")
+LINK_RE = re.compile(r"http://localhost/set-password/([A-Za-z0-9_\-]+)")
+
+
+def _inbox(name: str) -> Inbox:
+    db.session.expire_all()
+    return db.session.execute(select(Inbox).where(Inbox.name == name)).scalar_one()
+
+
+# --- inboxes ---------------------------------------------------------------------------------
+
+
+def test_creating_an_inbox_shows_its_secret_exactly_once(as_admin, desk):
+    response = as_admin.post(desk.url("/settings/inboxes"), data={
+        "name": "Billing", "channel": "api", "members": [str(desk.agent.id)],
+    })
+    assert response.status_code == 200  # rendered, not redirected: nothing to replay
+    page = response.get_data(as_text=True)
+    secret = SECRET_RE.search(page).group(0)
+    inbox = _inbox("Billing")
+    assert matches(secret, inbox.secret_hash)
+    assert f"http://localhost/hooks/inbound/{inbox.uid}" in page
+    assert f"curl -X POST http://localhost/hooks/inbound/{inbox.uid}" in page
+    assert f"Authorization: Bearer {secret}" in page
+    assert [member.id for member in inbox.members] == [desk.agent.id]
+
+    listing = as_admin.get(desk.url("/settings/inboxes")).get_data(as_text=True)
+    assert "Billing" in listing
+    assert secret not in listing
+    assert secret[-4:] in listing  # only the last four, to recognise it
+
+
+def test_a_duplicate_inbox_name_is_refused(as_admin, desk):
+    response = as_admin.post(desk.url("/settings/inboxes"), data={"name": "Support",
+                                                                   "channel": "api"})
+    assert response.status_code == 422
+    assert "already an inbox called" in response.get_data(as_text=True)
+
+
+def test_rotating_a_secret_replaces_it(as_admin, desk):
+    response = as_admin.post(desk.url(f"/settings/inboxes/{desk.sales.id}/rotate"))
+    secret = SECRET_RE.search(response.get_data(as_text=True)).group(0)
+    inbox = _inbox("Sales")
+    assert matches(secret, inbox.secret_hash)
+    assert not matches("dw_in_test", inbox.secret_hash)
+
+
+def test_inbox_members_can_be_changed(as_admin, desk):
+    as_admin.post(desk.url(f"/settings/inboxes/{desk.sales.id}/members"),
+                  data={"members": [str(desk.agent.id), str(desk.admin.id)]})
+    members = db.session.execute(
+        select(InboxMember.user_id).where(InboxMember.inbox_id == desk.sales.id)
+    ).scalars().all()
+    assert sorted(members) == sorted([desk.agent.id, desk.admin.id])
+
+
+# --- team ------------------------------------------------------------------------------------
+
+
+def test_add_a_teammate_with_a_password(app, as_admin, desk):
+    response = as_admin.post(desk.url("/settings/team"), data={
+        "email": "bea@acme.test", "name": "Bea", "role": "agent",
+        "password": "bea's own password", "inboxes": [str(desk.support.id)],
+    })
+    assert response.status_code == 302
+    page = as_admin.get(desk.url("/settings/team")).get_data(as_text=True)
+    assert "Bea" in page and "bea@acme.test" in page
+
+    browser = app.test_client()
+    login = browser.post("/login", data={"email": "bea@acme.test",
+                                         "password": "bea's own password"})
+    assert login.status_code == 302
+    assert "Lost parcel" in browser.get(desk.url("/conversations")).get_data(as_text=True)
+
+
+def test_add_a_teammate_without_a_password_gives_a_one_time_link(app, as_admin, desk):
+    response = as_admin.post(desk.url("/settings/team"), data={
+        "email": "cy@acme.test", "name": "Cy", "role": "agent", "password": "",
+    })
+    assert response.status_code == 200
+    token = LINK_RE.search(response.get_data(as_text=True)).group(1)
+    assert token not in as_admin.get(desk.url("/settings/team")).get_data(as_text=True)
+
+    browser = app.test_client()
+    form = browser.get(f"/set-password/{token}")
+    assert form.status_code == 200 and "cy@acme.test" in form.get_data(as_text=True)
+    done = browser.post(f"/set-password/{token}", data={
+        "new_password": "cy chose this one", "confirm": "cy chose this one",
+    })
+    assert done.status_code == 302
+    assert browser.get(desk.url("/conversations")).status_code == 200  # logged in
+
+    again = app.test_client().post(f"/set-password/{token}", data={
+        "new_password": "someone else's try", "confirm": "someone else's try",
+    })
+    assert again.status_code == 404
+    assert app.test_client().post("/login", data={
+        "email": "cy@acme.test", "password": "cy chose this one"}).status_code == 302
+
+
+def test_no_link_for_someone_who_already_has_a_password(as_admin, desk):
+    response = as_admin.post(desk.url(f"/settings/team/{desk.agent.id}/link"),
+                             follow_redirects=True)
+    assert "already set a password" in response.get_data(as_text=True)
+    assert not LINK_RE.search(response.get_data(as_text=True))
+
+
+def test_change_role_and_remove(as_admin, desk):
+    as_admin.post(desk.url(f"/settings/team/{desk.agent.id}/role"), data={"role": "admin"})
+    role = db.session.execute(select(Membership.role).where(
+        Membership.user_id == desk.agent.id)).scalar_one()
+    assert role == "admin"
+
+    as_admin.post(desk.url(f"/settings/team/{desk.agent.id}/remove"))
+    assert db.session.execute(select(Membership).where(
+        Membership.user_id == desk.agent.id)).first() is None
+    assert db.session.get(User, desk.agent.id) is not None  # the account stays
+
+
+def test_the_last_admin_cannot_step_down(as_admin, desk):
+    response = as_admin.post(desk.url(f"/settings/team/{desk.admin.id}/role"),
+                             data={"role": "agent"}, follow_redirects=True)
+    assert "at least one admin" in response.get_data(as_text=True)
+    role = db.session.execute(select(Membership.role).where(
+        Membership.user_id == desk.admin.id)).scalar_one()
+    assert role == "admin"
+
+
+# --- labels and billing --------------------------------------------------------------------------
+
+
+def test_create_and_delete_labels(as_admin, desk):
+    as_admin.post(desk.url("/settings/labels"), data={"name": "VIP", "color": "#D97706"})
+    label = db.session.execute(select(Label)).scalar_one()
+    assert (label.name, label.color) == ("vip", "#d97706")
+    assert 'data-color="#d97706"' in as_admin.get(desk.url("/settings/labels")).get_data(
+        as_text=True)
+
+    as_admin.post(desk.url(f"/settings/labels/{label.id}/delete"))
+    assert db.session.execute(select(Label)).first() is None
+
+
+def test_a_bad_label_colour_is_explained(as_admin, desk):
+    response = as_admin.post(desk.url("/settings/labels"), data={"name": "x", "color": "red"})
+    assert response.status_code == 422
+    assert "Colour must look like" in response.get_data(as_text=True)
+    assert db.session.execute(select(Label)).first() is None
+
+
+def test_billing_shows_the_trial(as_admin, desk):
+    page = as_admin.get(desk.url("/settings/billing")).get_data(as_text=True)
+    assert "Enterprise trial" in page
+    assert "7 days left" in page
+    assert "MCP server and REST API are <strong>available</strong>" in page
+    assert f"deskwoot plan set {desk.workspace.slug} enterprise" in page
+
+
+def test_billing_and_banner_after_the_trial_ends(as_admin, desk):
+    desk.workspace.trial_ends_at = utcnow() - timedelta(days=1)
+    db.session.commit()
+    page = as_admin.get(desk.url("/settings/billing")).get_data(as_text=True)
+    assert "Trial ended" in page
+    assert "<strong>locked</strong>" in page
+    assert "Your Enterprise trial has ended." in page
+
+
+def test_enterprise_has_no_trial_banner(as_admin, desk):
+    desk.workspace.plan = "enterprise"
+    db.session.commit()
+    page = as_admin.get(desk.url("/settings/billing")).get_data(as_text=True)
+    assert "Enterprise trial" not in page
+    assert "<strong>available</strong>" in page
+
+
+def test_a_second_admin_sees_the_same_settings(client, auth, desk):
+    other = factories.make_user(desk.workspace, role="admin")
+    auth.login(other.email)
+    assert client.get(desk.url("/settings/team")).status_code == 200
