@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Flask
 
+__version__ = "0.1.0"
+
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the app: configuration, extensions, then each subsystem's init_app."""
@@ -13,7 +15,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     config_module.load(app, config)
 
-    from deskwoot import cli, database, security
+    from deskwoot import cli, database, mcp, security
     from deskwoot.extensions import csrf, db
     from deskwoot.web import init_app as init_web
 
@@ -22,5 +24,6 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.init_app(app)
     security.init_app(app)
     init_web(app)
+    mcp.init_app(app)
     cli.init_app(app)
     return app

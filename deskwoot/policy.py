@@ -110,6 +110,22 @@ def member_actor(user: User, workspace: Workspace, via: str = "web", **context) 
     )
 
 
+def token_actor(token, workspace: Workspace, **context) -> Actor:
+    """The actor for an MCP bot token: the workspace's bot, limited by the token's scopes and
+    inboxes. An empty inbox list means every inbox."""
+    return Actor(
+        workspace_id=workspace.id,
+        user_id=workspace.bot_user_id,
+        kind="bot",
+        name=token.name,
+        scopes=frozenset(token.scopes or ()),
+        inbox_ids=frozenset(token.inbox_ids) if token.inbox_ids else None,
+        via="mcp",
+        token_id=token.id,
+        **context,
+    )
+
+
 def system_actor(workspace: Workspace, via: str = "cli", name: str = "Operator") -> Actor:
     """The operator (CLI) or a channel integration: workspace-wide, no user behind it."""
     return Actor(workspace_id=workspace.id, user_id=None, kind="system", name=name, via=via)

@@ -169,6 +169,18 @@ def search_contacts(
     )
 
 
+def search_contacts_after(
+    actor: Actor, q: str, after_id: int | None, limit: int = 25
+) -> tuple[list[Contact], bool]:
+    """Contacts matching `q`, newest first, after a keyset position (for agents' paging)."""
+    policy.require_scope(actor, "contacts:read")
+    query = policy.contacts(actor).where(search.contact_match(q))
+    if after_id is not None:
+        query = query.where(Contact.id < int(after_id))
+    rows = list(db.session.execute(query.order_by(Contact.id.desc()).limit(limit + 1)).scalars())
+    return rows[:limit], len(rows) > limit
+
+
 def find_or_create_for_inbound(actor: Actor, inbox_id: int, fields: dict) -> Contact:
     """Match an inbound sender by identifier, then email; create the contact when new."""
     values = _clean({k: fields.get(k) for k in ("name", "email", "identifier") if k in fields})

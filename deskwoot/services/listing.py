@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from deskwoot import policy
@@ -78,13 +78,29 @@ def conversation_query(actor: Actor, filters: ConversationFilters):
 
 
 def list_conversations(
-    actor: Actor, filters: ConversationFilters, limit: int = 25, offset: int = 0
+    actor: Actor,
+    filters: ConversationFilters,
+    limit: int = 25,
+    offset: int = 0,
+    before: tuple[datetime, int] | None = None,
 ) -> tuple[list[Conversation], bool]:
-    """One page of conversations and whether there are more."""
+    """One page of conversations (newest activity first) and whether there are more.
+
+    `before` is a keyset position (last_activity_at, id) from the previous page's last row.
+    """
     limit = max(1, min(limit, MAX_LIMIT))
+    query = conversation_query(actor, filters)
+    if before is not None:
+        at, conversation_id = before
+        query = query.where(
+            or_(
+                Conversation.last_activity_at < at,
+                and_(Conversation.last_activity_at == at, Conversation.id < conversation_id),
+            )
+        )
     rows = list(
         db.session.execute(
-            conversation_query(actor, filters)
+            query
             .options(
                 selectinload(Conversation.inbox),
                 selectinload(Conversation.contact),
@@ -144,3 +160,28 @@ def thread(actor: Actor, display_id: int) -> tuple[Conversation, list[Message]]:
         ).scalars()
     )
     return conversation, messages
+
+
+def messages_page(
+    actor: Actor, display_id: int, before_id: int | None = None, limit: int = 20
+) -> tuple[Conversation, list[Message], bool]:
+    """The newest `limit` messages (older than `before_id`), returned oldest first."""
+    policy.require_scope(actor, "conversations:read")
+    conversation = policy.get_conversation(actor, display_id)
+    query = select(Message).where(Message.conversation_id == conversation.id)
+    if before_id is not None:
+        query = query.where(Message.id < before_id)
+    rows = list(
+        db.session.execute(
+            query.options(
+                selectinload(Message.sender_user),
+                selectinload(Message.sender_contact),
+                selectinload(Message.approved_by),
+                selectinload(Message.token),
+            )
+            .order_by(Message.id.desc())
+            .limit(limit + 1)
+        ).scalars()
+    )
+    has_more = len(rows) > limit
+    return conversation, list(reversed(rows[:limit])), has_more

@@ -195,11 +195,14 @@ def authenticate(plaintext: str | None) -> tuple[McpToken, Workspace] | None:
     return token, workspace
 
 
+def needs_touch(token: McpToken) -> bool:
+    """Whether last_used_at is due: at most one write a minute per token, however busy."""
+    return token.last_used_at is None or utcnow() - token.last_used_at >= LAST_USED_EVERY
+
+
 def touch(token: McpToken) -> None:
-    """Record use at most once a minute per token, so busy agents do not write every call."""
+    """Record use (call inside a write transaction when needs_touch says so)."""
     now = utcnow()
-    if token.last_used_at is not None and now - token.last_used_at < LAST_USED_EVERY:
-        return
     db.session.execute(
         update(McpToken)
         .where(McpToken.id == token.id)

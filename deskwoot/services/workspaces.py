@@ -265,6 +265,22 @@ def team(actor: Actor) -> list[tuple[User, str]]:
     return [(u, r) for u, r in rows]
 
 
+def team_with_inboxes(actor: Actor) -> list[tuple[User, str, list[int] | None]]:
+    """Teammates, their role, and which of the actor's inboxes they work (None: all, admins)."""
+    visible = {i.id for i in db.session.execute(policy.inboxes(actor)).scalars()}
+    works: dict[int, list[int]] = {}
+    for user_id, inbox_id in db.session.execute(
+        select(InboxMember.user_id, InboxMember.inbox_id).where(
+            InboxMember.inbox_id.in_(visible))
+    ):
+        works.setdefault(user_id, []).append(inbox_id)
+    return [
+        (user, role, None if role == "admin" else sorted(works.get(user.id, [])))
+        for user, role in team(actor)
+        if user.is_active
+    ]
+
+
 def set_plan(actor: Actor, plan: str) -> Workspace:
     """Change the workspace's plan (operator only; there is no payment processing)."""
     policy.require_admin(actor)

@@ -1,0 +1,130 @@
+"""Running one tools/call: scope, argument validation, idempotency, audit (DESIGN §5.4-5.6).
+
+Writes run in one transaction with their audit entry (and idempotency key); reads run in a
+read transaction and are audited right after. A business failure rolls the effect back and is
+audited on its own as `denied` (not found / not allowed) or `error` (invalid / conflict).
+"""
+
+from __future__ import annotations
+
+import mcp.types as T
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+from deskwoot.database import write_transaction
+from deskwoot.errors import Forbidden, NotFound, ServiceError
+from deskwoot.extensions import db
+from deskwoot.mcp import registry
+from deskwoot.mcp.jsonrpc import INSUFFICIENT_SCOPE, RpcError
+from deskwoot.mcp.registry import ToolContext, ToolSpec
+from deskwoot.mcp.untrusted import plain, remark, render_text
+from deskwoot.policy import Actor
+from deskwoot.services import audit, idempotency
+
+_validators: dict[str, Draft202012Validator] = {}
+
+
+def _validator(spec: ToolSpec) -> Draft202012Validator:
+    if spec.name not in _validators:
+        _validators[spec.name] = Draft202012Validator(
+            spec.input_schema, format_checker=Draft202012Validator.FORMAT_CHECKER
+        )
+    return _validators[spec.name]
+
+
+def _target(spec: ToolSpec, args: dict) -> str | None:
+    for name, kind in spec.id_args.items():
+        if args.get(name) is not None:
+            return f"{kind} {args[name]}"
+    return None
+
+
+def _audit_alone(actor: Actor, action: str, target: str | None, outcome: str,
+                 detail: str | None = None) -> None:
+    db.session.rollback()
+    with write_transaction():
+        audit.record(actor, action[:64], target=target, outcome=outcome,
+                     detail=(detail or "")[:500] or None)
+
+
+def _result(structured: dict, is_error: bool = False) -> T.CallToolResult:
+    return T.CallToolResult(
+        content=[T.TextContent(text=render_text(structured))],
+        structured_content=plain(structured),
+        is_error=is_error,
+    )
+
+
+def business_error(code: str, message: str, **data) -> T.CallToolResult:
+    return _result({"error": {"code": code, "message": message, **data}}, is_error=True)
+
+
+def call(actor: Actor, name: str, arguments: dict | None) -> T.CallToolResult:
+    """Run a tool for `actor`; JSON-RPC failures raise RpcError, business ones return isError."""
+    spec = registry.get(name)
+    if spec is None:
+        _audit_alone(actor, name, None, "error", "unknown tool")
+        raise RpcError(T.INVALID_PARAMS, f"Unknown tool: {name}. Call tools/list to see the "
+                       "tools this token may use.", data={"reason": "unknown_tool"})
+    args = arguments or {}
+    target = _target(spec, args)
+    if not registry.allowed(spec, actor.scopes):
+        _audit_alone(actor, name, target, "denied", f"missing scope {spec.scope}")
+        raise RpcError(
+            INSUFFICIENT_SCOPE,
+            f"This token lacks the '{spec.scope}' scope needed for {name}. Ask an admin to "
+            "mint a token with that scope.",
+            data={"reason": "insufficient_scope", "required_scope": spec.scope},
+            http=403,
+            headers={"WWW-Authenticate": f'Bearer realm="deskwoot", '
+                                         f'error="insufficient_scope", scope="{spec.scope}"'},
+        )
+    problem = best_match(_validator(spec).iter_errors(args))
+    if problem is not None:
+        where = "/".join(str(p) for p in problem.absolute_path) or "arguments"
+        _audit_alone(actor, name, target, "error", f"invalid arguments: {where}")
+        return business_error("invalid_arguments", f"{where}: {problem.message}")
+    ctx = ToolContext(actor=actor, tool=spec)
+    try:
+        return _run(ctx, spec, args, target)
+    except ServiceError as exc:
+        outcome = "denied" if isinstance(exc, NotFound | Forbidden) else "error"
+        _audit_alone(actor, name, target, outcome, exc.message)
+        extra = {k: v for k, v in exc.data.items() if isinstance(v, str | int | bool)}
+        return business_error(exc.code, exc.message, **extra)
+    except RpcError as exc:
+        _audit_alone(actor, name, target, "error", exc.message)
+        raise
+
+
+def _run(ctx: ToolContext, spec: ToolSpec, args: dict, target: str | None) -> T.CallToolResult:
+    actor = ctx.actor
+    key = args.get("idempotency_key")
+    if spec.read_only:
+        structured = spec.handler(ctx, args)
+        text = render_text(structured)  # render while the read snapshot is still open
+        _audit_alone(actor, spec.name, target, "ok")
+        return T.CallToolResult(content=[T.TextContent(text=text)],
+                                structured_content=plain(structured))
+    if key is not None:
+        rendered: dict = {}
+
+        def effect() -> dict:
+            structured = spec.handler(ctx, args)
+            rendered["text"] = render_text(structured)
+            return plain(structured)
+
+        def record(outcome: idempotency.Outcome) -> None:
+            audit.record(actor, spec.name, target=target,
+                         outcome="replayed" if outcome.replayed else "ok")
+
+        outcome = idempotency.run_once(actor, spec.name, key, args, effect, on_commit=record)
+        text = rendered.get("text") or render_text(remark(outcome.result))
+        return T.CallToolResult(content=[T.TextContent(text=text)],
+                                structured_content=outcome.result)
+    with write_transaction():
+        structured = spec.handler(ctx, args)
+        text = render_text(structured)
+        audit.record(actor, spec.name, target=target, outcome="ok")
+    return T.CallToolResult(content=[T.TextContent(text=text)],
+                            structured_content=plain(structured))

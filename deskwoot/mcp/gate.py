@@ -1,0 +1,63 @@
+"""The gate in front of every MCP request (DESIGN §5.4), read from the database every time:
+token → plan/trial → MCP enabled. Scope is checked per tool in calls.py."""
+
+from __future__ import annotations
+
+from flask import g, request
+
+from deskwoot import policy
+from deskwoot.database import write_transaction
+from deskwoot.mcp.jsonrpc import MCP_DISABLED, PLAN_REQUIRED, UNAUTHORIZED, RpcError
+from deskwoot.policy import Actor
+from deskwoot.services import tokens
+
+CHALLENGE = 'Bearer realm="deskwoot", error="invalid_token"'
+
+LOCK_MESSAGES = {
+    "plan_required": "The MCP server is an Enterprise feature and this workspace is on another "
+                     "plan. An operator can upgrade it with `deskwoot plan set WORKSPACE "
+                     "enterprise`.",
+    "trial_expired": "This workspace's 7-day Enterprise trial has ended, so the MCP server is "
+                     "locked. Upgrade to Enterprise to continue (`deskwoot plan set WORKSPACE "
+                     "enterprise`).",
+    "mcp_disabled": "The MCP server is turned off for this workspace. An admin can enable it "
+                    "under Settings > MCP Server.",
+}
+
+
+def _unauthorized() -> RpcError:
+    # The same answer for missing, malformed, unknown, revoked and expired tokens: nothing
+    # about the workspace leaks to someone without a working token.
+    return RpcError(UNAUTHORIZED, "Missing or invalid bearer token. Send 'Authorization: "
+                    "Bearer dw_mcp_…' with a live token from Settings > MCP Server.",
+                    http=401, headers={"WWW-Authenticate": CHALLENGE})
+
+
+def bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def admit() -> Actor:
+    """Turn the request's token into an Actor, or raise the gate's RpcError."""
+    found = tokens.authenticate(bearer())
+    if found is None:
+        raise _unauthorized()
+    token, workspace = found
+    reason = policy.mcp_lock_reason(workspace)
+    if reason is None and (not workspace.mcp_enabled or workspace.bot_user_id is None):
+        reason = "mcp_disabled"
+    if reason is not None:
+        raise RpcError(
+            MCP_DISABLED if reason == "mcp_disabled" else PLAN_REQUIRED,
+            LOCK_MESSAGES[reason], data={"reason": reason}, http=403,
+        )
+    if tokens.needs_touch(token):
+        with write_transaction():
+            tokens.touch(token)
+    return policy.token_actor(
+        token, workspace, request_id=g.get("request_id"), remote_addr=request.remote_addr
+    )

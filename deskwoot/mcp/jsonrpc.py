@@ -1,0 +1,90 @@
+"""JSON-RPC plumbing for /api/mcp: strict parsing and error envelopes (DESIGN §5.3)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import mcp.types as T
+from flask import Response
+
+MAX_BODY = 1024 * 1024
+MAX_DEPTH = 32
+
+# Our own codes, in the range JSON-RPC leaves to implementations (-32000..-32099); the SDK
+# itself uses -32000/-32001, so ours start at -32010.
+UNAUTHORIZED = -32010
+PLAN_REQUIRED = -32011
+MCP_DISABLED = -32012
+INSUFFICIENT_SCOPE = -32013
+RATE_LIMITED = -32014
+
+
+class RpcError(Exception):
+    """A JSON-RPC error; `http` overrides the status the era would pick."""
+
+    def __init__(self, code: int, message: str, data: Any = None, http: int | None = None,
+                 headers: dict | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = data
+        self.http = http
+        self.headers = headers or {}
+
+
+def json_response(body: Any, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(
+        json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+        status=status,
+        mimetype="application/json",
+        headers=headers or {},
+    )
+
+
+def error_response(request_id: Any, error: RpcError, status: int) -> Response:
+    """An error envelope; built by hand so that `"id": null` survives (exclude_none drops it)."""
+    payload = T.ErrorData(code=error.code, message=error.message, data=error.data).model_dump(
+        mode="json", exclude_none=True
+    )
+    return json_response(
+        {"jsonrpc": "2.0", "id": request_id, "error": payload}, error.http or status,
+        error.headers,
+    )
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def strict_loads(raw: bytes) -> Any:
+    """Parse JSON, refusing NaN/Infinity, lone surrogates, NUL and deep nesting (→ -32700)."""
+    try:
+        value = json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise RpcError(T.PARSE_ERROR, "Parse error: the body is not valid JSON.", http=400) from exc
+    stack = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise RpcError(T.PARSE_ERROR, f"Parse error: nesting deeper than {MAX_DEPTH} levels.",
+                           http=400)
+        if isinstance(node, str):
+            _check_text(node)
+        elif isinstance(node, dict):
+            for key, item in node.items():
+                _check_text(key)
+                stack.append((item, depth + 1))
+        elif isinstance(node, list):
+            stack.extend((item, depth + 1) for item in node)
+    return value
+
+
+def _check_text(text: str) -> None:
+    if "\x00" in text:
+        raise RpcError(T.PARSE_ERROR, "Parse error: NUL characters are not accepted.", http=400)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise RpcError(T.PARSE_ERROR, "Parse error: lone surrogates are not valid text.",
+                       http=400) from exc

@@ -1,0 +1,226 @@
+"""POST /api/mcp: JSON-RPC over HTTP, both protocol eras, JSON responses only (DESIGN §5.3).
+
+- 2025-11-25 and older ("handshake" era): initialize, notifications/initialized, ping,
+  tools/list, tools/call. Stateless: no Mcp-Session-Id, any request may come first.
+- 2026-07-28 ("modern"): chosen when MCP-Protocol-Version is present and not a handshake
+  version; mcp.shared.inbound checks params._meta and the Mcp-Method/Mcp-Name headers.
+The SDK's pure pieces (mcp.types, mcp.types.methods, mcp.shared.inbound) validate and
+serialize; the SDK's async server runtime is not used inside Flask.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import mcp.types as T
+from flask import Blueprint, Response, current_app, request
+from mcp.shared.inbound import (
+    ERROR_CODE_HTTP_STATUS,
+    InboundLadderRejection,
+    classify_inbound_request,
+    unsupported_protocol_version_rejection,
+)
+from mcp.types import methods as M
+from mcp.types.version import (
+    HANDSHAKE_PROTOCOL_VERSIONS,
+    LATEST_HANDSHAKE_VERSION,
+    MODERN_PROTOCOL_VERSIONS,
+)
+from pydantic import ValidationError
+
+from deskwoot import __version__
+from deskwoot.database import write_transaction
+from deskwoot.extensions import csrf, db
+from deskwoot.mcp import calls, gate, registry
+from deskwoot.mcp.jsonrpc import (
+    MAX_BODY,
+    RpcError,
+    error_response,
+    json_response,
+    strict_loads,
+)
+from deskwoot.mcp.untrusted import INSTRUCTIONS
+from deskwoot.policy import Actor
+from deskwoot.services import audit
+
+bp = Blueprint("mcp", __name__)
+csrf.exempt(bp)  # bearer-token API, no cookies
+
+DUMP = {"by_alias": True, "exclude_none": True, "mode": "json"}
+SERVER_INFO = T.Implementation(name="deskwoot", title="Deskwoot help desk", version=__version__)
+ALLOW = {"Allow": "POST"}
+
+
+def _capabilities() -> T.ServerCapabilities:
+    return T.ServerCapabilities(tools=T.ToolsCapability(list_changed=False))
+
+
+def allowed_origins() -> set[str]:
+    """The configured public origin plus any extra ones (DNS-rebinding protection)."""
+    origins = set(current_app.config.get("MCP_ALLOWED_ORIGINS") or [])
+    public = urlsplit(current_app.config["PUBLIC_URL"])
+    origins.add(f"{public.scheme}://{public.netloc}")
+    return origins
+
+
+@bp.route("/api/mcp", methods=["GET", "DELETE", "PUT", "PATCH"])
+def wrong_method() -> Response:
+    """Only POST: no SSE stream to open (GET) and no session to end (DELETE)."""
+    error = RpcError(T.INVALID_REQUEST, "Use POST with a JSON-RPC body; this server answers "
+                     "in JSON and keeps no sessions.", http=405, headers=ALLOW)
+    return error_response(None, error, 405)
+
+
+@bp.post("/api/mcp")
+def endpoint() -> Response:
+    """Serve one JSON-RPC message."""
+    try:
+        return _serve()
+    except RpcError as error:
+        return error_response(None, error, error.http or 400)
+
+
+def _check_http() -> None:
+    origin = request.headers.get("Origin")
+    if origin is not None and origin not in allowed_origins():
+        raise RpcError(T.INVALID_REQUEST, "Origin not allowed.", http=403)
+    accept = request.headers.get("Accept")
+    if accept and not any(
+        part.split(";")[0].strip() in ("application/json", "application/*", "*/*")
+        for part in accept.split(",")
+    ):
+        raise RpcError(T.INVALID_REQUEST, "Accept must include application/json: this server "
+                       "answers in JSON only.", http=406)
+
+
+def _read_body() -> Any:
+    if request.mimetype != "application/json":
+        raise RpcError(T.INVALID_REQUEST, "Content-Type must be application/json.", http=415)
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise RpcError(T.INVALID_REQUEST, "The body is larger than 1 MiB.", http=413)
+    raw = request.stream.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise RpcError(T.INVALID_REQUEST, "The body is larger than 1 MiB.", http=413)
+    return strict_loads(raw)
+
+
+def _serve() -> Response:
+    _check_http()
+    try:
+        actor = gate.admit()
+    except RpcError as error:
+        _audit_gate_denial(error)
+        raise
+    body = _read_body()
+    header_version = request.headers.get("MCP-Protocol-Version")
+    modern = header_version is not None and header_version not in HANDSHAKE_PROTOCOL_VERSIONS
+
+    if not isinstance(body, dict):
+        raise RpcError(T.INVALID_REQUEST, "The body must be one JSON-RPC object; batches are "
+                       "not supported.", http=400)
+    if "id" not in body:
+        return _notification(body, modern, header_version)
+    try:
+        envelope = T.JSONRPCRequest.model_validate(body)
+    except ValidationError as exc:
+        raise RpcError(T.INVALID_REQUEST, "Invalid JSON-RPC request: it needs jsonrpc '2.0', "
+                       "a string or integer id, and a method.", http=400) from exc
+
+    def status_for(code: int) -> int:
+        return ERROR_CODE_HTTP_STATUS.get(code, 200) if modern else 200
+
+    try:
+        version = _version(body, modern, header_version)
+        try:
+            parsed = M.parse_client_request(envelope.method, version, envelope.params)
+        except KeyError as exc:
+            raise RpcError(T.METHOD_NOT_FOUND, "Method not found", data=envelope.method) from exc
+        except ValidationError as exc:
+            raise RpcError(T.INVALID_PARAMS, "Invalid request parameters: "
+                           + _first_error(exc)) from exc
+        result = _dispatch(actor, envelope.method, parsed, version)
+        return json_response({"jsonrpc": "2.0", "id": envelope.id,
+                              "result": _serialize(envelope.method, version, result)})
+    except RpcError as error:
+        return error_response(envelope.id, error, error.http or status_for(error.code))
+
+
+def _version(body: dict, modern: bool, header_version: str | None) -> str:
+    if not modern:
+        return header_version or T.DEFAULT_NEGOTIATED_VERSION
+    headers = {k.lower(): v.strip() for k, v in request.headers.items()}
+    verdict = classify_inbound_request(body, headers=headers)
+    if isinstance(verdict, InboundLadderRejection):
+        raise RpcError(verdict.code, verdict.message, data=verdict.data)
+    return verdict.protocol_version
+
+
+def _notification(body: dict, modern: bool, header_version: str | None) -> Response:
+    try:
+        T.JSONRPCNotification.model_validate(body)
+    except ValidationError as exc:
+        raise RpcError(T.INVALID_REQUEST, "Invalid JSON-RPC notification.", http=400) from exc
+    if modern:
+        rejection = unsupported_protocol_version_rejection(header_version)
+        if rejection is not None:
+            raise RpcError(rejection.code, rejection.message, data=rejection.data, http=400)
+    return Response(status=202)
+
+
+def _dispatch(actor: Actor, method: str, parsed, version: str) -> T.Result:
+    if method == "initialize":
+        asked = parsed.params.protocol_version
+        return T.InitializeResult(
+            protocol_version=asked if asked in HANDSHAKE_PROTOCOL_VERSIONS
+            else LATEST_HANDSHAKE_VERSION,
+            capabilities=_capabilities(), server_info=SERVER_INFO, instructions=INSTRUCTIONS,
+        )
+    if method == "ping":
+        return T.EmptyResult()
+    if method == "server/discover":
+        return T.DiscoverResult(
+            supported_versions=list(MODERN_PROTOCOL_VERSIONS), capabilities=_capabilities(),
+            instructions=INSTRUCTIONS, ttl_ms=0, cache_scope="private",
+        )
+    if method == "tools/list":
+        # The list depends on the token's scopes: never share it between callers.
+        return T.ListToolsResult(
+            tools=[spec.as_tool() for spec in registry.visible(actor.scopes)],
+            ttl_ms=0, cache_scope="private",
+        )
+    if method == "tools/call":
+        return calls.call(actor, parsed.params.name, parsed.params.arguments)
+    raise RpcError(T.METHOD_NOT_FOUND, "Method not found", data=method)
+
+
+def _serialize(method: str, version: str, result: T.Result) -> dict:
+    out = M.serialize_server_result(method, version, result.model_dump(**DUMP))
+    if version in MODERN_PROTOCOL_VERSIONS:
+        out.setdefault("resultType", "complete")
+        out["_meta"] = {**out.get("_meta", {}),
+                        T.SERVER_INFO_META_KEY: SERVER_INFO.model_dump(**DUMP)}
+    return out
+
+
+def _first_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first.get("loc", ())) or "params"
+    return f"{where}: {first.get('msg', 'invalid')}"
+
+
+def _audit_gate_denial(error: RpcError) -> None:
+    """Record plan/disabled refusals of a known token's tool calls (401s have no workspace)."""
+    if error.http != 403:
+        return
+    found = gate.tokens.authenticate(gate.bearer())
+    if found is None:
+        return
+    token, workspace = found
+    from deskwoot.policy import token_actor
+
+    actor = token_actor(token, workspace, remote_addr=request.remote_addr)
+    db.session.rollback()
+    with write_transaction():
+        audit.record(actor, "mcp.request", outcome="denied",
+                     detail=(error.data or {}).get("reason"))

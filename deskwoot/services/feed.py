@@ -1,0 +1,61 @@
+"""The events feed for agents (DESIGN §5.6): commit order, never a skip or a repeat."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from deskwoot import policy
+from deskwoot.errors import Invalid
+from deskwoot.extensions import db
+from deskwoot.models import Event, utcnow
+from deskwoot.policy import Actor
+
+EVENT_TYPES = (
+    "conversation.created",
+    "conversation.updated",
+    "message.created",
+    "draft.created",
+    "draft.approved",
+    "draft.rejected",
+    "contact.created",
+    "contact.updated",
+)
+DEFAULT_LOOKBACK = timedelta(hours=24)
+
+
+@dataclass
+class Page:
+    events: list[Event]
+    next_after_id: int  # pass back as after_id to continue exactly where this page ended
+    has_more: bool
+
+
+def poll(actor: Actor, after_id: int | None, limit: int = 50,
+         types: list[str] | None = None) -> Page:
+    """Events after `after_id` (or from 24 h back) that the actor may see, oldest first."""
+    policy.require_scope(actor, "events:read")
+    if types:
+        unknown = sorted(set(types) - set(EVENT_TYPES))
+        if unknown:
+            raise Invalid(f"Unknown event type(s): {', '.join(unknown)}. Known: "
+                          f"{', '.join(EVENT_TYPES)}.", field="types")
+    # Take the high-water mark first: anything committed later has a larger id (appends are
+    # serialised per workspace), so reading up to it can never skip an event.
+    high_water = db.session.execute(
+        select(func.coalesce(func.max(Event.id), 0)).where(
+            Event.workspace_id == actor.workspace_id)
+    ).scalar_one()
+    query = policy.events(actor).where(Event.id <= high_water)
+    if after_id is None:
+        query = query.where(Event.created_at >= utcnow() - DEFAULT_LOOKBACK)
+    else:
+        query = query.where(Event.id > after_id)
+    if types:
+        query = query.where(Event.type.in_(types))
+    rows = list(db.session.execute(query.order_by(Event.id).limit(limit + 1)).scalars())
+    if len(rows) > limit:
+        return Page(rows[:limit], rows[limit - 1].id, True)
+    return Page(rows, max(high_water, after_id or 0), False)
