@@ -13,14 +13,14 @@ from dataclasses import dataclass
 
 import httpx2
 import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 from sqlalchemy import create_engine, text
 
 from deskwoot import create_app
 from deskwoot.extensions import db
 from deskwoot.policy import SCOPES, member_actor
 from deskwoot.services import mcp_settings, tokens
-from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
 from tests import factories as f
 from tests.conftest import PG_URL
 from tests.mcp.server import LiveServer, copy_sqlite, gunicorn
@@ -95,6 +95,8 @@ def make_desk(plan: str = "trial") -> Desk:
 async def connect(url: str, token: str | None, mode: str = "legacy", headers: dict | None = None):
     """The official client, speaking `mode`, with the bearer token on every request."""
     all_headers = {**({"Authorization": f"Bearer {token}"} if token else {}), **(headers or {})}
-    async with httpx2.AsyncClient(headers=all_headers, timeout=30) as http:
-        async with Client(streamable_http_client(url, http_client=http), mode=mode) as client:
-            yield client
+    async with (
+        httpx2.AsyncClient(headers=all_headers, timeout=30) as http,
+        Client(streamable_http_client(url, http_client=http), mode=mode) as client,
+    ):
+        yield client
