@@ -12,6 +12,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from flask import g
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, inspect, text
 
 from deskwoot import create_app, migrate
@@ -89,9 +91,24 @@ def app_config(database_url, tmp_path):
     }
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose requests do not share `g` (and so not the logged-in user).
+
+    The `app` fixture keeps an app context pushed for the whole test and Flask reuses it for
+    every test-client request, so flask-login's cached user would otherwise leak from one
+    request (or one "browser") to the next and hide session bugs.
+    """
+
+    def open(self, *args, **kwargs):
+        for key in list(g):
+            g.pop(key)
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def app(app_config, tmp_path):
     app = create_app(app_config)
+    app.test_client_class = IsolatedClient
     app.instance_path = str(tmp_path / "instance")
     with app.app_context():
         yield app
@@ -103,6 +120,7 @@ def app(app_config, tmp_path):
 def csrf_app(app_config, tmp_path):
     """The app with CSRF protection on, as in production."""
     app = create_app({**app_config, "WTF_CSRF_ENABLED": True})
+    app.test_client_class = IsolatedClient
     with app.app_context():
         yield app
         db.session.remove()

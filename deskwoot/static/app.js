@@ -100,7 +100,8 @@
 
     // Land on the newest message when opening a conversation.
     var latest = document.getElementById("latest");
-    if (latest && !window.location.hash && document.getElementById("composer")) {
+    // (Not when a message is flashed at the top: the person should see it first.)
+    if (latest && !window.location.hash && !document.querySelector(".flash")) {
       latest.scrollIntoView({ block: "center" });
     }
   });

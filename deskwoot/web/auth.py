@@ -26,19 +26,19 @@ def _setup(state) -> None:
     templating.init_app(state.app)
 
 
-def _start_session(login: auth_service.Login) -> None:
-    """Forget everything about the previous visitor, then remember the new session id."""
+def _open_session(email: str, password: str) -> None:
+    """Check the credentials, end any session this browser had, and start a fresh one."""
+    previous = current_user.get_id() if current_user.is_authenticated else None
+    login = auth_service.authenticate(
+        email,
+        password,
+        remote_addr=request.remote_addr,
+        user_agent=request.headers.get("User-Agent"),
+    )
+    if previous and previous != login.session_id:
+        auth_service.end_session(previous)
     session.clear()
     login_user(login.user)
-
-
-def _open_session(email: str, password: str) -> None:
-    _start_session(
-        auth_service.authenticate(
-            email, password, remote_addr=request.remote_addr,
-            user_agent=request.headers.get("User-Agent"),
-        )
-    )
 
 
 @bp.get("/")
@@ -87,8 +87,11 @@ def signup():
         except auth_service.Throttled as error:
             flash(str(error), "error")
         else:
-            flash(f"Welcome to Deskwoot! {workspace.name} is on a 7-day Enterprise trial.",
-                  "success")
+            days = workspace_service.trial_days_left(workspace)
+            flash(
+                f"Welcome to Deskwoot! {workspace.name} is on a {days}-day Enterprise trial.",
+                "success",
+            )
             return redirect(url_for("conversations.index", workspace=workspace.slug))
     return render_template("auth/signup.html", form=form)
 
@@ -112,7 +115,9 @@ def change_password():
     if form.validate_on_submit():
         try:
             auth_service.change_password(
-                current_user.id, form.current_password.data, form.new_password.data,
+                current_user.id,
+                form.current_password.data,
+                form.new_password.data,
                 keep_session_id=current_user.get_id(),
             )
         except Invalid as error:

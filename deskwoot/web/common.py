@@ -87,7 +87,15 @@ def page_arg() -> int:
 
 
 def int_arg(name: str) -> int | None:
-    return request.args.get(name, type=int)
+    return parse_id(request.args.get(name))
+
+
+def parse_id(raw: str | None) -> int | None:
+    """A database id typed or posted as text, or None when it is not one."""
+    raw = (raw or "").strip()
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+        return None
+    return int(raw)
 
 
 def parse_local_datetime(value: datetime | None, tz_offset_minutes: int | None) -> datetime | None:

@@ -72,8 +72,11 @@ def index():
         g.actor, q or None, limit=PER_PAGE + 1, offset=(page - 1) * PER_PAGE
     )
     return render_template(
-        "contacts/index.html", contacts=rows[:PER_PAGE], has_more=len(rows) > PER_PAGE,
-        page=page, q=q,
+        "contacts/index.html",
+        contacts=rows[:PER_PAGE],
+        has_more=len(rows) > PER_PAGE,
+        page=page,
+        q=q,
     )
 
 
@@ -85,7 +88,8 @@ def new():
         try:
             attributes = attribute_changes(form.attributes.data, {})
             contact = contact_service.create_contact(
-                g.actor, **_fields(form),
+                g.actor,
+                **_fields(form),
                 custom_attributes={k: v for k, v in attributes.items() if v is not None},
             )
         except REFUSALS as error:
@@ -128,7 +132,9 @@ def edit(contact_id: int):
     if form.validate_on_submit():
         try:
             contact_service.update_contact(
-                g.actor, contact.id, **_fields(form),
+                g.actor,
+                contact.id,
+                **_fields(form),
                 custom_attributes=attribute_changes(
                     form.attributes.data, contact.custom_attributes
                 ),
@@ -165,8 +171,11 @@ def start_conversation(contact_id: int):
     if form.validate_on_submit():
         try:
             conversation, _message = conversation_service.start_conversation(
-                g.actor, form.inbox_id.data, form.body.data,
-                contact_id=contact_id, subject=form.subject.data or None,
+                g.actor,
+                form.inbox_id.data,
+                form.body.data,
+                contact_id=contact_id,
+                subject=form.subject.data or None,
             )
         except REFUSALS as error:
             form.body.errors = [error.message]

@@ -24,14 +24,14 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from deskwoot.models.conversation import PRIORITIES, STATUSES
 from deskwoot.models.workspace import CHANNELS, ROLES
+from deskwoot.services.passwords import MIN_LENGTH as MIN_PASSWORD
 
 try:
     from wtforms import SelectChoice
 except ImportError:  # wtforms < 3.3 takes plain (value, label) pairs
+
     def SelectChoice(value, label):
         return (value, label)
-
-MIN_PASSWORD = 10
 
 
 PASSWORD_LENGTH = (
@@ -67,20 +67,23 @@ class LoginForm(FlaskForm):
 
 class SignupForm(FlaskForm):
     workspace_name = StringField(
-        "Workspace name", validators=[InputRequired(), Length(max=120)],
+        "Workspace name",
+        validators=[InputRequired(), Length(max=120)],
         description="Usually your company or team, e.g. “Acme Support”.",
     )
     name = StringField("Your name", validators=[InputRequired(), Length(max=120)])
     email = EmailField("Work email", validators=[InputRequired(), Length(max=254)])
     password = PasswordField(
-        "Password", validators=[InputRequired(), *PASSWORD_LENGTH],
+        "Password",
+        validators=[InputRequired(), *PASSWORD_LENGTH],
         description=f"At least {MIN_PASSWORD} characters.",
     )
 
 
 class NewPasswordMixin:
     new_password = PasswordField(
-        "New password", validators=[InputRequired(), *PASSWORD_LENGTH],
+        "New password",
+        validators=[InputRequired(), *PASSWORD_LENGTH],
         description=f"At least {MIN_PASSWORD} characters.",
     )
     confirm = PasswordField(
@@ -145,7 +148,8 @@ class ContactForm(FlaskForm):
     email = EmailField("Email", validators=[Optional(), Length(max=254)])
     phone = TelField("Phone", validators=[Optional(), Length(max=40)])
     identifier = StringField(
-        "Identifier", validators=[Optional(), Length(max=200)],
+        "Identifier",
+        validators=[Optional(), Length(max=200)],
         description="Your own id for this customer, e.g. from your app's database.",
     )
     attributes = FieldList(FormField(AttributeRow), min_entries=0, max_entries=60)
@@ -156,9 +160,10 @@ class ContactForm(FlaskForm):
 
 class InboxForm(FlaskForm):
     name = StringField("Inbox name", validators=[InputRequired(), Length(max=120)])
-    channel = SelectField("Channel", choices=choices(
-        (c, c.upper() if c == "api" else c.capitalize()) for c in CHANNELS
-    ))
+    channel = SelectField(
+        "Channel",
+        choices=choices((c, c.upper() if c == "api" else c.capitalize()) for c in CHANNELS),
+    )
     members = MultiCheckboxField("Members", coerce=int, choices=[], validate_choice=False)
 
 
@@ -171,7 +176,8 @@ class TeammateForm(FlaskForm):
     name = StringField("Name", validators=[Optional(), Length(max=120)])
     role = SelectField("Role", choices=choices((r, r.capitalize()) for r in ROLES), default="agent")
     password = PasswordField(
-        "Password (optional)", validators=[Optional(), *PASSWORD_LENGTH],
+        "Password (optional)",
+        validators=[Optional(), *PASSWORD_LENGTH],
         description="Leave empty to get a one-time link they use to choose their own.",
     )
     inboxes = MultiCheckboxField("Inboxes", coerce=int, choices=[], validate_choice=False)

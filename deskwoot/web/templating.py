@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import g, render_template
+from flask import g, jsonify, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
 from deskwoot.extensions import db
 from deskwoot.models import utcnow
 from deskwoot.services import workspaces as workspace_service
+from deskwoot.web import JSON_PREFIXES
 
 
 def init_app(app) -> None:
@@ -68,12 +69,20 @@ def _navigation() -> dict:
     return {"my_workspaces": workspace_service.workspaces_for(current_user), "trial": trial}
 
 
+def _wants_json() -> bool:
+    return request.path.startswith(JSON_PREFIXES)
+
+
 def _csrf_error(error):
+    if _wants_json():
+        return jsonify({"error": {"code": "csrf", "message": error.description}}), 400
     return render_template("errors/400.html", reason=error.description), 400
 
 
 def _server_error(_error):
-    # The database may be what failed: render without touching it again.
+    # The database may be what failed: answer without touching it again.
     g.failed = True
     db.session.rollback()
+    if _wants_json():
+        return jsonify({"error": {"code": "internal", "message": "Internal error."}}), 500
     return render_template("errors/500.html"), 500

@@ -5,37 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from flask import g
-from flask.testing import FlaskClient
 
 from deskwoot.models import Contact, Conversation, Inbox, User, Workspace
 from tests import factories
-
-
-class IsolatedClient(FlaskClient):
-    """A test client whose requests do not share `g` (and so the logged-in user).
-
-    The root `app` fixture keeps an app context pushed for the whole test, and Flask reuses
-    it for every test-client request, so flask-login's cached `g._login_user` would leak from
-    one request (or one browser) to the next and hide session bugs.
-    """
-
-    def open(self, *args, **kwargs):
-        for key in list(g):
-            g.pop(key)
-        return super().open(*args, **kwargs)
-
-
-@pytest.fixture
-def app(app):
-    app.test_client_class = IsolatedClient
-    return app
-
-
-@pytest.fixture
-def csrf_app(csrf_app):
-    csrf_app.test_client_class = IsolatedClient
-    return csrf_app
 
 
 @dataclass
@@ -64,8 +36,9 @@ def desk(app) -> Desk:
     admin = factories.make_user(ws, role="admin", name="Ada Admin", email="ada@acme.test")
     support = factories.make_inbox(ws, name="Support")
     sales = factories.make_inbox(ws, name="Sales")
-    agent = factories.make_user(ws, role="agent", inboxes=[support], name="Andy Agent",
-                                email="andy@acme.test")
+    agent = factories.make_user(
+        ws, role="agent", inboxes=[support], name="Andy Agent", email="andy@acme.test"
+    )
     contact = factories.make_contact(ws, name="Jane Customer", email="jane@example.com")
     conversation = factories.make_conversation(
         support, contact, content="My parcel never arrived", subject="Lost parcel"

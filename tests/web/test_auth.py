@@ -45,9 +45,9 @@ def test_signup_with_a_taken_email_says_log_in_instead(client, desk):
     response = _signup(client, email=desk.admin.email)
     assert response.status_code == 200
     assert "Log in instead" in response.get_data(as_text=True)
-    assert db.session.execute(
-        select(Workspace).where(Workspace.name == "Globex Help")
-    ).first() is None
+    assert (
+        db.session.execute(select(Workspace).where(Workspace.name == "Globex Help")).first() is None
+    )
 
 
 def test_signup_with_a_short_password_is_refused(client):
@@ -97,8 +97,11 @@ def test_login_follows_only_local_next_urls(client, desk, next_url, expected):
     slug = desk.workspace.slug
     response = client.post(
         "/login",
-        data={"email": desk.admin.email, "password": factories.PASSWORD,
-              "next": next_url.format(slug=slug)},
+        data={
+            "email": desk.admin.email,
+            "password": factories.PASSWORD,
+            "next": next_url.format(slug=slug),
+        },
     )
     assert response.headers["Location"] == expected.format(slug=slug)
 
@@ -128,14 +131,25 @@ def test_logout_is_post_only(client, auth, desk):
     assert client.get(desk.url("/conversations")).status_code == 200
 
 
-def test_each_login_gets_a_new_session_id(client, auth, desk):
+def test_each_login_gets_a_new_session_id_and_ends_the_old_one(client, auth, desk):
     auth.login(desk.admin.email)
     first = client.get_cookie(COOKIE).value
     auth.login(desk.admin.email)
     assert client.get_cookie(COOKIE).value != first
-    assert db.session.execute(
-        select(WebSession).where(WebSession.user_id == desk.admin.id)
-    ).scalars().all().__len__() == 2
+    assert client.get(desk.url("/conversations")).status_code == 200
+    live = (
+        db.session.execute(
+            select(WebSession).where(
+                WebSession.user_id == desk.admin.id, WebSession.ended_at.is_(None)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    assert len(live) == 1
+
+    client.set_cookie(COOKIE, first)
+    assert client.get(desk.url("/conversations")).status_code == 302
 
 
 def test_changing_password_logs_out_other_sessions(app, desk):
@@ -146,8 +160,11 @@ def test_changing_password_logs_out_other_sessions(app, desk):
 
     response = laptop.post(
         "/account/password",
-        data={"current_password": factories.PASSWORD, "new_password": NEW_PASSWORD,
-              "confirm": NEW_PASSWORD},
+        data={
+            "current_password": factories.PASSWORD,
+            "new_password": NEW_PASSWORD,
+            "confirm": NEW_PASSWORD,
+        },
         follow_redirects=True,
     )
     assert "Password changed" in response.get_data(as_text=True)
@@ -164,8 +181,11 @@ def test_changing_password_logs_out_other_sessions(app, desk):
 def test_changing_password_needs_the_current_one(as_admin, desk):
     response = as_admin.post(
         "/account/password",
-        data={"current_password": "wrong one!!", "new_password": NEW_PASSWORD,
-              "confirm": NEW_PASSWORD},
+        data={
+            "current_password": "wrong one!!",
+            "new_password": NEW_PASSWORD,
+            "confirm": NEW_PASSWORD,
+        },
     )
     assert "current password is not right" in response.get_data(as_text=True)
     assert as_admin.get(desk.url("/conversations")).status_code == 200

@@ -34,15 +34,24 @@ def test_list_and_search(as_admin, desk):
 
 
 def test_create_a_contact_with_attributes(as_admin, desk):
-    response = as_admin.post(desk.url("/contacts/new"), data={
-        "name": "Kim Buyer", "email": "kim@example.com", "phone": "+1 555 0100",
-        "identifier": "cust-42", **_rows({"plan": "pro", "seats": "12", "": "ignored"}),
-    })
+    response = as_admin.post(
+        desk.url("/contacts/new"),
+        data={
+            "name": "Kim Buyer",
+            "email": "kim@example.com",
+            "phone": "+1 555 0100",
+            "identifier": "cust-42",
+            **_rows({"plan": "pro", "seats": "12", "": "ignored"}),
+        },
+    )
     contact = _contact("kim@example.com")
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/contacts/{contact.id}")
-    assert (contact.name, contact.phone, contact.identifier) == ("Kim Buyer", "+1 555 0100",
-                                                                 "cust-42")
+    assert (contact.name, contact.phone, contact.identifier) == (
+        "Kim Buyer",
+        "+1 555 0100",
+        "cust-42",
+    )
     assert contact.custom_attributes == {"plan": "pro", "seats": 12}
     assert contact.created_via == "web"
 
@@ -58,8 +67,9 @@ def test_a_contact_needs_something_to_go_by(as_admin, desk):
 
 
 def test_duplicate_email_is_reported_on_the_field(as_admin, desk):
-    response = as_admin.post(desk.url("/contacts/new"),
-                             data={"name": "Jane Again", "email": "jane@example.com"})
+    response = as_admin.post(
+        desk.url("/contacts/new"), data={"name": "Jane Again", "email": "jane@example.com"}
+    )
     page = response.get_data(as_text=True)
     assert "A contact with that email already exists." in page
     assert 'id="email-error"' in page
@@ -73,11 +83,17 @@ def test_edit_details_and_attributes(as_admin, desk):
     form = as_admin.get(desk.url(f"/contacts/{contact.id}/edit")).get_data(as_text=True)
     assert 'value="basic"' in form and 'value="legacy"' in form
 
-    response = as_admin.post(desk.url(f"/contacts/{contact.id}/edit"), data={
-        "name": "Jane Q. Customer", "email": "jane@example.com", "phone": "", "identifier": "",
-        # plan changes, seats stays as typed, legacy is dropped, region is new
-        **_rows({"plan": "pro", "seats": "3", "region": "EU"}),
-    })
+    response = as_admin.post(
+        desk.url(f"/contacts/{contact.id}/edit"),
+        data={
+            "name": "Jane Q. Customer",
+            "email": "jane@example.com",
+            "phone": "",
+            "identifier": "",
+            # plan changes, seats stays as typed, legacy is dropped, region is new
+            **_rows({"plan": "pro", "seats": "3", "region": "EU"}),
+        },
+    )
     assert response.status_code == 302
     contact = _contact("jane@example.com")
     assert contact.name == "Jane Q. Customer"
@@ -85,8 +101,9 @@ def test_edit_details_and_attributes(as_admin, desk):
 
 
 def test_notes_on_a_contact(as_admin, desk):
-    response = as_admin.post(desk.url(f"/contacts/{desk.contact.id}/notes"),
-                             data={"body": "Prefers email over phone"})
+    response = as_admin.post(
+        desk.url(f"/contacts/{desk.contact.id}/notes"), data={"body": "Prefers email over phone"}
+    )
     assert response.status_code == 302
     note = db.session.execute(select(ContactNote)).scalar_one()
     assert (note.body, note.author_id) == ("Prefers email over phone", desk.admin.id)
@@ -102,9 +119,14 @@ def test_profile_lists_the_contacts_conversations(as_admin, desk):
 
 
 def test_start_a_conversation_from_the_profile(as_admin, desk):
-    response = as_admin.post(desk.url(f"/contacts/{desk.contact.id}/conversations"), data={
-        "inbox_id": str(desk.sales.id), "subject": "Renewal", "body": "Your plan renews soon.",
-    })
+    response = as_admin.post(
+        desk.url(f"/contacts/{desk.contact.id}/conversations"),
+        data={
+            "inbox_id": str(desk.sales.id),
+            "subject": "Renewal",
+            "body": "Your plan renews soon.",
+        },
+    )
     conversation = db.session.execute(
         select(Conversation).where(Conversation.subject == "Renewal")
     ).scalar_one()
@@ -122,6 +144,7 @@ def test_agents_see_only_contacts_within_their_inboxes(as_agent, desk):
     assert "Sam Prospect" not in page
     sam = _contact("sam@example.com")
     assert as_agent.get(desk.url(f"/contacts/{sam.id}")).status_code == 404
-    assert as_agent.post(desk.url(f"/contacts/{sam.id}/notes"),
-                         data={"body": "hi"}).status_code == 404
+    assert (
+        as_agent.post(desk.url(f"/contacts/{sam.id}/notes"), data={"body": "hi"}).status_code == 404
+    )
     assert db.session.execute(select(ContactNote)).first() is None

@@ -13,9 +13,11 @@ from tests import factories
 
 
 def _messages(conversation: Conversation) -> list[Message]:
-    return list(db.session.execute(
-        select(Message).where(Message.conversation_id == conversation.id).order_by(Message.id)
-    ).scalars())
+    return list(
+        db.session.execute(
+            select(Message).where(Message.conversation_id == conversation.id).order_by(Message.id)
+        ).scalars()
+    )
 
 
 def _fresh(conversation: Conversation) -> Conversation:
@@ -41,15 +43,16 @@ def test_list_shows_open_conversations_with_their_details(as_admin, desk):
     assert "Support" in page
     assert "Sam Prospect" in page  # admins see every inbox
     assert 'data-testid="tab-open"' in page
-    assert "Open <span class=\"count\">2</span>" in page
+    assert 'Open <span class="count">2</span>' in page
 
 
 def test_status_tabs_filter_and_count(as_admin, desk):
-    conversation_service.set_status(factories.actor_for(desk.admin, desk.workspace),
-                                    desk.conversation.display_id, "resolved")
+    conversation_service.set_status(
+        factories.actor_for(desk.admin, desk.workspace), desk.conversation.display_id, "resolved"
+    )
     open_page = _page(as_admin, desk.url("/conversations"))
     assert "Lost parcel" not in open_page
-    assert "Resolved <span class=\"count\">1</span>" in open_page
+    assert 'Resolved <span class="count">1</span>' in open_page
     resolved_page = _page(as_admin, desk.url("/conversations?status=resolved"))
     assert "Lost parcel" in resolved_page
     assert "Sam Prospect" not in resolved_page
@@ -62,8 +65,13 @@ def test_filters_by_inbox_assignee_label_and_priority(as_admin, desk):
     conversation_service.set_priority(actor, desk.conversation.display_id, "urgent")
     conversation_service.assign(actor, desk.conversation.display_id, desk.admin.id)
 
-    for query in (f"inbox={desk.support.id}", "assignee=me", f"assignee={desk.admin.id}",
-                  "label=vip", "priority=urgent"):
+    for query in (
+        f"inbox={desk.support.id}",
+        "assignee=me",
+        f"assignee={desk.admin.id}",
+        "label=vip",
+        "priority=urgent",
+    ):
         page = _page(as_admin, desk.url(f"/conversations?{query}"))
         assert "Lost parcel" in page, query
         assert "Sam Prospect" not in page, query
@@ -84,8 +92,9 @@ def test_search_finds_words_in_messages_and_contact_emails(as_admin, desk):
 
 
 def test_search_looks_through_resolved_conversations_too(as_admin, desk):
-    conversation_service.set_status(factories.actor_for(desk.admin, desk.workspace),
-                                    desk.conversation.display_id, "resolved")
+    conversation_service.set_status(
+        factories.actor_for(desk.admin, desk.workspace), desk.conversation.display_id, "resolved"
+    )
     assert "Jane Customer" in _page(as_admin, desk.url("/conversations?q=parcel"))
 
 
@@ -117,8 +126,11 @@ def test_reply_is_sent_and_shown(as_admin, desk):
     response = as_admin.post(desk.conv_url(action="reply"), data={"body": "On its way again!"})
     assert response.status_code == 302
     last = _messages(desk.conversation)[-1]
-    assert (last.kind, last.sender_user_id, last.body) == ("outgoing", desk.admin.id,
-                                                            "On its way again!")
+    assert (last.kind, last.sender_user_id, last.body) == (
+        "outgoing",
+        desk.admin.id,
+        "On its way again!",
+    )
     page = _page(as_admin, response.headers["Location"])
     assert "Reply sent." in page
     assert "On its way again!" in page
@@ -149,8 +161,9 @@ def test_status_priority_and_resolve_button(as_admin, desk):
     as_admin.post(desk.conv_url(action="priority"), data={"priority": "high"})
     assert _fresh(desk.conversation).priority == "high"
 
-    response = as_admin.post(desk.conv_url(action="status"), data={"status": "resolved"},
-                             follow_redirects=True)
+    response = as_admin.post(
+        desk.conv_url(action="status"), data={"status": "resolved"}, follow_redirects=True
+    )
     assert _fresh(desk.conversation).status == "resolved"
     page = response.get_data(as_text=True)
     assert "Conversation resolved." in page
@@ -160,19 +173,28 @@ def test_status_priority_and_resolve_button(as_admin, desk):
 def test_snooze_until_a_local_time(as_admin, desk):
     until = (datetime.now(UTC) + timedelta(days=2)).replace(second=0, microsecond=0)
     local = until + timedelta(hours=2)  # the browser is at UTC+2
-    as_admin.post(desk.conv_url(action="status"), data={
-        "status": "snoozed", "snoozed_until": local.strftime("%Y-%m-%dT%H:%M"),
-        "tz_offset": "120",
-    })
+    as_admin.post(
+        desk.conv_url(action="status"),
+        data={
+            "status": "snoozed",
+            "snoozed_until": local.strftime("%Y-%m-%dT%H:%M"),
+            "tz_offset": "120",
+        },
+    )
     conversation = _fresh(desk.conversation)
     assert conversation.status == "snoozed"
     assert conversation.snoozed_until == until
 
 
 def test_snoozing_into_the_past_is_refused_with_a_message(as_admin, desk):
-    response = as_admin.post(desk.conv_url(action="status"), data={
-        "status": "snoozed", "snoozed_until": "2001-01-01T10:00",
-    }, follow_redirects=True)
+    response = as_admin.post(
+        desk.conv_url(action="status"),
+        data={
+            "status": "snoozed",
+            "snoozed_until": "2001-01-01T10:00",
+        },
+        follow_redirects=True,
+    )
     assert "future time" in response.get_data(as_text=True)
     assert _fresh(desk.conversation).status == "open"
 
@@ -196,8 +218,11 @@ def test_assign_and_unassign(as_admin, desk):
 
 
 def test_assigning_someone_outside_the_inbox_is_explained_not_done(as_admin, desk):
-    response = as_admin.post(desk.conv_url(desk.hidden, "assign"),
-                             data={"assignee_id": str(desk.agent.id)}, follow_redirects=True)
+    response = as_admin.post(
+        desk.conv_url(desk.hidden, "assign"),
+        data={"assignee_id": str(desk.agent.id)},
+        follow_redirects=True,
+    )
     assert response.status_code == 200
     assert "does not work the" in response.get_data(as_text=True)
     assert _fresh(desk.hidden).assignee_id is None
@@ -217,16 +242,30 @@ def test_take_over_and_hand_back(as_agent, desk):
 
 def test_bot_messages_show_the_token_and_who_approved_them(as_admin, desk):
     bot = factories.bot_actor(desk.workspace)
-    token = McpToken(workspace_id=desk.workspace.id, name="OpenClaw triage", token_hash="x" * 64,
-                     prefix="dw_mcp_", last4="abcd", scopes=[], inbox_ids=[])
+    token = McpToken(
+        workspace_id=desk.workspace.id,
+        name="OpenClaw triage",
+        token_hash="x" * 64,
+        prefix="dw_mcp_",
+        last4="abcd",
+        scopes=[],
+        inbox_ids=[],
+    )
     db.session.add(token)
     db.session.flush()
-    db.session.add(Message(
-        workspace_id=desk.workspace.id, conversation_id=desk.conversation.id,
-        inbox_id=desk.support.id, kind="outgoing", sender_type="bot",
-        sender_user_id=bot.user_id, token_id=token.id, approved_by_id=desk.admin.id,
-        body="We have re-sent your parcel.",
-    ))
+    db.session.add(
+        Message(
+            workspace_id=desk.workspace.id,
+            conversation_id=desk.conversation.id,
+            inbox_id=desk.support.id,
+            kind="outgoing",
+            sender_type="bot",
+            sender_user_id=bot.user_id,
+            token_id=token.id,
+            approved_by_id=desk.admin.id,
+            body="We have re-sent your parcel.",
+        )
+    )
     db.session.commit()
     page = _page(as_admin, desk.conv_url())
     assert "OpenClaw triage" in page
@@ -237,3 +276,17 @@ def test_an_unknown_conversation_is_404(as_admin, desk):
     assert as_admin.get(desk.url("/conversations/999")).status_code == 404
     response = as_admin.post(desk.url("/conversations/999/reply"), data={"body": "x"})
     assert response.status_code == 404
+
+
+def test_nonsense_in_the_query_string_is_ignored_not_an_error(as_admin, desk):
+    url = desk.url("/conversations?status=bogus&assignee=%C2%B2&inbox=abc&priority=x&page=-5")
+    page = _page(as_admin, url)
+    assert "Lost parcel" in page  # fell back to the open tab, no filters
+
+
+def test_a_garbled_assignee_is_explained(as_admin, desk):
+    response = as_admin.post(
+        desk.conv_url(action="assign"), data={"assignee_id": "²"}, follow_redirects=True
+    )
+    assert "Pick a teammate from the list." in response.get_data(as_text=True)
+    assert _fresh(desk.conversation).assignee_id is None

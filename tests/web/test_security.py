@@ -27,11 +27,16 @@ def test_posts_without_a_csrf_token_are_refused(csrf_app):
     conversation = factories.make_conversation(inbox)
     client = csrf_app.test_client()
 
-    assert client.post("/login", data={"email": admin.email,
-                                       "password": factories.PASSWORD}).status_code == 400
+    assert (
+        client.post(
+            "/login", data={"email": admin.email, "password": factories.PASSWORD}
+        ).status_code
+        == 400
+    )
     token = TOKEN_RE.search(client.get("/login").get_data(as_text=True)).group(1)
-    login = client.post("/login", data={"email": admin.email, "password": factories.PASSWORD,
-                                        "csrf_token": token})
+    login = client.post(
+        "/login", data={"email": admin.email, "password": factories.PASSWORD, "csrf_token": token}
+    )
     assert login.status_code == 302
 
     reply_url = f"/w/{ws.slug}/conversations/{conversation.display_id}/reply"
@@ -52,8 +57,13 @@ def test_customer_text_is_escaped_everywhere(as_admin, desk):
     contact = factories.make_contact(desk.workspace, name=XSS, email="x@example.com")
     conversation = factories.make_conversation(desk.support, contact, content=XSS, subject=XSS)
     as_admin.post(desk.url(f"/contacts/{contact.id}/notes"), data={"body": XSS})
-    for path in ("/conversations", f"/conversations/{conversation.display_id}",
-                 f"/contacts/{contact.id}", "/contacts", f"/contacts/{contact.id}/edit"):
+    for path in (
+        "/conversations",
+        f"/conversations/{conversation.display_id}",
+        f"/contacts/{contact.id}",
+        "/contacts",
+        f"/contacts/{contact.id}/edit",
+    ):
         page = as_admin.get(desk.url(path)).get_data(as_text=True)
         assert XSS not in page, path
         assert ESCAPED in page, path
@@ -76,9 +86,19 @@ def test_security_headers_on_html(client, as_admin, desk):
         assert response.headers["Referrer-Policy"]
 
 
-@pytest.mark.parametrize("path", ["/conversations", "/conversations/1", "/contacts",
-                                  "/contacts/new", "/settings/inboxes", "/settings/team",
-                                  "/settings/labels", "/settings/billing"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/conversations",
+        "/conversations/1",
+        "/contacts",
+        "/contacts/new",
+        "/settings/inboxes",
+        "/settings/team",
+        "/settings/labels",
+        "/settings/billing",
+    ],
+)
 def test_pages_have_no_inline_scripts_or_styles(as_admin, desk, path):
     factories.make_label(desk.workspace, "vip", "#ff0000")
     page = as_admin.get(desk.url(path)).get_data(as_text=True)
@@ -89,8 +109,9 @@ def test_pages_have_no_inline_scripts_or_styles(as_admin, desk, path):
 
 
 def test_session_cookie_is_httponly_and_lax(client, desk):
-    response = client.post("/login", data={"email": desk.admin.email,
-                                            "password": factories.PASSWORD})
+    response = client.post(
+        "/login", data={"email": desk.admin.email, "password": factories.PASSWORD}
+    )
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie
     assert "SameSite=Lax" in cookie

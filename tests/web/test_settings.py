@@ -25,9 +25,14 @@ def _inbox(name: str) -> Inbox:
 
 
 def test_creating_an_inbox_shows_its_secret_exactly_once(as_admin, desk):
-    response = as_admin.post(desk.url("/settings/inboxes"), data={
-        "name": "Billing", "channel": "api", "members": [str(desk.agent.id)],
-    })
+    response = as_admin.post(
+        desk.url("/settings/inboxes"),
+        data={
+            "name": "Billing",
+            "channel": "api",
+            "members": [str(desk.agent.id)],
+        },
+    )
     assert response.status_code == 200  # rendered, not redirected: nothing to replay
     page = response.get_data(as_text=True)
     secret = SECRET_RE.search(page).group(0)
@@ -45,8 +50,9 @@ def test_creating_an_inbox_shows_its_secret_exactly_once(as_admin, desk):
 
 
 def test_a_duplicate_inbox_name_is_refused(as_admin, desk):
-    response = as_admin.post(desk.url("/settings/inboxes"), data={"name": "Support",
-                                                                   "channel": "api"})
+    response = as_admin.post(
+        desk.url("/settings/inboxes"), data={"name": "Support", "channel": "api"}
+    )
     assert response.status_code == 422
     assert "already an inbox called" in response.get_data(as_text=True)
 
@@ -60,11 +66,15 @@ def test_rotating_a_secret_replaces_it(as_admin, desk):
 
 
 def test_inbox_members_can_be_changed(as_admin, desk):
-    as_admin.post(desk.url(f"/settings/inboxes/{desk.sales.id}/members"),
-                  data={"members": [str(desk.agent.id), str(desk.admin.id)]})
-    members = db.session.execute(
-        select(InboxMember.user_id).where(InboxMember.inbox_id == desk.sales.id)
-    ).scalars().all()
+    as_admin.post(
+        desk.url(f"/settings/inboxes/{desk.sales.id}/members"),
+        data={"members": [str(desk.agent.id), str(desk.admin.id)]},
+    )
+    members = (
+        db.session.execute(select(InboxMember.user_id).where(InboxMember.inbox_id == desk.sales.id))
+        .scalars()
+        .all()
+    )
     assert sorted(members) == sorted([desk.agent.id, desk.admin.id])
 
 
@@ -72,25 +82,38 @@ def test_inbox_members_can_be_changed(as_admin, desk):
 
 
 def test_add_a_teammate_with_a_password(app, as_admin, desk):
-    response = as_admin.post(desk.url("/settings/team"), data={
-        "email": "bea@acme.test", "name": "Bea", "role": "agent",
-        "password": "bea's own password", "inboxes": [str(desk.support.id)],
-    })
+    response = as_admin.post(
+        desk.url("/settings/team"),
+        data={
+            "email": "bea@acme.test",
+            "name": "Bea",
+            "role": "agent",
+            "password": "bea's own password",
+            "inboxes": [str(desk.support.id)],
+        },
+    )
     assert response.status_code == 302
     page = as_admin.get(desk.url("/settings/team")).get_data(as_text=True)
     assert "Bea" in page and "bea@acme.test" in page
 
     browser = app.test_client()
-    login = browser.post("/login", data={"email": "bea@acme.test",
-                                         "password": "bea's own password"})
+    login = browser.post(
+        "/login", data={"email": "bea@acme.test", "password": "bea's own password"}
+    )
     assert login.status_code == 302
     assert "Lost parcel" in browser.get(desk.url("/conversations")).get_data(as_text=True)
 
 
 def test_add_a_teammate_without_a_password_gives_a_one_time_link(app, as_admin, desk):
-    response = as_admin.post(desk.url("/settings/team"), data={
-        "email": "cy@acme.test", "name": "Cy", "role": "agent", "password": "",
-    })
+    response = as_admin.post(
+        desk.url("/settings/team"),
+        data={
+            "email": "cy@acme.test",
+            "name": "Cy",
+            "role": "agent",
+            "password": "",
+        },
+    )
     assert response.status_code == 200
     token = LINK_RE.search(response.get_data(as_text=True)).group(1)
     assert token not in as_admin.get(desk.url("/settings/team")).get_data(as_text=True)
@@ -98,45 +121,65 @@ def test_add_a_teammate_without_a_password_gives_a_one_time_link(app, as_admin, 
     browser = app.test_client()
     form = browser.get(f"/set-password/{token}")
     assert form.status_code == 200 and "cy@acme.test" in form.get_data(as_text=True)
-    done = browser.post(f"/set-password/{token}", data={
-        "new_password": "cy chose this one", "confirm": "cy chose this one",
-    })
+    done = browser.post(
+        f"/set-password/{token}",
+        data={
+            "new_password": "cy chose this one",
+            "confirm": "cy chose this one",
+        },
+    )
     assert done.status_code == 302
     assert browser.get(desk.url("/conversations")).status_code == 200  # logged in
 
-    again = app.test_client().post(f"/set-password/{token}", data={
-        "new_password": "someone else's try", "confirm": "someone else's try",
-    })
+    again = app.test_client().post(
+        f"/set-password/{token}",
+        data={
+            "new_password": "someone else's try",
+            "confirm": "someone else's try",
+        },
+    )
     assert again.status_code == 404
-    assert app.test_client().post("/login", data={
-        "email": "cy@acme.test", "password": "cy chose this one"}).status_code == 302
+    assert (
+        app.test_client()
+        .post("/login", data={"email": "cy@acme.test", "password": "cy chose this one"})
+        .status_code
+        == 302
+    )
 
 
 def test_no_link_for_someone_who_already_has_a_password(as_admin, desk):
-    response = as_admin.post(desk.url(f"/settings/team/{desk.agent.id}/link"),
-                             follow_redirects=True)
+    response = as_admin.post(
+        desk.url(f"/settings/team/{desk.agent.id}/link"), follow_redirects=True
+    )
     assert "already set a password" in response.get_data(as_text=True)
     assert not LINK_RE.search(response.get_data(as_text=True))
 
 
 def test_change_role_and_remove(as_admin, desk):
     as_admin.post(desk.url(f"/settings/team/{desk.agent.id}/role"), data={"role": "admin"})
-    role = db.session.execute(select(Membership.role).where(
-        Membership.user_id == desk.agent.id)).scalar_one()
+    role = db.session.execute(
+        select(Membership.role).where(Membership.user_id == desk.agent.id)
+    ).scalar_one()
     assert role == "admin"
 
     as_admin.post(desk.url(f"/settings/team/{desk.agent.id}/remove"))
-    assert db.session.execute(select(Membership).where(
-        Membership.user_id == desk.agent.id)).first() is None
+    assert (
+        db.session.execute(select(Membership).where(Membership.user_id == desk.agent.id)).first()
+        is None
+    )
     assert db.session.get(User, desk.agent.id) is not None  # the account stays
 
 
 def test_the_last_admin_cannot_step_down(as_admin, desk):
-    response = as_admin.post(desk.url(f"/settings/team/{desk.admin.id}/role"),
-                             data={"role": "agent"}, follow_redirects=True)
+    response = as_admin.post(
+        desk.url(f"/settings/team/{desk.admin.id}/role"),
+        data={"role": "agent"},
+        follow_redirects=True,
+    )
     assert "at least one admin" in response.get_data(as_text=True)
-    role = db.session.execute(select(Membership.role).where(
-        Membership.user_id == desk.admin.id)).scalar_one()
+    role = db.session.execute(
+        select(Membership.role).where(Membership.user_id == desk.admin.id)
+    ).scalar_one()
     assert role == "admin"
 
 
@@ -148,7 +191,8 @@ def test_create_and_delete_labels(as_admin, desk):
     label = db.session.execute(select(Label)).scalar_one()
     assert (label.name, label.color) == ("vip", "#d97706")
     assert 'data-color="#d97706"' in as_admin.get(desk.url("/settings/labels")).get_data(
-        as_text=True)
+        as_text=True
+    )
 
     as_admin.post(desk.url(f"/settings/labels/{label.id}/delete"))
     assert db.session.execute(select(Label)).first() is None

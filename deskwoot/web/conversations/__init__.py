@@ -11,7 +11,14 @@ from deskwoot.services import inboxes as inbox_service
 from deskwoot.services import labels as label_service
 from deskwoot.services import listing
 from deskwoot.services import workspaces as workspace_service
-from deskwoot.web.common import PER_PAGE, flash_error, int_arg, page_arg, workspace_blueprint
+from deskwoot.web.common import (
+    PER_PAGE,
+    flash_error,
+    int_arg,
+    page_arg,
+    parse_id,
+    workspace_blueprint,
+)
 from deskwoot.web.forms import (
     ActionForm,
     AssignForm,
@@ -43,7 +50,7 @@ def _filters() -> listing.ConversationFilters:
         status = "open"
     assignee = args.get("assignee") or None
     if assignee not in (None, "me", "unassigned"):
-        assignee = int(assignee) if assignee.isdigit() else None
+        assignee = parse_id(assignee)
     priority = args.get("priority") or None
     return listing.ConversationFilters(
         status=status,

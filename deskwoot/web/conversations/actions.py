@@ -8,7 +8,7 @@ from flask import flash, g, redirect, url_for
 
 from deskwoot.errors import Conflict, Forbidden, Invalid
 from deskwoot.services import conversations as conversation_service
-from deskwoot.web.common import flash_error, flash_form_errors, parse_local_datetime
+from deskwoot.web.common import flash_error, flash_form_errors, parse_id, parse_local_datetime
 from deskwoot.web.conversations import bp, render_show
 from deskwoot.web.forms import (
     ActionForm,
@@ -122,9 +122,10 @@ def assign(display_id: int):
 
     def action() -> str:
         raw = (form.assignee_id.data or "").strip()
-        if raw and not raw.isdigit():
+        assignee_id = parse_id(raw)
+        if raw and assignee_id is None:
             raise Invalid("Pick a teammate from the list.", field="assignee_id")
-        conversation = conversation_service.assign(g.actor, display_id, int(raw) if raw else None)
+        conversation = conversation_service.assign(g.actor, display_id, assignee_id)
         if conversation.assignee is None:
             return "Conversation unassigned."
         return f"Assigned to {conversation.assignee.name}."

@@ -37,7 +37,9 @@ def labels():
 
 def _render_labels(form: LabelForm, status: int = 200):
     return render_template(
-        "settings/labels.html", form=form, labels=label_service.list_labels(g.actor),
+        "settings/labels.html",
+        form=form,
+        labels=label_service.list_labels(g.actor),
         action_form=ActionForm(formdata=None),
     ), status
 

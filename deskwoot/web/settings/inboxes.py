@@ -31,7 +31,10 @@ def _render_inboxes(form: InboxForm, status: int = 200):
         members_form.members.choices = options
         rows.append((inbox, members_form))
     return render_template(
-        "settings/inboxes.html", form=form, rows=rows, inbound_url=inbound_url,
+        "settings/inboxes.html",
+        form=form,
+        rows=rows,
+        inbound_url=inbound_url,
         action_form=ActionForm(formdata=None),
     ), status
 
@@ -39,7 +42,10 @@ def _render_inboxes(form: InboxForm, status: int = 200):
 def _show_secret(inbox, secret: str, created: bool):
     """Show the secret on this response only: it is not stored and never shown again."""
     return render_template(
-        "settings/inbox_secret.html", inbox=inbox, secret=secret, url=inbound_url(inbox),
+        "settings/inbox_secret.html",
+        inbox=inbox,
+        secret=secret,
+        url=inbound_url(inbox),
         created=created,
     )
 

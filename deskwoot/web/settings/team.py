@@ -44,21 +44,27 @@ def add_teammate():
     if form.validate_on_submit():
         try:
             user = workspace_service.add_teammate(
-                g.actor, form.email.data, form.role.data, name=form.name.data,
-                password=form.password.data or None, inbox_ids=form.inboxes.data or [],
+                g.actor,
+                form.email.data,
+                form.role.data,
+                name=form.name.data,
+                password=form.password.data or None,
+                inbox_ids=form.inboxes.data or [],
             )
         except REFUSALS as error:
             place_error(form, error)
         else:
             if form.password.data:
-                flash(f"{user.name} added. They can log in with the password you chose.",
-                      "success")
+                flash(f"{user.name} added. They can log in with the password you chose.", "success")
                 return redirect(url_for(".team"))
             try:
                 token = workspace_service.password_link(g.actor, user.id)
             except Conflict:
-                flash(f"{user.name} added. They already have a Deskwoot account and can log in "
-                      "with it.", "success")
+                flash(
+                    f"{user.name} added. They already have a Deskwoot account and can log in "
+                    "with it.",
+                    "success",
+                )
                 return redirect(url_for(".team"))
             return _show_link(user, token)
     return _render_team(form, status=422)
