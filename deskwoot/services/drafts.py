@@ -174,5 +174,6 @@ def drafts_by_token(
     if status:
         query = query.where(Draft.status == status)
     if display_id is not None:
-        query = query.where(Conversation.display_id == display_id)
+        conversation = policy.get_conversation(actor, display_id)
+        query = query.where(Draft.conversation_id == conversation.id)
     return query.order_by(Draft.id.desc())

@@ -44,6 +44,11 @@ def conversation_query(actor: Actor, filters: ConversationFilters):
     """The actor's conversations narrowed by `filters`, newest activity first."""
     policy.require_scope(actor, "conversations:read")
     filters.validate()
+    # Naming an inbox or a teammate out of reach is "not found", not an empty list.
+    if filters.inbox_id is not None:
+        policy.get_inbox(actor, filters.inbox_id)
+    if filters.assignee not in (None, "me", "unassigned"):
+        policy.get_teammate(actor, int(filters.assignee))
     query = policy.conversations(actor)
     if filters.status and filters.status != "all":
         query = query.where(Conversation.status == filters.status)
