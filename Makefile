@@ -3,18 +3,26 @@
 #   make test                   ruff + pytest on SQLite and PostgreSQL, in parallel
 #   make test ARGS="-k tickets" ARGS go to pytest; DESKWOOT_TEST_DB=sqlite|postgresql runs one
 #   make lint / make fmt        ruff check + format check / apply fixes and formatting
+#   make bench                  the performance benchmark (ARGS go to bench/run.sh)
+#   make bench-quick            the same on the small dataset, 2 s per scenario
 #   make clean                  remove .venv and test-artifacts
 VENV  := .venv
 STAMP := $(VENV)/.deskwoot-installed
 ARGS  ?=
 
-.PHONY: run test lint fmt clean
+.PHONY: run test lint fmt clean bench bench-quick
 
 run:
 	bash scripts/serve.sh $(ARGS)
 
 test:
 	bash scripts/test.sh $(ARGS)
+
+bench:
+	bash bench/run.sh $(ARGS)
+
+bench-quick:
+	bash bench/run.sh --quick $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

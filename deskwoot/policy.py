@@ -307,6 +307,26 @@ def require_human(actor: Actor, what: str) -> None:
         raise Forbidden(f"Only a teammate can {what}.")
 
 
+MCP_LOCK_MESSAGES = {
+    "plan_required": "The MCP server is an Enterprise feature and this workspace is on the "
+                     "{plan} plan. It unlocks when the operator moves the workspace to "
+                     "Enterprise (`deskwoot plan set {slug} enterprise`).",
+    "trial_expired": "This workspace's 7-day Enterprise trial has ended, so the MCP server is "
+                     "locked. It unlocks when the operator moves the workspace to Enterprise "
+                     "(`deskwoot plan set {slug} enterprise`).",
+}
+
+
+def require_mcp_plan(workspace: Workspace) -> None:
+    """New MCP tokens only on a plan that includes the MCP server (Enterprise or a live trial)."""
+    reason = mcp_lock_reason(workspace)
+    if reason is not None:
+        raise Forbidden(
+            MCP_LOCK_MESSAGES[reason].format(plan=workspace.plan, slug=workspace.slug),
+            reason=reason,
+        )
+
+
 def mcp_lock_reason(workspace: Workspace, now: datetime | None = None) -> str | None:
     """Why the workspace's plan does not allow MCP right now, or None when it does."""
     now = now or utcnow()

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command (`make test` runs this). Self-sufficient on a fresh clone:
-#   1. installs missing system packages (chromium, postgresql) with apt, as root
+#   1. installs missing system packages (chromium, postgresql, wrk) with apt, as root
 #   2. creates/reuses .venv and installs deskwoot[test] when pyproject.toml changed
 #   3. ruff check .
 #   4. runs pytest twice in parallel: on SQLite and on a throwaway PostgreSQL
@@ -50,6 +50,9 @@ ensure_system_packages() {
     fi
     if wants_pg && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
         missing+=(postgresql)
+    fi
+    if ! command -v wrk >/dev/null 2>&1; then
+        missing+=(wrk) # tests/test_bench_quick.py drives the benchmark with it
     fi
     if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
         missing+=(python3-venv)
@@ -140,6 +143,8 @@ EOF
 
 ensure_system_packages
 ensure_venv
+bash scripts/conformance-setup.sh || say "conformance setup failed: tests/mcp/test_conformance.py will fail"
+export DESKWOOT_CONFORMANCE_BIN=$ROOT/.tools/conformance/node_modules/.bin
 
 # --- 3. lint --------------------------------------------------------------------
 say "ruff check ."

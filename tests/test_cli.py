@@ -17,7 +17,7 @@ from deskwoot.services import auth, demo, inboxes
 from deskwoot.services.passwords import verify_password
 from tests import factories as f
 
-COMMANDS = ("db", "workspace", "plan", "trial", "inbox", "user", "demo", "prune", "serve")
+COMMANDS = ("db", "workspace", "plan", "trial", "inbox", "user", "mcp", "demo", "prune", "serve")
 
 
 def ok(result) -> str:

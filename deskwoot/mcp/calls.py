@@ -10,6 +10,7 @@ from __future__ import annotations
 import mcp.types as T
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
+from sqlalchemy.exc import IntegrityError
 
 from deskwoot.database import write_transaction
 from deskwoot.errors import Forbidden, NotFound, ServiceError
@@ -95,6 +96,11 @@ def call(actor: Actor, name: str, arguments: dict | None) -> T.CallToolResult:
     except RpcError as exc:
         _audit_alone(actor, name, target, "error", exc.message)
         raise
+    except IntegrityError:
+        # A concurrent writer changed the same thing first (a unique index caught it).
+        _audit_alone(actor, name, target, "error", "concurrent change")
+        return business_error("conflict", "Something this call depends on changed at the same "
+                              "moment. Re-read it and retry.")
 
 
 def _run(ctx: ToolContext, spec: ToolSpec, args: dict, target: str | None) -> T.CallToolResult:

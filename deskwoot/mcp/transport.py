@@ -79,6 +79,13 @@ def endpoint() -> Response:
         return _serve()
     except RpcError as error:
         return error_response(None, error, error.http or 400)
+    except Exception:
+        # Never an HTML page or a bare 500 here: log the trace, answer JSON-RPC -32603.
+        current_app.logger.exception("unexpected error in /api/mcp")
+        db.session.rollback()
+        error = RpcError(T.INTERNAL_ERROR, "Internal error. The request was not applied; "
+                         "retry, and report it if it keeps happening.")
+        return error_response(None, error, 500)
 
 
 def _check_http() -> None:

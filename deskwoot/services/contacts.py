@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from deskwoot import policy
 from deskwoot.database import write_transaction
@@ -66,16 +67,28 @@ def create_contact(actor: Actor, **fields) -> Contact:
             **{"custom_attributes": {}, **values},
         )
         session.add(contact)
-        session.flush()
+        _flush_unique(session)
         events.append(actor, "contact.created", contact_id=contact.id, data=_snapshot(contact))
     return contact
+
+
+def _flush_unique(session) -> None:
+    """Flush, turning a lost race on the email/identifier constraints into a Conflict.
+
+    _check_unique catches the common case; two writers racing on PostgreSQL can both pass it,
+    and the loser then meets the unique index here.
+    """
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Conflict("A contact with that email or identifier already exists.") from exc
 
 
 def update_contact(actor: Actor, contact_id: int, **fields) -> Contact:
     """Change a contact's fields; custom_attributes are merged (null removes a key)."""
     policy.require_scope(actor, "contacts:write")
     values = _clean(fields)
-    with write_transaction():
+    with write_transaction() as session:
         contact = policy.get_contact(actor, contact_id)
         _check_unique(actor, values, exclude_id=contact.id)
         changed = {}
@@ -89,6 +102,7 @@ def update_contact(actor: Actor, contact_id: int, **fields) -> Contact:
             raise Invalid("A contact needs at least a name, email, phone or identifier.")
         if changed:
             contact.updated_at = utcnow()
+            _flush_unique(session)
             events.append(
                 actor,
                 "contact.updated",

@@ -132,19 +132,22 @@ def receive_inbound(
     subject = validation.text(subject, "subject", max_len=300)
     if not isinstance(contact_fields, dict):
         raise Invalid("contact must be an object.", field="contact")
+    args = (inbox, contact_fields, content, source_id, conversation_display_id, subject)
     try:
-        return _receive(inbox, contact_fields, content, source_id, conversation_display_id, subject)
+        return _receive(*args)
     except IntegrityError:
-        # A concurrent delivery of the same source_id won the race (PostgreSQL lets both
-        # reach the INSERT); answer with the message it stored.
-        if not source_id:
-            raise
-        existing = db.session.execute(
-            select(Message).where(Message.inbox_id == inbox.id, Message.source_id == source_id)
-        ).scalar_one_or_none()
-        if existing is None:
-            raise
-        return Inbound(db.session.get(Conversation, existing.conversation_id), existing, False)
+        # PostgreSQL lets two concurrent deliveries reach the INSERT. If they carried the same
+        # source_id, answer with the message the winner stored; if they raced to create the
+        # same contact, the contact exists now, so try once more.
+        if source_id:
+            existing = db.session.execute(
+                select(Message).where(Message.inbox_id == inbox.id,
+                                      Message.source_id == source_id)
+            ).scalar_one_or_none()
+            if existing is not None:
+                return Inbound(db.session.get(Conversation, existing.conversation_id),
+                               existing, False)
+        return _receive(*args)
 
 
 def _receive(inbox, contact_fields, content, source_id, conversation_display_id, subject):

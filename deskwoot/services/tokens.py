@@ -42,6 +42,15 @@ PRESETS = {
 }
 
 
+def preset_scopes(preset: str) -> tuple[str, ...]:
+    """The scopes of a named preset (read_only, drafts, full)."""
+    if preset not in PRESETS:
+        raise Invalid(
+            f"Unknown preset '{preset}'. Presets: {', '.join(PRESETS)}.", field="preset"
+        )
+    return PRESETS[preset][1]
+
+
 def _base62(number: int, width: int) -> str:
     out = []
     for _ in range(width):
@@ -87,8 +96,13 @@ def mint(
     inbox_ids: list[int] | None = None,
     expires_in_days: int | None = None,
 ) -> Minted:
-    """Create a token for the workspace's bot; returns the plaintext exactly once."""
+    """Create a token for the workspace's bot; returns the plaintext exactly once.
+
+    Only on a plan that includes the MCP server: on another plan, or after the trial, the
+    workspace can still revoke its old tokens but not mint new ones.
+    """
     policy.require_admin(actor)
+    policy.require_mcp_plan(db.session.get(Workspace, actor.workspace_id))
     name = validation.text(name, "name", max_len=120, required=True)
     scopes = sorted(set(scopes or []))
     unknown = [s for s in scopes if s not in SCOPES]

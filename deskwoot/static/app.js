@@ -75,12 +75,76 @@
       button.addEventListener("click", function () {
         var source = document.querySelector(button.getAttribute("data-copy"));
         if (!source || !navigator.clipboard) return;
-        navigator.clipboard.writeText(source.textContent.trim()).then(function () {
-          var text = button.textContent;
+        var text = "value" in source ? source.value : source.textContent;
+        navigator.clipboard.writeText(text.trim()).then(function () {
+          var label = button.textContent;
           button.textContent = "Copied";
-          setTimeout(function () { button.textContent = text; }, 1500);
+          setTimeout(function () { button.textContent = label; }, 1500);
         });
       });
+    });
+
+    // A read-only secret (a new bot token) is selected whole on focus, ready to copy.
+    each("input[data-select-on-focus]", function (el) {
+      el.addEventListener("focus", function () { el.select(); });
+    });
+
+    // Token presets tick their scopes; ticking scopes by hand picks the matching preset
+    // (or "Custom"). Without JavaScript the server expands a preset when no box is ticked.
+    each("#mint-form", function (form) {
+      var radios = form.querySelectorAll("input[name=preset]");
+      var boxes = form.querySelectorAll("input[name=scopes]");
+      function ticked() {
+        var on = [];
+        Array.prototype.forEach.call(boxes, function (box) { if (box.checked) on.push(box.value); });
+        return on.sort().join(" ");
+      }
+      Array.prototype.forEach.call(radios, function (radio) {
+        radio.addEventListener("change", function () {
+          var scopes = radio.getAttribute("data-scopes");
+          if (scopes === null) return; // "Custom" keeps whatever is ticked
+          var wanted = scopes.split(" ");
+          Array.prototype.forEach.call(boxes, function (box) {
+            box.checked = wanted.indexOf(box.value) !== -1;
+          });
+        });
+      });
+      Array.prototype.forEach.call(boxes, function (box) {
+        box.addEventListener("change", function () {
+          var now = ticked();
+          var custom = null;
+          var match = null;
+          Array.prototype.forEach.call(radios, function (radio) {
+            var scopes = radio.getAttribute("data-scopes");
+            if (scopes === null) custom = radio;
+            else if (scopes.split(" ").sort().join(" ") === now) match = radio;
+          });
+          if (match || custom) (match || custom).checked = true;
+        });
+      });
+      // Coming back to the form (an error, the back button): a checked preset with nothing
+      // ticked yet ticks its scopes, so what is shown is what will be minted.
+      var chosen = form.querySelector("input[name=preset]:checked[data-scopes]");
+      if (chosen && !ticked()) chosen.dispatchEvent(new Event("change"));
+    });
+
+    // "Snooze until" only matters for the Snoozed status: show it only then.
+    each("#status-form", function (form) {
+      var status = form.querySelector("select[name=status]");
+      var snooze = form.querySelector(".snooze-field");
+      if (!status || !snooze) return;
+      function sync() { snooze.hidden = status.value !== "snoozed"; }
+      status.addEventListener("change", sync);
+      sync();
+    });
+
+    // On wide screens the conversation filters are always open; on phones they fold away
+    // behind "Filters" unless one is in use (the server opens it then).
+    each("details[data-filters]", function (details) {
+      var wide = window.matchMedia("(min-width: 641px)");
+      function sync() { if (wide.matches) details.open = true; }
+      if (wide.addEventListener) wide.addEventListener("change", sync);
+      sync();
     });
 
     // Close an open menu when clicking elsewhere or pressing Escape.
@@ -104,5 +168,26 @@
     if (latest && !window.location.hash && !document.querySelector(".flash")) {
       latest.scrollIntoView({ block: "center" });
     }
+  });
+})();
+
+// Drafts queue: one review panel open per card, and typing starts where the panel opens.
+(function () {
+  "use strict";
+  document.addEventListener("DOMContentLoaded", function () {
+    Array.prototype.forEach.call(document.querySelectorAll(".draft-card details[data-panel]"), function (panel) {
+      panel.addEventListener("toggle", function () {
+        if (!panel.open) return;
+        var card = panel.closest(".draft-card");
+        Array.prototype.forEach.call(card.querySelectorAll("details[data-panel][open]"), function (other) {
+          if (other !== panel) other.removeAttribute("open");
+        });
+        var field = panel.querySelector("textarea");
+        if (field && document.activeElement === panel.querySelector("summary")) field.focus();
+      });
+    });
+    // Sent back with an error: put the cursor in the field that needs fixing.
+    var invalid = document.querySelector(".draft-card details[open] textarea[aria-invalid=true]");
+    if (invalid) invalid.focus();
   });
 })();

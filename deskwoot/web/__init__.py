@@ -33,9 +33,9 @@ def init_app(app) -> None:
     def _load(session_id: str):
         return auth_service.load_user(session_id)
 
-    from deskwoot.web import auth, contacts, conversations, hooks, settings
+    from deskwoot.web import auth, contacts, conversations, drafts, hooks, settings
 
-    for bp in (auth.bp, conversations.bp, contacts.bp, settings.bp, hooks.bp):
+    for bp in (auth.bp, conversations.bp, contacts.bp, drafts.bp, settings.bp, hooks.bp):
         app.register_blueprint(bp)
 
     app.context_processor(_template_globals)

@@ -13,18 +13,29 @@ from wtforms import (
     HiddenField,
     IntegerField,
     PasswordField,
+    RadioField,
     SelectField,
     SelectMultipleField,
     StringField,
     TelField,
     TextAreaField,
 )
-from wtforms.validators import EqualTo, InputRequired, Length, Optional
+from wtforms.validators import (
+    AnyOf,
+    DataRequired,
+    EqualTo,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+)
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from deskwoot.models.conversation import PRIORITIES, STATUSES
 from deskwoot.models.workspace import CHANNELS, ROLES
+from deskwoot.policy import SCOPES
 from deskwoot.services.passwords import MIN_LENGTH as MIN_PASSWORD
+from deskwoot.services.tokens import PRESETS
 
 try:
     from wtforms import SelectChoice
@@ -191,3 +202,95 @@ class LabelForm(FlaskForm):
     name = StringField("Name", validators=[InputRequired(), Length(max=64)])
     color = ColorField("Colour", default="#2563eb", validators=[InputRequired(), Length(max=7)])
     description = StringField("Description", validators=[Optional(), Length(max=200)])
+
+
+# --- drafts ----------------------------------------------------------------------------------
+
+
+def _review_text(value):
+    """Browsers send textarea line breaks as CRLF: store \\n, and trim the ends."""
+    return value.replace("\r\n", "\n").strip() if isinstance(value, str) else value
+
+
+class DraftApproveForm(FlaskForm):
+    """Approve a bot draft as it is (nothing but CSRF and where to go back to)."""
+
+    next = HiddenField()
+
+
+class DraftEditForm(FlaskForm):
+    """Edit then approve: the teammate's version is sent; the draft keeps the original."""
+
+    body = TextAreaField(
+        "Reply to send",
+        filters=[_review_text],
+        validators=[
+            DataRequired("Write the reply to send, or use Approve to send the draft as it is."),
+            Length(max=20_000, message="Keep the reply under 20,000 characters."),
+        ],
+    )
+    next = HiddenField()
+
+
+class DraftRejectForm(FlaskForm):
+    """Turn a draft down; the reason goes back to the bot."""
+
+    reason = TextAreaField(
+        "Why reject it?",
+        filters=[_review_text],
+        validators=[
+            DataRequired("Give a reason. The bot reads it and learns from it."),
+            Length(max=2000, message="Keep the reason under 2,000 characters."),
+        ],
+    )
+    next = HiddenField()
+
+
+# --- MCP server ------------------------------------------------------------------------------
+
+# One line per scope, for the people choosing them (the README has the tools behind each).
+SCOPE_HINTS = {
+    "conversations:read": "List, search and read conversations, inboxes and labels.",
+    "conversations:reply": "Reply to customers directly: the message is sent straight away.",
+    "conversations:note": "Leave private notes that only your team sees.",
+    "conversations:draft": "Draft replies that wait for a teammate to approve, edit or reject.",
+    "conversations:manage": "Set status, priority, labels and assignee; escalate to a person.",
+    "conversations:create": "Start new outbound conversations with contacts.",
+    "contacts:read": "Find contacts and read their profiles, notes and conversations.",
+    "contacts:write": "Create and update contacts and add notes to them.",
+    "events:read": "Poll the events feed to learn what changed since it last looked.",
+}
+PRESET_HINTS = {
+    "read_only": "Reads conversations, contacts and events. Changes nothing.",
+    "drafts": "Reads, leaves private notes and drafts replies; a teammate approves every "
+              "reply before a customer sees it.",
+    "full": "Every scope: replies on its own, manages conversations and contacts, starts "
+            "conversations.",
+}
+
+
+class McpSwitchForm(FlaskForm):
+    """The MCP server's on/off switch: the button posts the state it switches to."""
+
+    enabled = HiddenField(validators=[AnyOf(("on", "off"))])
+
+
+class MintTokenForm(FlaskForm):
+    name = StringField(
+        "Name",
+        validators=[InputRequired("Give the token a name."), Length(max=120)],
+        description="So you recognise it later, e.g. “OpenClaw triage bot”.",
+    )
+    preset = RadioField(
+        "Preset",
+        choices=choices([("", "Custom"), *((key, label) for key, (label, _s) in PRESETS.items())]),
+        default="",
+        validators=[Optional()],
+    )
+    scopes = MultiCheckboxField("Scopes", choices=choices((s, s) for s in SCOPES))
+    inboxes = MultiCheckboxField("Inboxes", coerce=int, choices=[], validate_choice=False)
+    expires_in_days = IntegerField(
+        "Expires after (days)",
+        validators=[Optional(), NumberRange(1, 3650, "Use 1 to 3650 days, or leave it empty.")],
+        description="Leave empty for a token that does not expire.",
+    )

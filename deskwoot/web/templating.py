@@ -10,6 +10,7 @@ from flask_wtf.csrf import CSRFError
 
 from deskwoot.extensions import db
 from deskwoot.models import utcnow
+from deskwoot.services import drafts as draft_service
 from deskwoot.services import workspaces as workspace_service
 from deskwoot.web import JSON_PREFIXES
 
@@ -59,14 +60,20 @@ def initials(name: str | None) -> str:
 
 
 def _navigation() -> dict:
-    """What the layout needs: the person's workspaces and the trial banner."""
+    """What the layout needs: the person's workspaces, the trial banner, the drafts badge."""
     if g.get("failed") or not current_user.is_authenticated:
-        return {"my_workspaces": [], "trial": None}
+        return {"my_workspaces": [], "trial": None, "pending_drafts": 0}
     workspace = g.get("workspace")
     trial = None
     if workspace is not None and workspace.plan == "trial":
         trial = {"days_left": workspace_service.trial_days_left(workspace)}
-    return {"my_workspaces": workspace_service.workspaces_for(current_user), "trial": trial}
+    actor = g.get("actor")
+    pending = draft_service.pending_count(actor) if workspace is not None and actor else 0
+    return {
+        "my_workspaces": workspace_service.workspaces_for(current_user),
+        "trial": trial,
+        "pending_drafts": pending,
+    }
 
 
 def _wants_json() -> bool:

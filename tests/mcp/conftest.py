@@ -82,6 +82,9 @@ class Desk:
 
 
 def make_desk(plan: str = "trial") -> Desk:
+    # End any read snapshot the shared session holds: the server process has written since,
+    # and SQLite would refuse to upgrade a stale snapshot to a write.
+    db.session.rollback()
     ws = f.make_workspace(plan=plan)
     admin = f.make_user(ws, role="admin", name="Ada Admin")
     inbox = f.make_inbox(ws, name="Support")

@@ -21,6 +21,8 @@ ADMIN_PAGES = [
     "/settings/inboxes",
     "/settings/team",
     "/settings/labels",
+    "/settings/mcp",
+    "/settings/audit",
     "/settings/billing",
 ]
 SETTINGS_PAGES = [
@@ -28,6 +30,8 @@ SETTINGS_PAGES = [
     "/settings/inboxes",
     "/settings/team",
     "/settings/labels",
+    "/settings/mcp",
+    "/settings/audit",
     "/settings/billing",
 ]
 

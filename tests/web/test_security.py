@@ -96,6 +96,8 @@ def test_security_headers_on_html(client, as_admin, desk):
         "/settings/inboxes",
         "/settings/team",
         "/settings/labels",
+        "/settings/mcp",
+        "/settings/audit",
         "/settings/billing",
     ],
 )

@@ -11,6 +11,7 @@ from deskwoot.services import inboxes as inbox_service
 from deskwoot.services import labels as label_service
 from deskwoot.services import listing
 from deskwoot.services import workspaces as workspace_service
+from deskwoot.web import drafts as draft_views
 from deskwoot.web.common import (
     PER_PAGE,
     flash_error,
@@ -114,10 +115,12 @@ def render_show(
     note_form: MessageForm | None = None,
     tab: str = "reply",
     status: int = 200,
+    draft_review: draft_views.Failed | None = None,
 ):
     """Render the conversation page; actions re-render it to keep a failed message's text."""
     actor = g.actor
     conversation, messages = listing.thread(actor, display_id)
+    draft_cards = draft_views.conversation_cards(conversation, messages, draft_review)
     labels = label_service.list_labels(actor)
     team = workspace_service.team(actor)
 
@@ -140,6 +143,7 @@ def render_show(
         label_colors={label.name: label.color for label in labels},
         assign_form=assign_form,
         action_form=ActionForm(formdata=None),
+        draft_cards=draft_cards,
     ), status
 
 

@@ -1,4 +1,4 @@
-"""Settings (admins only): inboxes, team, labels and billing.
+"""Settings (admins only): inboxes, team, labels, MCP server, audit log and billing.
 
 To anyone who is not an admin these pages do not exist (404), as policy.require_admin says.
 """
@@ -84,4 +84,4 @@ def billing():
     )
 
 
-from deskwoot.web.settings import inboxes, team  # noqa: E402, F401  (registers the routes)
+from deskwoot.web.settings import audit, inboxes, mcp, team  # noqa: E402, F401  (registers the routes)

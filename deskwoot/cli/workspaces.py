@@ -1,0 +1,186 @@
+"""Workspaces, plans and trials, inboxes and people."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from deskwoot import policy
+from deskwoot.cli.common import (
+    inboxes_by_name,
+    operation,
+    password_link,
+    plan_line,
+    table,
+    trial_state,
+    when,
+    workspace_actor,
+)
+from deskwoot.cli.common import mcp_state as mcp_state_of
+from deskwoot.models.workspace import PLANS
+from deskwoot.services import inboxes, workspaces
+
+CURL_EXAMPLE = """\
+  curl -X POST {url} \\
+    -H "Authorization: Bearer $INBOX_SECRET" -H "Content-Type: application/json" \\
+    -d '{{"contact": {{"email": "jane@example.com", "name": "Jane"}}, "content": "Hello!"}}'"""
+
+
+# --- workspaces and plans ------------------------------------------------------------------
+
+
+@click.group("workspace", cls=AppGroup)
+def workspace_group() -> None:
+    """Create and list workspaces."""
+
+
+@workspace_group.command("create")
+@click.argument("name")
+@click.option("--admin-email", required=True, help="The first admin's email.")
+@click.option("--admin-password", help="Omit to print a one-time set-password link.")
+@click.option("--admin-name", help="The admin's display name.")
+@click.option("--plan", default="trial", show_default=True, help=" | ".join(PLANS))
+@click.option("--slug", help="URL name (default: derived from NAME).")
+@operation
+def workspace_create(name, admin_email, admin_password, admin_name, plan, slug) -> None:
+    """Create a workspace (7-day Enterprise trial by default) and its first admin."""
+    ws, admin = workspaces.create_workspace(
+        name, admin_email, admin_password, admin_name=admin_name, plan=plan.strip().lower(),
+        slug=slug,
+    )
+    click.echo(f"Created workspace '{ws.name}' (slug: {ws.slug}).")
+    click.echo(plan_line(ws))
+    click.echo(f"Admin: {admin.email}")
+    if not admin_password:
+        password_link(policy.system_actor(ws), admin)
+
+
+@workspace_group.command("list")
+@operation
+def workspace_list() -> None:
+    """List every workspace with its plan, trial, MCP state and team size."""
+    rows = []
+    for ws in workspaces.list_all():
+        members = len(workspaces.team(policy.system_actor(ws)))
+        rows.append([ws.slug, ws.name, ws.plan, trial_state(ws), mcp_state_of(ws), str(members)])
+    if not rows:
+        click.echo("No workspaces yet: `deskwoot workspace create` or `deskwoot demo seed`.")
+        return
+    table(["SLUG", "NAME", "PLAN", "TRIAL", "MCP", "MEMBERS"], rows)
+
+
+@click.group("plan", cls=AppGroup)
+def plan_group() -> None:
+    """Change a workspace's plan (there is no payment processing)."""
+
+
+@plan_group.command("set")
+@click.argument("workspace")
+@click.argument("plan", metavar="PLAN")
+@operation
+def plan_set(workspace: str, plan: str) -> None:
+    """Put WORKSPACE on PLAN: trial, starter, business or enterprise."""
+    _, actor = workspace_actor(workspace)
+    ws = workspaces.set_plan(actor, plan.strip().lower())
+    click.echo(f"Workspace '{ws.slug}' is now on the {ws.plan} plan.")
+    lock = policy.mcp_lock_reason(ws)
+    if lock == "trial_expired":
+        click.echo("The trial has ended, so MCP and the REST API are locked; "
+                   "extend it with `deskwoot trial set`.")
+    elif lock == "plan_required":
+        click.echo("MCP and the REST API need the enterprise plan (or an active trial).")
+
+
+@click.group("trial", cls=AppGroup)
+def trial_group() -> None:
+    """Change when a workspace's trial ends."""
+
+
+def _parse_moment(value: str, option: str) -> datetime:
+    example = "e.g. 2026-12-01T00:00:00Z"
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise click.ClickException(
+            f"{option}: '{value}' is not an ISO 8601 time ({example})."
+        ) from None
+    if moment.tzinfo is None:
+        raise click.ClickException(f"{option} needs a timezone ({example} or +02:00).")
+    return moment
+
+
+@trial_group.command("set")
+@click.argument("workspace")
+@click.option("--ends-at", required=True, help="ISO 8601 with a timezone, e.g. 2026-12-01T00:00Z.")
+@operation
+def trial_set(workspace: str, ends_at: str) -> None:
+    """Move the end of WORKSPACE's trial."""
+    moment = _parse_moment(ends_at, "--ends-at")
+    _, actor = workspace_actor(workspace)
+    ws = workspaces.set_trial_end(actor, moment)
+    click.echo(f"Trial for '{ws.slug}' now ends {when(ws.trial_ends_at)}.")
+    if ws.plan == "trial":
+        click.echo(f"Trial state: {trial_state(ws)}.")
+    else:
+        click.echo(f"Note: '{ws.slug}' is on the {ws.plan} plan; the trial end only matters "
+                   "on the trial plan.")
+
+
+# --- inboxes and people --------------------------------------------------------------------
+
+
+@click.group("inbox", cls=AppGroup)
+def inbox_group() -> None:
+    """Create inboxes."""
+
+
+@inbox_group.command("create")
+@click.argument("workspace")
+@click.argument("name")
+@click.option("--channel", default="api", show_default=True, help="api, email or web.")
+@operation
+def inbox_create(workspace: str, name: str, channel: str) -> None:
+    """Create an inbox; prints its inbound URL and secret (shown only this once)."""
+    _, actor = workspace_actor(workspace)
+    inbox, secret = inboxes.create_inbox(actor, name, channel.strip().lower())
+    url = inboxes.inbound_url(current_app.config["PUBLIC_URL"], inbox)
+    click.echo(f"Created inbox '{inbox.name}' in '{workspace}' (channel: {inbox.channel}).")
+    click.echo(f"Inbound URL: {url}")
+    click.echo("Post a customer message (INBOX_SECRET is the secret below):")
+    click.echo(CURL_EXAMPLE.format(url=url))
+    click.echo("Inbound secret (shown once, store it now):")
+    click.echo(secret)
+
+
+@click.group("user", cls=AppGroup)
+def user_group() -> None:
+    """Add people to workspaces."""
+
+
+@user_group.command("add")
+@click.argument("workspace")
+@click.argument("email")
+@click.option("--role", required=True, help="agent (sees their inboxes) or admin (sees all).")
+@click.option("--name", help="Display name (default: from the email).")
+@click.option("--password", help="Omit to print a one-time set-password link.")
+@click.option("--inbox", "inbox_names", multiple=True, metavar="NAME",
+              help="An inbox they work (repeat for several).")
+@operation
+def user_add(workspace, email, role, name, password, inbox_names) -> None:
+    """Add a teammate to WORKSPACE, creating their account if needed."""
+    _, actor = workspace_actor(workspace)
+    role = role.strip().lower()
+    chosen = inboxes_by_name(actor, workspace, inbox_names)
+    user = workspaces.add_teammate(
+        actor, email, role, name=name, password=password, inbox_ids=[i.id for i in chosen]
+    )
+    if role == "admin":
+        reach = "every inbox"
+    else:
+        reach = ", ".join(inbox.name for inbox in chosen) or "no inboxes yet"
+    click.echo(f"Added {user.email} to '{workspace}' as {role} ({reach}).")
+    if not password:
+        password_link(actor, user)

@@ -1,0 +1,226 @@
+"""The draft-approval queue (DESIGN §6): bot replies wait here until a teammate decides.
+
+Approve sends the draft as the bot (approved by the teammate), "edit then approve" sends the
+teammate's text and keeps the bot's, reject needs a reason the bot can learn from. The same
+cards appear above the reply box of a conversation with pending drafts; a `next` field sends
+the teammate back there instead of to the queue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, g, redirect, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
+
+from deskwoot.errors import Conflict, Forbidden, Invalid
+from deskwoot.models import Conversation, Draft, Message
+from deskwoot.services import drafts as draft_service
+from deskwoot.services import listing
+from deskwoot.web.common import flash_error, flash_form_errors, safe_next, workspace_blueprint
+from deskwoot.web.forms import DraftApproveForm, DraftEditForm, DraftRejectForm
+
+bp = workspace_blueprint("drafts", __name__)
+
+QUEUE_LIMIT = 50
+CONTEXT_MESSAGES = 4
+
+SENT = "Sent. The customer will receive it."
+REJECTED = "Rejected; the bot will see your reason."
+GONE = "That draft is no longer waiting for review."
+
+
+@dataclass
+class Failed:
+    """A review form that did not validate, to show again with what the teammate typed."""
+
+    draft_id: int
+    panel: str  # "edit" or "reject"
+    form: DraftEditForm | DraftRejectForm
+
+
+@dataclass
+class DraftCard:
+    draft: Draft
+    conversation: Conversation
+    messages: list[Message]  # the thread's latest few, oldest first (empty inline)
+    earlier: bool  # the thread has older messages than `messages`
+    stale_reason: str | None  # set when services.drafts.is_stale says so
+    approve_form: DraftApproveForm
+    edit_form: DraftEditForm
+    reject_form: DraftRejectForm
+    open_panel: str | None = None
+
+
+def _stale_reason(draft: Draft, conversation: Conversation, messages: list[Message]) -> str | None:
+    """Why the draft may be out of date, in words (services.drafts.is_stale decides whether)."""
+    if not draft_service.is_stale(draft):
+        return None
+    replied = any(
+        m.kind == "outgoing" and m.sender_type == "user" and m.created_at > draft.created_at
+        for m in messages
+    )
+    # A human reply also sets handoff, so without handoff the reply is the reason.
+    if replied or not conversation.handoff:
+        return "A teammate replied after this draft was written."
+    if conversation.handoff_reason:
+        return f"A human has taken over this conversation ({conversation.handoff_reason})."
+    return "A human has taken over this conversation."
+
+
+def _card(draft: Draft, messages: list[Message], earlier: bool, failed: Failed | None,
+          context: list[Message] | None = None) -> DraftCard:
+    conversation = draft.conversation
+    card = DraftCard(
+        draft=draft,
+        conversation=conversation,
+        messages=messages,
+        earlier=earlier,
+        stale_reason=_stale_reason(draft, conversation, context or messages),
+        approve_form=DraftApproveForm(formdata=None),
+        edit_form=DraftEditForm(formdata=None, body=draft.body),
+        reject_form=DraftRejectForm(formdata=None),
+    )
+    if failed is not None and failed.draft_id == draft.id:
+        setattr(card, f"{failed.panel}_form", failed.form)
+        card.open_panel = failed.panel
+    return card
+
+
+def _warn_if_gone(drafts: list[Draft], failed: Failed | None) -> None:
+    if failed is not None and failed.draft_id not in {d.id for d in drafts}:
+        flash(GONE, "warning")
+
+
+def queue_cards(failed: Failed | None = None) -> list[DraftCard]:
+    """The queue's cards, oldest draft first, each with the end of its thread."""
+    drafts = draft_service.pending(g.actor, limit=QUEUE_LIMIT)
+    _warn_if_gone(drafts, failed)
+    cards = []
+    for draft in drafts:
+        _conversation, messages, earlier = listing.messages_page(
+            g.actor, draft.conversation.display_id, limit=CONTEXT_MESSAGES
+        )
+        cards.append(_card(draft, messages, earlier, failed))
+    return cards
+
+
+def conversation_cards(
+    conversation: Conversation, thread: list[Message], failed: Failed | None = None
+) -> list[DraftCard]:
+    """Cards for the drafts waiting on one conversation (its page shows the thread itself)."""
+    drafts = draft_service.pending_for_conversation(g.actor, conversation)
+    _warn_if_gone(drafts, failed)
+    return [_card(draft, [], False, failed, context=thread) for draft in drafts]
+
+
+def render_queue(failed: Failed | None = None, status: int = 200):
+    cards = queue_cards(failed)
+    total = draft_service.pending_count(g.actor) if len(cards) >= QUEUE_LIMIT else len(cards)
+    return render_template("drafts/index.html", cards=cards, total=total), status
+
+
+@bp.get("/drafts")
+def index():
+    """Pending drafts from the inboxes this teammate can see, oldest first."""
+    return render_queue()
+
+
+# --- reviewing -------------------------------------------------------------------------------
+
+
+def _next_url() -> str | None:
+    return safe_next(request.form.get("next") or request.args.get("next"))
+
+
+def _back():
+    """PRG: to where the teammate came from (a path on this site), else the queue."""
+    return redirect(_next_url() or url_for(".index"))
+
+
+def _conversation_page(target: str | None) -> int | None:
+    """The display id when `target` is a conversation page of this workspace."""
+    if not target:
+        return None
+    path = urlsplit(target).path
+    root = request.script_root
+    if root and path.startswith(root + "/"):
+        path = path[len(root):]
+    try:
+        endpoint, values = current_app.create_url_adapter(request).match(path, method="GET")
+    except HTTPException:
+        return None
+    if endpoint == "conversations.show" and values.get("workspace") == g.workspace.slug:
+        return values.get("display_id")
+    return None
+
+
+def _show_again(failed: Failed):
+    """Re-render the page the form came from, the failed form open with its text kept."""
+    display_id = _conversation_page(_next_url())
+    if display_id is not None:
+        from deskwoot.web.conversations import render_show
+
+        return render_show(display_id, draft_review=failed, status=422)
+    return render_queue(failed, status=422)
+
+
+def _already_handled(error: Conflict) -> None:
+    if error.data.get("status") == "superseded":
+        flash("The bot replaced this draft with a newer one; review that one instead.",
+              "warning")
+    elif error.data.get("reason") == "already_handled":
+        flash(f"Already handled by {error.data.get('reviewer') or 'someone'} "
+              f"({error.data.get('status')}).", "warning")
+    else:
+        flash_error(error)
+
+
+@bp.post("/drafts/<int:draft_id>/approve")
+def approve(draft_id: int):
+    """Send the draft as it is or, when the form carries `body`, the teammate's edit of it."""
+    editing = "body" in request.form
+    form = DraftEditForm() if editing else DraftApproveForm()
+    if not form.validate_on_submit():
+        if editing:
+            return _show_again(Failed(draft_id, "edit", form))
+        flash_form_errors(form)
+        return _back()
+    try:
+        draft_service.approve(g.actor, draft_id, form.body.data if editing else None)
+    except Invalid as error:
+        if not editing:
+            flash_error(error)
+            return _back()
+        form.body.errors = [error.message]
+        return _show_again(Failed(draft_id, "edit", form))
+    except Conflict as error:
+        _already_handled(error)
+        return _back()
+    except Forbidden as error:
+        flash_error(error)
+        return _back()
+    flash(SENT, "success")
+    return _back()
+
+
+@bp.post("/drafts/<int:draft_id>/reject")
+def reject(draft_id: int):
+    """Turn the draft down; the reason is required and goes back to the bot."""
+    form = DraftRejectForm()
+    if not form.validate_on_submit():
+        return _show_again(Failed(draft_id, "reject", form))
+    try:
+        draft_service.reject(g.actor, draft_id, form.reason.data)
+    except Invalid as error:
+        form.reason.errors = [error.message]
+        return _show_again(Failed(draft_id, "reject", form))
+    except Conflict as error:
+        _already_handled(error)
+        return _back()
+    except Forbidden as error:
+        flash_error(error)
+        return _back()
+    flash(REJECTED, "success")
+    return _back()

@@ -1,0 +1,134 @@
+"""Shared helpers for the end-to-end MCP tests (live gunicorn + the official client)."""
+
+from __future__ import annotations
+
+import contextvars
+import itertools
+import json
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import anyio
+import httpx2
+from mcp import MCPError
+from sqlalchemy import func, select
+
+from deskwoot.extensions import db
+from deskwoot.models import AuditEntry, McpToken
+from deskwoot.services.secrets import digest
+
+LEGACY_VERSION = "2025-11-25"
+CHALLENGE = 'Bearer realm="deskwoot", error="invalid_token"'
+_ids = itertools.count(1)
+
+
+def run(fn: Callable[..., Awaitable], *args):
+    """Run an async client scenario to completion in its own thread.
+
+    Playwright's sync API keeps an asyncio loop in the main thread for the whole session
+    (browser tests run first), and anyio refuses to start a second loop there.
+    """
+    context = contextvars.copy_context()  # keep the test's app context in the thread
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(context.run, anyio.run, fn, *args).result()
+
+
+def fresh() -> None:
+    """Forget cached rows and end the read snapshot: the server writes in other processes."""
+    db.session.rollback()
+    db.session.expire_all()
+
+
+async def ok(client, tool: str, arguments: dict | None = None) -> dict:
+    """Call a tool through the official client; it must succeed. Returns structuredContent."""
+    result = await client.call_tool(tool, arguments or {})
+    assert not result.is_error, f"{tool} failed: {result.structured_content}"
+    assert result.structured_content is not None
+    return result.structured_content
+
+
+async def fails(client, tool: str, arguments: dict | None = None) -> dict:
+    """Call a tool that must answer with an isError business result; returns its error."""
+    result = await client.call_tool(tool, arguments or {})
+    assert result.is_error, f"{tool} unexpectedly succeeded: {result.structured_content}"
+    error = result.structured_content["error"]
+    assert error["code"] and error["message"]
+    return error
+
+
+async def rpc_error(client, tool: str, arguments: dict | None = None) -> MCPError:
+    """Call a tool that must fail with a JSON-RPC error; returns the MCPError."""
+    try:
+        await client.call_tool(tool, arguments or {})
+    except MCPError as exc:
+        return exc
+    raise AssertionError(f"{tool} did not raise MCPError")
+
+
+def text_of(result) -> str:
+    return "".join(block.text for block in result.content if block.type == "text")
+
+
+def leaves(group: BaseException) -> list[BaseException]:
+    """The non-group exceptions inside a (nested) ExceptionGroup."""
+    if isinstance(group, BaseExceptionGroup):
+        return [leaf for inner in group.exceptions for leaf in leaves(inner)]
+    return [group]
+
+
+def mcp_error_in(group: BaseException) -> MCPError:
+    errors = [e for e in leaves(group) if isinstance(e, MCPError)]
+    assert errors, f"no MCPError in {group!r}"
+    return errors[0]
+
+
+# --- raw JSON-RPC over HTTP (legacy era, stateless: no initialize needed) -------------------
+
+
+def rpc_body(method: str, params: dict | None = None, request_id: int | None = None) -> dict:
+    return {"jsonrpc": "2.0", "id": next(_ids) if request_id is None else request_id,
+            "method": method, "params": params or {}}
+
+
+def raw_headers(token: str | None) -> dict:
+    headers = {"Content-Type": "application/json", "Accept": "application/json",
+               "MCP-Protocol-Version": LEGACY_VERSION}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    return headers
+
+
+async def raw_call(http: httpx2.AsyncClient, url: str, token: str | None, tool: str,
+                   arguments: dict) -> httpx2.Response:
+    """POST one tools/call in the legacy era."""
+    body = rpc_body("tools/call", {"name": tool, "arguments": arguments})
+    return await http.post(url, content=json.dumps(body), headers=raw_headers(token))
+
+
+
+# --- database checks -----------------------------------------------------------------------
+
+
+def token_row(workspace_id: int, plaintext: str) -> McpToken:
+    """The stored row of the token minted as `plaintext` (found by its hash)."""
+    fresh()
+    return db.session.execute(
+        select(McpToken).where(McpToken.workspace_id == workspace_id,
+                               McpToken.token_hash == digest(plaintext))
+    ).scalar_one()
+
+
+def audit_outcomes(workspace_id: int, action: str, token_id: int | None = None) -> list[str]:
+    """Outcomes of the workspace's audit entries for `action`, oldest first (read fresh)."""
+    fresh()
+    query = select(AuditEntry.outcome).where(AuditEntry.workspace_id == workspace_id,
+                                             AuditEntry.action == action)
+    if token_id is not None:
+        query = query.where(AuditEntry.token_id == token_id)
+    return list(db.session.execute(query.order_by(AuditEntry.id)).scalars())
+
+
+def count(model, *where) -> int:
+    """How many rows match, read fresh."""
+    fresh()
+    return db.session.execute(select(func.count()).select_from(model).where(*where)).scalar_one()
