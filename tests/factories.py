@@ -22,7 +22,7 @@ from deskwoot.models import (
     utcnow,
 )
 from deskwoot.policy import Actor, member_actor
-from deskwoot.services import conversations as conversation_service
+from deskwoot.services import inbound as inbound_service
 from deskwoot.services.secrets import digest
 
 PASSWORD = "correct horse battery"
@@ -124,7 +124,7 @@ def make_conversation(
     """A conversation with one incoming customer message, made through the inbound service."""
     ws = db.session.get(Workspace, inbox.workspace_id)
     contact = contact or make_contact(ws)
-    result = conversation_service.receive_inbound(
+    result = inbound_service.receive_inbound(
         inbox,
         {"email": contact.email, "name": contact.name},
         content,

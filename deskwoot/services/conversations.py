@@ -1,253 +1,21 @@
-"""Conversations: arriving, replying, noting, and moving through the team's workflow."""
+"""Conversations worked by the team and the bot: replies, notes, and the workflow."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 
 from deskwoot import policy
 from deskwoot.database import write_transaction
-from deskwoot.errors import Conflict, Invalid, NotFound
+from deskwoot.errors import Conflict, Invalid
 from deskwoot.extensions import db
-from deskwoot.models import (
-    Contact,
-    Conversation,
-    ConversationLabel,
-    Inbox,
-    Message,
-    Outbox,
-    utcnow,
-)
+from deskwoot.models import Contact, Conversation, ConversationLabel, Message, utcnow
 from deskwoot.models.conversation import PRIORITIES, STATUSES
 from deskwoot.policy import Actor
 from deskwoot.services import contacts as contact_service
-from deskwoot.services import events, validation
-
-
-@dataclass
-class Inbound:
-    conversation: Conversation
-    message: Message
-    created: bool  # False when source_id matched an earlier message
-
-
-def _next_display_id(workspace_id: int) -> int:
-    """Take the next per-workspace number; the UPDATE row lock serialises concurrent takers."""
-    return db.session.execute(
-        text(
-            "UPDATE workspaces SET next_display_id = next_display_id + 1 "
-            "WHERE id = :id RETURNING next_display_id - 1"
-        ),
-        {"id": workspace_id},
-    ).scalar_one()
-
-
-def _changed(conversation: Conversation, actor: Actor, changes: dict, **event_actor) -> None:
-    """Record a conversation change: bump updated_at and append conversation.updated."""
-    conversation.updated_at = utcnow()
-    events.append(
-        actor,
-        "conversation.updated",
-        conversation=conversation,
-        data={"display_id": conversation.display_id, "changes": changes},
-        **event_actor,
-    )
-
-
-def _add_message(
-    actor: Actor | None,
-    conversation: Conversation,
-    kind: str,
-    body: str,
-    *,
-    sender_type: str,
-    sender_contact_id: int | None = None,
-    source_id: str | None = None,
-    approved_by_id: int | None = None,
-    event_actor: Actor,
-    event_overrides: dict | None = None,
-) -> Message:
-    now = utcnow()
-    message = Message(
-        workspace_id=conversation.workspace_id,
-        conversation_id=conversation.id,
-        inbox_id=conversation.inbox_id,
-        kind=kind,
-        sender_type=sender_type,
-        sender_contact_id=sender_contact_id,
-        sender_user_id=actor.user_id if actor else None,
-        token_id=actor.token_id if actor else None,
-        approved_by_id=approved_by_id,
-        body=body,
-        source_id=source_id,
-        delivery_status="pending" if kind == "outgoing" else None,
-        created_at=now,
-    )
-    db.session.add(message)
-    db.session.flush()
-    if kind == "outgoing":
-        db.session.add(
-            Outbox(
-                workspace_id=conversation.workspace_id,
-                message_id=message.id,
-                channel=conversation.inbox.channel,
-                created_at=now,
-            )
-        )
-    if kind != "note":
-        conversation.last_activity_at = now
-    conversation.updated_at = now
-    events.append(
-        event_actor,
-        "message.created",
-        conversation=conversation,
-        data={
-            "display_id": conversation.display_id,
-            "message_id": message.id,
-            "kind": kind,
-            "sender_type": sender_type,
-        },
-        **(event_overrides or {}),
-    )
-    return message
-
-
-# --- inbound ------------------------------------------------------------------------------
-
-
-def receive_inbound(
-    inbox: Inbox,
-    contact_fields: dict,
-    content: str,
-    source_id: str | None = None,
-    conversation_display_id: int | None = None,
-    subject: str | None = None,
-) -> Inbound:
-    """Take a customer message from an inbox's channel (DESIGN §3, the inbound hook)."""
-    content = validation.body(content, "content")
-    source_id = validation.text(source_id, "source_id", max_len=255)
-    subject = validation.text(subject, "subject", max_len=300)
-    if not isinstance(contact_fields, dict):
-        raise Invalid("contact must be an object.", field="contact")
-    args = (inbox, contact_fields, content, source_id, conversation_display_id, subject)
-    try:
-        return _receive(*args)
-    except IntegrityError:
-        # PostgreSQL lets two concurrent deliveries reach the INSERT. If they carried the same
-        # source_id, answer with the message the winner stored; if they raced to create the
-        # same contact, the contact exists now, so try once more.
-        if source_id:
-            existing = db.session.execute(
-                select(Message).where(Message.inbox_id == inbox.id,
-                                      Message.source_id == source_id)
-            ).scalar_one_or_none()
-            if existing is not None:
-                return Inbound(db.session.get(Conversation, existing.conversation_id),
-                               existing, False)
-        return _receive(*args)
-
-
-def _receive(inbox, contact_fields, content, source_id, conversation_display_id, subject):
-    hook = Actor(
-        workspace_id=inbox.workspace_id, user_id=None, kind="system", name=inbox.name, via="hook"
-    )
-    with write_transaction() as session:
-        if source_id:
-            existing = session.execute(
-                select(Message).where(Message.inbox_id == inbox.id, Message.source_id == source_id)
-            ).scalar_one_or_none()
-            if existing is not None:
-                return Inbound(session.get(Conversation, existing.conversation_id), existing, False)
-        contact = contact_service.find_or_create_for_inbound(hook, inbox.id, contact_fields)
-        conversation = _conversation_for_inbound(hook, inbox, contact, conversation_display_id)
-        created = conversation is None
-        if created:
-            conversation = _open_conversation(hook, inbox, contact, subject, actor_contact=contact)
-        elif conversation.status != "open":
-            old = conversation.status
-            conversation.status = "open"
-            conversation.snoozed_until = None
-            _changed(
-                conversation, hook, {"status": [old, "open"]}, **_contact_event_actor(contact)
-            )
-        message = _add_message(
-            None,
-            conversation,
-            "incoming",
-            content,
-            sender_type="contact",
-            sender_contact_id=contact.id,
-            source_id=source_id,
-            event_actor=hook,
-            event_overrides=_contact_event_actor(contact),
-        )
-    return Inbound(conversation, message, True)
-
-
-def _contact_event_actor(contact: Contact) -> dict:
-    return {"actor_type": "contact", "actor_id": contact.id, "actor_name": contact.display_name}
-
-
-def _conversation_for_inbound(
-    hook: Actor, inbox: Inbox, contact: Contact, display_id: int | None
-) -> Conversation | None:
-    if display_id is not None:
-        conversation = db.session.execute(
-            select(Conversation).where(
-                Conversation.workspace_id == inbox.workspace_id,
-                Conversation.display_id == display_id,
-                Conversation.inbox_id == inbox.id,
-                Conversation.contact_id == contact.id,
-            )
-        ).scalar_one_or_none()
-        if conversation is None:
-            raise NotFound(
-                f"Conversation {display_id} was not found for this contact in this inbox."
-            )
-        return conversation
-    return db.session.execute(
-        select(Conversation)
-        .where(
-            Conversation.contact_id == contact.id,
-            Conversation.inbox_id == inbox.id,
-            Conversation.status != "resolved",
-        )
-        .order_by(Conversation.last_activity_at.desc())
-        .limit(1)
-    ).scalar_one_or_none()
-
-
-def _open_conversation(
-    actor: Actor, inbox: Inbox, contact: Contact, subject: str | None, actor_contact=None
-) -> Conversation:
-    now = utcnow()
-    conversation = Conversation(
-        workspace_id=inbox.workspace_id,
-        display_id=_next_display_id(inbox.workspace_id),
-        inbox_id=inbox.id,
-        contact_id=contact.id,
-        subject=subject,
-        status="open",
-        priority="none",
-        custom_attributes={},
-        handoff=False,
-        last_activity_at=now,
-        created_at=now,
-        updated_at=now,
-    )
-    db.session.add(conversation)
-    db.session.flush()
-    events.append(
-        actor,
-        "conversation.created",
-        conversation=conversation,
-        data={"display_id": conversation.display_id, "subject": subject, "status": "open"},
-        **(_contact_event_actor(actor_contact) if actor_contact else {}),
-    )
-    return conversation
+from deskwoot.services import validation
+from deskwoot.services.thread import add_message, open_conversation, record_change
 
 
 def start_conversation(
@@ -271,8 +39,8 @@ def start_conversation(
             target = policy.get_contact(actor, contact_id)
         else:
             target = _contact_for_outbound(actor, contact)
-        conversation = _open_conversation(actor, inbox, target, subject)
-        message = _add_message(
+        conversation = open_conversation(actor, inbox, target, subject)
+        message = add_message(
             actor, conversation, "outgoing", body, sender_type=actor.sender_type,
             event_actor=actor,
         )
@@ -315,13 +83,13 @@ def reply(actor: Actor, display_id: int, body: str) -> Message:
                 "paused. Add a private note or create a draft instead.",
                 reason="handoff",
             )
-        message = _add_message(
+        message = add_message(
             actor, conversation, "outgoing", body, sender_type=actor.sender_type,
             event_actor=actor,
         )
         if actor.kind == "human" and not conversation.handoff:
             conversation.handoff = True
-            _changed(conversation, actor, {"handoff": [False, True]})
+            record_change(conversation, actor, {"handoff": [False, True]})
     return message
 
 
@@ -333,7 +101,7 @@ def send_approved_draft(
         workspace_id=actor.workspace_id, user_id=bot_user_id, kind="bot", name="bot",
         token_id=token_id, via=actor.via,
     )
-    return _add_message(
+    return add_message(
         bot, conversation, "outgoing", body, sender_type="bot", approved_by_id=actor.user_id,
         event_actor=actor,
     )
@@ -345,7 +113,7 @@ def add_note(actor: Actor, display_id: int, body: str) -> Message:
     body = validation.body(body)
     with write_transaction():
         conversation = policy.get_conversation(actor, display_id)
-        return _add_message(
+        return add_message(
             actor, conversation, "note", body, sender_type=actor.sender_type, event_actor=actor
         )
 
@@ -377,7 +145,7 @@ def set_status(
             changes["snoozed_until"] = [_iso(conversation.snoozed_until), _iso(new_until)]
             conversation.snoozed_until = new_until
         if changes:
-            _changed(conversation, actor, changes)
+            record_change(conversation, actor, changes)
     return conversation
 
 
@@ -390,7 +158,7 @@ def set_priority(actor: Actor, display_id: int, priority: str) -> Conversation:
         if conversation.priority != priority:
             old = conversation.priority
             conversation.priority = priority
-            _changed(conversation, actor, {"priority": [old, priority]})
+            record_change(conversation, actor, {"priority": [old, priority]})
     return conversation
 
 
@@ -431,7 +199,7 @@ def update_labels(
         if to_add or to_remove:
             session.flush()
             session.expire(conversation, ["labels"])
-            _changed(
+            record_change(
                 conversation,
                 actor,
                 {"labels": {"added": sorted(to_add), "removed": sorted(to_remove)}},
@@ -457,7 +225,7 @@ def update_attributes(actor: Actor, display_id: int, changes: dict) -> Conversat
         merged = validation.merge_attributes(conversation.custom_attributes, changes)
         if merged != conversation.custom_attributes:
             conversation.custom_attributes = merged
-            _changed(conversation, actor, {"custom_attributes": sorted(changes)})
+            record_change(conversation, actor, {"custom_attributes": sorted(changes)})
     return conversation
 
 
@@ -473,7 +241,7 @@ def assign(actor: Actor, display_id: int, assignee_id: int | None) -> Conversati
             conversation.assignee_id = assignee_id
             db.session.flush()
             db.session.expire(conversation, ["assignee"])
-            _changed(conversation, actor, {"assignee_id": [old, assignee_id]})
+            record_change(conversation, actor, {"assignee_id": [old, assignee_id]})
     return conversation
 
 
@@ -492,7 +260,7 @@ def take_over(actor: Actor, display_id: int) -> Conversation:
             conversation.assignee_id = actor.user_id
             changes["assignee_id"] = [None, actor.user_id]
         if changes:
-            _changed(conversation, actor, changes)
+            record_change(conversation, actor, changes)
     return conversation
 
 
@@ -504,7 +272,7 @@ def hand_back(actor: Actor, display_id: int) -> Conversation:
         if conversation.handoff:
             conversation.handoff = False
             conversation.handoff_reason = None
-            _changed(conversation, actor, {"handoff": [True, False]})
+            record_change(conversation, actor, {"handoff": [True, False]})
     return conversation
 
 
@@ -518,7 +286,7 @@ def escalate(
         conversation = policy.get_conversation(actor, display_id)
         if assignee_id is not None:
             policy.require_assignable(actor, conversation, assignee_id)
-        _add_message(
+        add_message(
             actor, conversation, "note", f"Escalated to a human: {reason}",
             sender_type=actor.sender_type, event_actor=actor,
         )
@@ -538,7 +306,7 @@ def escalate(
             changes["status"] = [conversation.status, "open"]
             conversation.status = "open"
             conversation.snoozed_until = None
-        _changed(conversation, actor, {**changes, "escalation_reason": reason})
+        record_change(conversation, actor, {**changes, "escalation_reason": reason})
     return conversation
 
 
@@ -565,7 +333,7 @@ def wake_due_snoozes(actor: Actor) -> int:
         for conversation in rows:
             conversation.status = "open"
             conversation.snoozed_until = None
-            _changed(conversation, system, {"status": ["snoozed", "open"], "woke": True})
+            record_change(conversation, system, {"status": ["snoozed", "open"], "woke": True})
     return len(rows)
 
 

@@ -14,7 +14,7 @@ from deskwoot.database import write_transaction
 from deskwoot.errors import NotFound
 from deskwoot.models import utcnow
 from deskwoot.policy import Actor
-from deskwoot.services import contacts, conversations, inboxes, labels, workspaces
+from deskwoot.services import contacts, conversations, inbound, inboxes, labels, workspaces
 
 SLUG = "demo"
 NAME = "Shiftly (demo)"
@@ -275,13 +275,13 @@ def _play(thread: Thread, inbox, team: dict[str, Actor]) -> None:
     name = next(c[0] for c in CONTACTS if c[1] == thread.email)
     contact = {"email": thread.email, "name": name}
     (_, body), *rest = thread.messages
-    first = conversations.receive_inbound(inbox, contact, body, subject=thread.subject)
+    first = inbound.receive_inbound(inbox, contact, body, subject=thread.subject)
     conversation = first.conversation
     display_id = conversation.display_id
     messages = [first.message]
     for who, body in rest:
         if who == "customer":
-            message = conversations.receive_inbound(
+            message = inbound.receive_inbound(
                 inbox, contact, body, conversation_display_id=display_id
             ).message
         elif who.startswith("note:"):

@@ -148,12 +148,13 @@ def pending_for_conversation(actor: Actor, conversation: Conversation) -> list[D
     ).scalars())
 
 
-def is_stale(draft: Draft) -> bool:
-    """Possibly stale: a human replied after the draft was written, or a human took over."""
-    conversation = db.session.get(Conversation, draft.conversation_id)
-    if conversation.handoff:
-        return True
-    return db.session.execute(
+def stale_reason(draft: Draft) -> str | None:
+    """Why a pending draft may be out of date, in words, or None when it is current.
+
+    A human replied after the draft was written, or a human has the conversation (take over,
+    escalation): the reviewer should re-read the thread before sending.
+    """
+    replied = db.session.execute(
         select(exists().where(
             Message.conversation_id == draft.conversation_id,
             Message.kind == "outgoing",
@@ -161,6 +162,16 @@ def is_stale(draft: Draft) -> bool:
             Message.created_at > draft.created_at,
         ))
     ).scalar()
+    if replied:
+        return "A teammate replied after this draft was written."
+    conversation = db.session.get(Conversation, draft.conversation_id)
+    if conversation.handoff:
+        return (conversation.handoff_reason or "A human has taken over").rstrip(".") + "."
+    return None
+
+
+def is_stale(draft: Draft) -> bool:
+    return stale_reason(draft) is not None
 
 
 def drafts_by_token(

@@ -53,22 +53,6 @@ class DraftCard:
     open_panel: str | None = None
 
 
-def _stale_reason(draft: Draft, conversation: Conversation, messages: list[Message]) -> str | None:
-    """Why the draft may be out of date, in words (services.drafts.is_stale decides whether)."""
-    if not draft_service.is_stale(draft):
-        return None
-    replied = any(
-        m.kind == "outgoing" and m.sender_type == "user" and m.created_at > draft.created_at
-        for m in messages
-    )
-    # A human reply also sets handoff, so without handoff the reply is the reason.
-    if replied or not conversation.handoff:
-        return "A teammate replied after this draft was written."
-    if conversation.handoff_reason:
-        return f"A human has taken over this conversation ({conversation.handoff_reason})."
-    return "A human has taken over this conversation."
-
-
 def _card(draft: Draft, messages: list[Message], earlier: bool, failed: Failed | None,
           context: list[Message] | None = None) -> DraftCard:
     conversation = draft.conversation
@@ -77,7 +61,7 @@ def _card(draft: Draft, messages: list[Message], earlier: bool, failed: Failed |
         conversation=conversation,
         messages=messages,
         earlier=earlier,
-        stale_reason=_stale_reason(draft, conversation, context or messages),
+        stale_reason=draft_service.stale_reason(draft),
         approve_form=DraftApproveForm(formdata=None),
         edit_form=DraftEditForm(formdata=None, body=draft.body),
         reject_form=DraftRejectForm(formdata=None),

@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from deskwoot.errors import Invalid, NotFound, ServiceError
 from deskwoot.extensions import csrf
-from deskwoot.services import conversations as conversation_service
+from deskwoot.services import inbound as inbound_service
 from deskwoot.services import inboxes as inbox_service
 
 bp = Blueprint("hooks", __name__, url_prefix="/hooks")
@@ -99,7 +99,7 @@ def inbound(uid: str):
         return _error(401, "unauthorized", "Send the inbox secret as 'Authorization: Bearer …'.")
     try:
         payload = _parse_body()
-        result = conversation_service.receive_inbound(
+        result = inbound_service.receive_inbound(
             inbox,
             payload.get("contact") or {},
             payload["content"],

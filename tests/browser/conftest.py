@@ -97,8 +97,9 @@ def browser():
             f"Chromium not found at {CHROMIUM}: install Debian's `chromium` (make test does) "
             "or point DESKWOOT_CHROMIUM at a Chromium binary."
         )
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=TIMEOUT_MS)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True

@@ -32,6 +32,7 @@ from deskwoot.policy import SCOPES, member_actor
 from deskwoot.services import contacts as contact_service
 from deskwoot.services import conversations as conversation_service
 from deskwoot.services import drafts as draft_service
+from deskwoot.services import inbound as inbound_service
 from deskwoot.services.tokens import PRESETS
 from tests import factories as f
 from tests.mcp.conftest import MODES, connect, make_desk
@@ -75,7 +76,7 @@ def conversation_row(ws, display_id: int) -> Conversation:
 def customer_says(desk, display_id: int, body: str) -> None:
     """A customer message arriving on an existing conversation (through the inbound hook)."""
     conv = conversation_row(desk.workspace, display_id)
-    conversation_service.receive_inbound(
+    inbound_service.receive_inbound(
         conv.inbox, {"email": conv.contact.email}, body, conversation_display_id=display_id)
 
 

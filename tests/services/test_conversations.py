@@ -11,7 +11,7 @@ from deskwoot.errors import Conflict, Invalid, NotFound
 from deskwoot.extensions import db
 from deskwoot.models import Conversation, Event, Message, Outbox, utcnow
 from deskwoot.services import conversations as svc
-from deskwoot.services import listing
+from deskwoot.services import inbound, listing
 from tests import factories as f
 
 
@@ -29,7 +29,7 @@ def events_of(type_: str) -> list[Event]:
 
 def test_inbound_opens_conversation_with_contact_and_events(desk):
     ws, inbox, _, _ = desk
-    result = svc.receive_inbound(inbox, {"email": "Jane@Example.com", "name": "Jane"},
+    result = inbound.receive_inbound(inbox, {"email": "Jane@Example.com", "name": "Jane"},
                                  "My parcel never arrived", subject="Where is my parcel?")
     assert result.created
     conv = result.conversation
@@ -43,33 +43,33 @@ def test_inbound_opens_conversation_with_contact_and_events(desk):
 
 def test_inbound_continues_open_conversation_and_numbers_per_workspace(desk):
     ws, inbox, _, _ = desk
-    first = svc.receive_inbound(inbox, {"email": "a@example.com"}, "one").conversation
-    again = svc.receive_inbound(inbox, {"email": "a@example.com"}, "two").conversation
-    other = svc.receive_inbound(inbox, {"email": "b@example.com"}, "three").conversation
+    first = inbound.receive_inbound(inbox, {"email": "a@example.com"}, "one").conversation
+    again = inbound.receive_inbound(inbox, {"email": "a@example.com"}, "two").conversation
+    other = inbound.receive_inbound(inbox, {"email": "b@example.com"}, "three").conversation
     assert first.id == again.id
     assert (first.display_id, other.display_id) == (1, 2)
     other_ws = f.make_workspace()
     other_inbox = f.make_inbox(other_ws)
-    assert svc.receive_inbound(other_inbox, {"email": "a@example.com"}, "x").conversation \
+    assert inbound.receive_inbound(other_inbox, {"email": "a@example.com"}, "x").conversation \
         .display_id == 1
 
 
 def test_inbound_dedupes_on_source_id(desk):
     _, inbox, _, _ = desk
-    one = svc.receive_inbound(inbox, {"email": "a@example.com"}, "hi", source_id="m-1")
-    two = svc.receive_inbound(inbox, {"email": "a@example.com"}, "hi", source_id="m-1")
+    one = inbound.receive_inbound(inbox, {"email": "a@example.com"}, "hi", source_id="m-1")
+    two = inbound.receive_inbound(inbox, {"email": "a@example.com"}, "hi", source_id="m-1")
     assert not two.created and two.message.id == one.message.id
     assert db.session.scalar(select(func.count()).select_from(Message)) == 1
 
 
 def test_inbound_after_resolve_opens_new_conversation_but_named_one_reopens(desk):
     _, inbox, admin, _ = desk
-    conv = svc.receive_inbound(inbox, {"email": "a@example.com"}, "hi").conversation
+    conv = inbound.receive_inbound(inbox, {"email": "a@example.com"}, "hi").conversation
     svc.set_status(admin, conv.display_id, "resolved")
-    fresh = svc.receive_inbound(inbox, {"email": "a@example.com"}, "again").conversation
+    fresh = inbound.receive_inbound(inbox, {"email": "a@example.com"}, "again").conversation
     assert fresh.display_id == 2
     svc.set_status(admin, fresh.display_id, "resolved")
-    reopened = svc.receive_inbound(inbox, {"email": "a@example.com"}, "back",
+    reopened = inbound.receive_inbound(inbox, {"email": "a@example.com"}, "back",
                                    conversation_display_id=1).conversation
     assert reopened.display_id == 1 and reopened.status == "open"
 
