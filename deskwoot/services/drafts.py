@@ -13,8 +13,8 @@ from deskwoot.extensions import db
 from deskwoot.models import Conversation, Draft, Message, User, Workspace, utcnow
 from deskwoot.models.conversation import DRAFT_STATUSES
 from deskwoot.policy import Actor
+from deskwoot.services import audit, events, validation
 from deskwoot.services import conversations as conversation_service
-from deskwoot.services import events, validation
 
 
 @dataclass
@@ -107,6 +107,8 @@ def approve(actor: Actor, draft_id: int, edited_body: str | None = None) -> Revi
             data={"display_id": conversation.display_id, "draft_id": draft.id,
                   "message_id": message.id, "edited": edited, "final_body": text},
         )
+        audit.record(actor, "draft.approved", target=f"draft {draft.id}",
+                     detail="approved with edits" if edited else "approved as is")
     return Review(draft, message)
 
 
@@ -122,6 +124,7 @@ def reject(actor: Actor, draft_id: int, reason: str) -> Review:
             data={"display_id": conversation.display_id, "draft_id": draft.id,
                   "reason": reason},
         )
+        audit.record(actor, "draft.rejected", target=f"draft {draft.id}", detail=reason[:500])
     return Review(draft, None)
 
 

@@ -9,7 +9,16 @@ from sqlalchemy import func, select
 
 from deskwoot import policy
 from deskwoot.extensions import db
-from deskwoot.models import Conversation, Draft, Event, McpToken, Message, Outbox, Workspace
+from deskwoot.models import (
+    AuditEntry,
+    Conversation,
+    Draft,
+    Event,
+    McpToken,
+    Message,
+    Outbox,
+    Workspace,
+)
 from deskwoot.services import conversations as conversation_service
 from deskwoot.services import drafts as draft_service
 from deskwoot.services import inbound as inbound_service
@@ -441,3 +450,18 @@ def test_review_posts_need_the_csrf_token(csrf_app, desk, bot):
     response = client.post(_approve_url(desk, draft), data={"csrf_token": token})
     assert response.status_code == 302
     assert len(_outgoing(desk.conversation)) == 1
+
+
+def test_each_review_outcome_is_audited_to_the_teammate(as_admin, desk, bot):
+    approved = draft_service.create_draft(bot, desk.conversation.display_id, "First")
+    draft_service.approve(policy.member_actor(desk.admin, desk.workspace), approved.id, "Edited")
+    rejected = draft_service.create_draft(bot, desk.conversation.display_id, "Second")
+    draft_service.reject(policy.member_actor(desk.admin, desk.workspace), rejected.id, "Too curt")
+    rows = db.session.execute(
+        select(AuditEntry.action, AuditEntry.actor_id, AuditEntry.detail)
+        .where(AuditEntry.action.like("draft.%")).order_by(AuditEntry.id)
+    ).all()
+    assert [tuple(r) for r in rows] == [
+        ("draft.approved", desk.admin.id, "approved with edits"),
+        ("draft.rejected", desk.admin.id, "Too curt"),
+    ]
