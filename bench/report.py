@@ -1,0 +1,197 @@
+"""Ratios, the issue's targets with PASS/FAIL, and the Markdown and JSON reports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+READ_TOOLS = ("tools/list", "get_conversation", "list_conversations", "poll_events")
+RSS_LIMIT_MB = 150
+SCALING_LIMIT = 1.5
+
+TARGETS_LINE = (
+    "Targets (issue 5): MCP reads ≥ 40% of the ceiling · search ≥ 20% and p99 < 50 ms · "
+    "reply ≥ 20%, zero errors, zero “database is locked” · every MCP scenario ≥ 3× the "
+    "peer · HTML pages ≥ 25% · latency at 1M messages ≤ 1.5× the 10k figure · RSS per "
+    "worker ≤ 150 MB"
+)
+
+
+def cpu_per_request(row: dict | None) -> float | None:
+    """Server plus wrk CPU ms per request: what one request costs the machine."""
+    if not row or not row.get("cpu_ms") or row.get("wrk_cpu_ms") is None:
+        return None
+    return row["cpu_ms"] + row["wrk_cpu_ms"]
+
+
+def add_ratios(rows: list[dict], ceiling: dict | None, peer: dict | None) -> None:
+    """Measured req/s ratios, and the same from CPU time per request (server + wrk): the
+    ratio an otherwise idle machine would show when the cores are the limit."""
+    ceiling_cpu, peer_cpu = cpu_per_request(ceiling), cpu_per_request(peer)
+    for row in rows:
+        if row.get("status") != "ok":
+            continue
+        if ceiling and ceiling.get("rps"):
+            row["ratio_ceiling"] = round(row["rps"] / ceiling["rps"], 3)
+        if peer and peer.get("rps"):
+            row["ratio_peer"] = round(row["rps"] / peer["rps"], 2)
+        cpu = cpu_per_request(row)
+        if cpu:
+            if ceiling_cpu:
+                row["cpu_ratio_ceiling"] = round(ceiling_cpu / cpu, 3)
+            if peer_cpu:
+                row["cpu_ratio_peer"] = round(peer_cpu / cpu, 2)
+
+
+def errors(row: dict) -> int:
+    return (row.get("non2xx", 0) + row.get("socket_errors", 0) + row.get("rpc_errors", 0)
+            + row.get("tool_errors", 0))
+
+
+def evaluate(rows: list[dict], scaling: list[dict], rss: list[float]) -> list[dict]:
+    """One entry per target: what was measured and whether it passes (None: not measured)."""
+    by_name = {r["name"]: r for r in rows}
+    out = []
+
+    def target(text, measured, ok, cpu_based=None):
+        out.append({"target": text, "measured": measured, "pass": ok, "cpu_based": cpu_based})
+
+    def ratio(name):
+        row = by_name.get(name) or {}
+        return row.get("ratio_ceiling") if row.get("status") == "ok" else None
+
+    def cpu(name, key="cpu_ratio_ceiling"):
+        row = by_name.get(name) or {}
+        value = row.get(key) if row.get("status") == "ok" else None
+        return None if value is None else (_pct(value) if key == "cpu_ratio_ceiling"
+                                           else f"{value}×")
+
+    for name in READ_TOOLS:
+        r = ratio(name)
+        target(f"{name} ≥ 40% of ceiling", _pct(r), None if r is None else r >= 0.40, cpu(name))
+    search = by_name.get("search_conversations", {})
+    r = ratio("search_conversations")
+    target("search_conversations ≥ 20% of ceiling", _pct(r), None if r is None else r >= 0.20,
+           cpu("search_conversations"))
+    p99 = search.get("p99_ms") if search.get("status") == "ok" else None
+    target("search_conversations p99 < 50 ms", None if p99 is None else f"{p99} ms",
+           None if p99 is None else p99 < 50)
+    reply = by_name.get("reply_to_conversation", {})
+    r = ratio("reply_to_conversation")
+    target("reply_to_conversation ≥ 20% of ceiling", _pct(r), None if r is None else r >= 0.20,
+           cpu("reply_to_conversation"))
+    ran = reply.get("status") == "ok"
+    target("reply_to_conversation zero errors", errors(reply) if ran else None,
+           errors(reply) == 0 if ran else None)
+    target("reply_to_conversation zero “database is locked”", reply.get("db_locked"),
+           reply.get("db_locked") == 0 if ran else None)
+    for row in rows:
+        if row.get("is_mcp"):
+            p = row.get("ratio_peer")
+            target(f"{row['name']} ≥ 3× peer", None if p is None else f"{p}×",
+                   None if p is None else p >= 3, cpu(row["name"], "cpu_ratio_peer"))
+    for row in rows:
+        if row.get("kind") == "html":
+            r = row.get("ratio_ceiling")
+            target(f"{row['name']} ≥ 25% of ceiling", _pct(r), None if r is None else r >= 0.25,
+                   cpu(row["name"]))
+    for s in scaling:
+        target(f"{s['name']} latency full/small ≤ {SCALING_LIMIT}×", f"{s['p50_ratio']}×",
+               s["p50_ratio"] <= SCALING_LIMIT,
+               None if s.get("cpu_ratio") is None else f"{s['cpu_ratio']}×")
+    worst = max(rss) if rss else None
+    target(f"RSS per worker ≤ {RSS_LIMIT_MB} MB", None if worst is None else f"{worst} MB max",
+           None if worst is None else worst <= RSS_LIMIT_MB)
+    return out
+
+
+def _cpu_cell(row: dict) -> str:
+    if row.get("cpu_ms") is None:
+        return "–"
+    return f"{row['cpu_ms']:.2f} + {row.get('wrk_cpu_ms') or 0:.2f}"
+
+
+def _pct(ratio: float | None) -> str | None:
+    return None if ratio is None else f"{ratio * 100:.0f}%"
+
+
+def _cell(value, fmt="{}") -> str:
+    return "–" if value is None else fmt.format(value)
+
+
+def markdown(result: dict) -> str:
+    s = result["settings"]
+    lines = [
+        f"# Deskwoot benchmark — {result['finished_at']}",
+        "",
+        f"Dataset **{s['size']}** ({_counts(result['datasets'].get(s['size']))}); "
+        f"{s['workers']} workers each (gunicorn sync / uvicorn); wrk {s['threads']} threads, "
+        f"{s['connections']} connections, {s['duration']} s per scenario after a "
+        f"{s['warmup']} s warm-up; {result['machine']['cpus']} CPUs, load average "
+        f"{result['machine']['loadavg_start']} before, {result['machine']['loadavg_end']} after. "
+        f"Ratios are to the ceiling's mean ({_cell(result.get('ceiling_rps'), '{:,.0f}')} req/s).",
+        "",
+        "| scenario | req/s | p50 ms | p99 ms | non-2xx | errors (rpc/tool/socket) | db locked "
+        "| × ceiling | × peer | CPU ms/req server + wrk | CPU-based × ceiling "
+        "| CPU-based × peer | load | note |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for row in [*result["reference"], *result["scenarios"]]:
+        if row.get("status") != "ok":
+            lines.append(f"| {row['name']} | – | – | – | – | – | – | – | – | – | – | – | – | "
+                         f"**{row['status']}**: {row.get('note', '')} |")
+            continue
+        errs = f"{row['rpc_errors']}/{row['tool_errors']}/{row['socket_errors']}"
+        ceiling = row.get("ratio_ceiling")
+        lines.append(
+            f"| {row['name']} | {row['rps']:,.0f} | {row['p50_ms']} | {row['p99_ms']} | "
+            f"{row['non2xx']} | {errs} | {_cell(row.get('db_locked'))} | "
+            f"{_cell(None if ceiling is None else ceiling * 100, '{:.0f}%')} | "
+            f"{_cell(row.get('ratio_peer'), '{}×')} | {_cpu_cell(row)} | "
+            f"{_cell(_pct(row.get('cpu_ratio_ceiling')))} | "
+            f"{_cell(row.get('cpu_ratio_peer'), '{}×')} | {_cell(row.get('loadavg_1m'))} | "
+            f"{row.get('note', '')} |")
+    if result["scaling"]:
+        lines += ["", "Scaling (same scenario on the small dataset: "
+                  f"{_counts(result['datasets'].get('small'))}):", "",
+                  f"| scenario | p50 ms {s['size']} | p50 ms small | {s['size']}/small "
+                  f"| req/s {s['size']} | req/s small | CPU ms/req {s['size']} "
+                  f"| CPU ms/req small | CPU {s['size']}/small |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for sc in result["scaling"]:
+            lines.append(f"| {sc['name']} | {sc['p50_full']} | {sc['p50_small']} | "
+                         f"{sc['p50_ratio']}× | {sc['rps_full']:,.0f} | {sc['rps_small']:,.0f} | "
+                         f"{_cell(sc.get('cpu_full'), '{:.2f}')} | "
+                         f"{_cell(sc.get('cpu_small'), '{:.2f}')} | "
+                         f"{_cell(sc.get('cpu_ratio'), '{}×')} |")
+    rss = result["rss_mb"]
+    lines += ["", "RSS per worker (MB): " + "; ".join(
+        f"{name} {', '.join(map(str, values)) or '–'}" for name, values in rss.items()), ""]
+    lines += ["“load” is the 1-minute load average after the scenario (2 CPUs; wrk and the "
+              "server under test account for about 2 of it). “CPU ms/req” is the user+system "
+              "CPU time per request of the server (master and workers) and of wrk; the "
+              "CPU-based ratios divide their sums, which hardly depends on other load on the "
+              "machine: they estimate the measured ratios on an idle machine. The scaling "
+              "table's CPU columns are the server's alone. PASS/FAIL uses the measured ratios, "
+              "as the issue defines them.", "", TARGETS_LINE, ""]
+    for t in result["targets"]:
+        verdict = {True: "PASS", False: "FAIL", None: "n/a"}[t["pass"]]
+        extra = f" (CPU-based: {t['cpu_based']})" if t.get("cpu_based") else ""
+        lines.append(f"- **{verdict}** {t['target']}: {_cell(t['measured'])}{extra}")
+    return "\n".join(lines) + "\n"
+
+
+def _counts(dataset: dict | None) -> str:
+    if not dataset:
+        return "?"
+    c = dataset["counts"]
+    return (f"{c['messages']:,} messages, {c['conversations']:,} conversations, "
+            f"{c['contacts']:,} contacts, {c['events']:,} events")
+
+
+def write(result: dict, out_dir: Path) -> tuple[Path, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md, js = out_dir / "latest.md", out_dir / "latest.json"
+    md.write_text(markdown(result))
+    js.write_text(json.dumps(result, indent=2) + "\n")
+    return md, js
