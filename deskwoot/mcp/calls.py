@@ -18,7 +18,7 @@ from deskwoot.extensions import db
 from deskwoot.mcp import registry
 from deskwoot.mcp.jsonrpc import INSUFFICIENT_SCOPE, RpcError
 from deskwoot.mcp.registry import ToolContext, ToolSpec
-from deskwoot.mcp.untrusted import plain, remark, render_text
+from deskwoot.mcp.untrusted import remark, render
 from deskwoot.policy import Actor
 from deskwoot.services import audit, idempotency
 
@@ -42,25 +42,26 @@ def _target(spec: ToolSpec, args: dict) -> str | None:
 
 def _audit_alone(actor: Actor, action: str, target: str | None, outcome: str,
                  detail: str | None = None) -> None:
+    """Audit a call that wrote nothing else (a read, or a refused write) in its own short
+    write transaction; the read snapshot (or failed transaction) before it is ended first."""
     db.session.rollback()
     with write_transaction():
-        audit.record(actor, action[:64], target=target, outcome=outcome,
-                     detail=(detail or "")[:500] or None)
+        audit.record_fast(actor, action[:64], target=target, outcome=outcome,
+                          detail=(detail or "")[:500] or None)
 
 
-def _result(structured: dict, is_error: bool = False) -> T.CallToolResult:
-    return T.CallToolResult(
-        content=[T.TextContent(text=render_text(structured))],
-        structured_content=plain(structured),
-        is_error=is_error,
-    )
+def result(text: str, structured: dict, is_error: bool = False) -> dict:
+    """A tools/call result on the wire, built directly: it is the hottest path we serve."""
+    return {"content": [{"type": "text", "text": text}], "structuredContent": structured,
+            "isError": is_error}
 
 
-def business_error(code: str, message: str, **data) -> T.CallToolResult:
-    return _result({"error": {"code": code, "message": message, **data}}, is_error=True)
+def business_error(code: str, message: str, **data) -> dict:
+    text, structured = render({"error": {"code": code, "message": message, **data}})
+    return result(text, structured, is_error=True)
 
 
-def call(actor: Actor, name: str, arguments: dict | None) -> T.CallToolResult:
+def call(actor: Actor, name: str, arguments: dict | None) -> dict:
     """Run a tool for `actor`; JSON-RPC failures raise RpcError, business ones return isError."""
     spec = registry.get(name)
     if spec is None:
@@ -103,34 +104,28 @@ def call(actor: Actor, name: str, arguments: dict | None) -> T.CallToolResult:
                               "moment. Re-read it and retry.")
 
 
-def _run(ctx: ToolContext, spec: ToolSpec, args: dict, target: str | None) -> T.CallToolResult:
+def _run(ctx: ToolContext, spec: ToolSpec, args: dict, target: str | None) -> dict:
     actor = ctx.actor
     key = args.get("idempotency_key")
     if spec.read_only:
-        structured = spec.handler(ctx, args)
-        text = render_text(structured)  # render while the read snapshot is still open
+        text, structured = render(spec.handler(ctx, args))  # while the snapshot is open
         _audit_alone(actor, spec.name, target, "ok")
-        return T.CallToolResult(content=[T.TextContent(text=text)],
-                                structured_content=plain(structured))
+        return result(text, structured)
     if key is not None:
         rendered: dict = {}
 
         def effect() -> dict:
-            structured = spec.handler(ctx, args)
-            rendered["text"] = render_text(structured)
-            return plain(structured)
+            rendered["text"], structured = render(spec.handler(ctx, args))
+            return structured
 
         def record(outcome: idempotency.Outcome) -> None:
-            audit.record(actor, spec.name, target=target,
-                         outcome="replayed" if outcome.replayed else "ok")
+            audit.record_fast(actor, spec.name, target=target,
+                              outcome="replayed" if outcome.replayed else "ok")
 
         outcome = idempotency.run_once(actor, spec.name, key, args, effect, on_commit=record)
-        text = rendered.get("text") or render_text(remark(outcome.result))
-        return T.CallToolResult(content=[T.TextContent(text=text)],
-                                structured_content=outcome.result)
+        text = rendered.get("text") or render(remark(outcome.result))[0]
+        return result(text, outcome.result)
     with write_transaction():
-        structured = spec.handler(ctx, args)
-        text = render_text(structured)
-        audit.record(actor, spec.name, target=target, outcome="ok")
-    return T.CallToolResult(content=[T.TextContent(text=text)],
-                            structured_content=plain(structured))
+        text, structured = render(spec.handler(ctx, args))
+        audit.record_fast(actor, spec.name, target=target, outcome="ok")
+    return result(text, structured)

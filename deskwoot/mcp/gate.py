@@ -43,10 +43,10 @@ def bearer() -> str | None:
 
 def admit() -> Actor:
     """Turn the request's token into an Actor, or raise the gate's RpcError."""
-    found = tokens.authenticate(bearer())
-    if found is None:
+    token = tokens.lookup(bearer())
+    if token is None:
         raise _unauthorized()
-    token, workspace = found
+    workspace = token.workspace
     reason = policy.mcp_lock_reason(workspace)
     if reason is None and (not workspace.mcp_enabled or workspace.bot_user_id is None):
         reason = "mcp_disabled"

@@ -50,6 +50,7 @@ csrf.exempt(bp)  # bearer-token API, no cookies
 DUMP = {"by_alias": True, "exclude_none": True, "mode": "json"}
 SERVER_INFO = T.Implementation(name="deskwoot", title="Deskwoot help desk", version=__version__)
 ALLOW = {"Allow": "POST"}
+_SERVER_META = {T.SERVER_INFO_META_KEY: SERVER_INFO.model_dump(**DUMP)}
 
 
 def _capabilities() -> T.ServerCapabilities:
@@ -175,7 +176,7 @@ def _notification(body: dict, modern: bool, header_version: str | None) -> Respo
     return Response(status=202)
 
 
-def _dispatch(actor: Actor, method: str, parsed, version: str) -> T.Result:
+def _dispatch(actor: Actor, method: str, parsed, version: str) -> T.Result | dict:
     if method == "initialize":
         asked = parsed.params.protocol_version
         return T.InitializeResult(
@@ -191,17 +192,36 @@ def _dispatch(actor: Actor, method: str, parsed, version: str) -> T.Result:
             instructions=INSTRUCTIONS, ttl_ms=0, cache_scope="private",
         )
     if method == "tools/list":
-        # The list depends on the token's scopes: never share it between callers.
-        return T.ListToolsResult(
-            tools=[spec.as_tool() for spec in registry.visible(actor.scopes)],
-            ttl_ms=0, cache_scope="private",
-        )
+        return _tools_list(actor.scopes, version)
     if method == "tools/call":
         return calls.call(actor, parsed.params.name, parsed.params.arguments)
     raise RpcError(T.METHOD_NOT_FOUND, "Method not found", data=method)
 
 
-def _serialize(method: str, version: str, result: T.Result) -> dict:
+def _tools_list(scopes: frozenset[str] | None, version: str) -> dict:
+    """tools/list for a scope set, built once per worker: the tool set is fixed at import,
+    and the list varies only with the scopes (so it is `cacheScope: private`)."""
+    key = (scopes, version)
+    if key not in _TOOLS_LIST_CACHE:
+        listed = T.ListToolsResult(
+            tools=[spec.as_tool() for spec in registry.visible(scopes)],
+            ttl_ms=0, cache_scope="private",
+        )
+        _TOOLS_LIST_CACHE[key] = _serialize("tools/list", version, listed)
+    return _TOOLS_LIST_CACHE[key]
+
+
+_TOOLS_LIST_CACHE: dict[tuple, dict] = {}
+
+
+def _serialize(method: str, version: str, result: T.Result | dict) -> dict:
+    if isinstance(result, dict):
+        # Already wire-shaped (tools/call results, cached lists): stamp the modern fields only.
+        out = dict(result)
+        if version in MODERN_PROTOCOL_VERSIONS and method == "tools/call":
+            out["resultType"] = "complete"
+            out["_meta"] = _SERVER_META
+        return out
     out = M.serialize_server_result(method, version, result.model_dump(**DUMP))
     if version in MODERN_PROTOCOL_VERSIONS:
         out.setdefault("resultType", "complete")

@@ -22,14 +22,22 @@ def tag(nonce: str) -> str:
     return f"untrusted-customer-text-{nonce}"
 
 
-def render_text(result: dict) -> str:
-    """The text block: the result as JSON with every Untrusted string wrapped."""
-    plain = json.dumps(result, ensure_ascii=False, indent=1)
+def render(result: dict) -> tuple[str, dict]:
+    """The text block (compact JSON with every Untrusted string wrapped) and the plain result.
+
+    The nonce is checked against the whole plain content, so it occurs nowhere but in tags.
+    """
+    plain_result = plain(result)
+    content = json.dumps(plain_result, ensure_ascii=False, separators=(",", ":"))
     nonce = secrets.token_hex(8)
-    while nonce in plain:  # astronomically unlikely, but the guarantee is cheap
+    while nonce in content:  # astronomically unlikely, but the guarantee is cheap
         nonce = secrets.token_hex(8)
-    name = tag(nonce)
-    return json.dumps(_wrap(result, name), ensure_ascii=False, indent=1)
+    text = json.dumps(_wrap(result, tag(nonce)), ensure_ascii=False, separators=(",", ":"))
+    return text, plain_result
+
+
+def render_text(result: dict) -> str:
+    return render(result)[0]
 
 
 def _wrap(value, name: str):

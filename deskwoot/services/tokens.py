@@ -12,6 +12,7 @@ import secrets
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 from sqlalchemy import select, update
 
@@ -207,6 +208,47 @@ def authenticate(plaintext: str | None) -> tuple[McpToken, Workspace] | None:
     if status(token) != "active":
         return None
     return token, workspace
+
+
+@dataclass(frozen=True)
+class LiveToken:
+    """What the MCP gate needs about a token and its workspace, read in one Core query."""
+
+    id: int
+    name: str
+    scopes: list
+    inbox_ids: list
+    last_used_at: datetime | None
+    workspace: SimpleNamespace  # id, slug, plan, trial_ends_at, mcp_enabled, bot_user_id
+
+
+def lookup(plaintext: str | None) -> LiveToken | None:
+    """The gate's per-request check: the live token and its workspace, or None.
+
+    Plain columns instead of ORM objects (this runs on every agent request), read from the
+    database every time so a revocation or downgrade applies on the next call on every worker.
+    """
+    if not plaintext or not well_formed(plaintext):
+        return None
+    row = db.session.execute(
+        select(
+            McpToken.id, McpToken.name, McpToken.scopes, McpToken.inbox_ids,
+            McpToken.last_used_at, McpToken.expires_at, McpToken.revoked_at,
+            Workspace.id.label("workspace_id"), Workspace.slug, Workspace.plan,
+            Workspace.trial_ends_at, Workspace.mcp_enabled, Workspace.bot_user_id,
+        )
+        .join(Workspace, Workspace.id == McpToken.workspace_id)
+        .where(McpToken.token_hash == digest(plaintext))
+    ).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    if row.expires_at is not None and row.expires_at <= utcnow():
+        return None
+    workspace = SimpleNamespace(
+        id=row.workspace_id, slug=row.slug, plan=row.plan, trial_ends_at=row.trial_ends_at,
+        mcp_enabled=row.mcp_enabled, bot_user_id=row.bot_user_id,
+    )
+    return LiveToken(row.id, row.name, row.scopes, row.inbox_ids, row.last_used_at, workspace)
 
 
 def needs_touch(token: McpToken) -> bool:
