@@ -10,6 +10,7 @@ serialize; the SDK's async server runtime is not used inside Flask.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -148,6 +149,11 @@ def _serve() -> Response:
             raise RpcError(T.INVALID_PARAMS, "Invalid request parameters: "
                            + _first_error(exc)) from exc
         result = _dispatch(actor, envelope.method, parsed, version)
+        if isinstance(result, Encoded):  # already JSON: splice it in, don't re-encode
+            return Response(
+                f'{{"jsonrpc":"2.0","id":{json.dumps(envelope.id)},"result":{result}}}',
+                mimetype="application/json",
+            )
         return json_response({"jsonrpc": "2.0", "id": envelope.id,
                               "result": _serialize(envelope.method, version, result)})
     except RpcError as error:
@@ -176,7 +182,7 @@ def _notification(body: dict, modern: bool, header_version: str | None) -> Respo
     return Response(status=202)
 
 
-def _dispatch(actor: Actor, method: str, parsed, version: str) -> T.Result | dict:
+def _dispatch(actor: Actor, method: str, parsed, version: str) -> T.Result | dict | Encoded:
     if method == "initialize":
         asked = parsed.params.protocol_version
         return T.InitializeResult(
@@ -198,7 +204,7 @@ def _dispatch(actor: Actor, method: str, parsed, version: str) -> T.Result | dic
     raise RpcError(T.METHOD_NOT_FOUND, "Method not found", data=method)
 
 
-def _tools_list(scopes: frozenset[str] | None, version: str) -> dict:
+def _tools_list(scopes: frozenset[str] | None, version: str) -> Encoded:
     """tools/list for a scope set, built once per worker: the tool set is fixed at import,
     and the list varies only with the scopes (so it is `cacheScope: private`)."""
     key = (scopes, version)
@@ -207,11 +213,17 @@ def _tools_list(scopes: frozenset[str] | None, version: str) -> dict:
             tools=[spec.as_tool() for spec in registry.visible(scopes)],
             ttl_ms=0, cache_scope="private",
         )
-        _TOOLS_LIST_CACHE[key] = _serialize("tools/list", version, listed)
+        _TOOLS_LIST_CACHE[key] = Encoded(json.dumps(
+            _serialize("tools/list", version, listed), separators=(",", ":"),
+            ensure_ascii=False))
     return _TOOLS_LIST_CACHE[key]
 
 
-_TOOLS_LIST_CACHE: dict[tuple, dict] = {}
+class Encoded(str):
+    """A result that is already JSON text."""
+
+
+_TOOLS_LIST_CACHE: dict[tuple, Encoded] = {}
 
 
 def _serialize(method: str, version: str, result: T.Result | dict) -> dict:

@@ -47,18 +47,22 @@ def record_fast(
     """The same row as `record`, as one Core INSERT (no ORM unit of work): for hot paths
     that write nothing else, such as an agent's read-only tool calls."""
     db.session.execute(
-        insert(AuditEntry.__table__).values(
-            workspace_id=actor.workspace_id,
-            actor_type=actor.sender_type,
-            actor_id=actor.user_id,
-            actor_name=actor.name,
-            token_id=actor.token_id,
-            action=action,
-            target=target,
-            outcome=outcome,
-            detail=detail,
-            request_id=actor.request_id,
-            remote_addr=actor.remote_addr,
-            created_at=utcnow(),
-        )
+        _INSERT,
+        {
+            "workspace_id": actor.workspace_id,
+            "actor_type": actor.sender_type,
+            "actor_id": actor.user_id,
+            "actor_name": actor.name,
+            "token_id": actor.token_id,
+            "action": action,
+            "target": target,
+            "outcome": outcome,
+            "detail": detail,
+            "request_id": actor.request_id,
+            "remote_addr": actor.remote_addr,
+            "created_at": utcnow(),
+        },
     )
+
+
+_INSERT = insert(AuditEntry.__table__)

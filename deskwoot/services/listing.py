@@ -82,6 +82,19 @@ def conversation_query(actor: Actor, filters: ConversationFilters):
     return query
 
 
+def keyset(query, before: tuple[datetime, int] | None):
+    """Continue a newest-activity-first list after (last_activity_at, id) of the last row."""
+    if before is None:
+        return query
+    at, conversation_id = before
+    return query.where(
+        or_(
+            Conversation.last_activity_at < at,
+            and_(Conversation.last_activity_at == at, Conversation.id < conversation_id),
+        )
+    )
+
+
 def list_conversations(
     actor: Actor,
     filters: ConversationFilters,
@@ -94,15 +107,7 @@ def list_conversations(
     `before` is a keyset position (last_activity_at, id) from the previous page's last row.
     """
     limit = max(1, min(limit, MAX_LIMIT))
-    query = conversation_query(actor, filters)
-    if before is not None:
-        at, conversation_id = before
-        query = query.where(
-            or_(
-                Conversation.last_activity_at < at,
-                and_(Conversation.last_activity_at == at, Conversation.id < conversation_id),
-            )
-        )
+    query = keyset(conversation_query(actor, filters), before)
     rows = list(
         db.session.execute(
             query

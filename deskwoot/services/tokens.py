@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from deskwoot import policy
 from deskwoot.database import write_transaction
@@ -222,6 +222,19 @@ class LiveToken:
     workspace: SimpleNamespace  # id, slug, plan, trial_ends_at, mcp_enabled, bot_user_id
 
 
+# Built once: constructing a statement costs more than running it on this path.
+_LOOKUP = (
+    select(
+        McpToken.id, McpToken.name, McpToken.scopes, McpToken.inbox_ids,
+        McpToken.last_used_at, McpToken.expires_at, McpToken.revoked_at,
+        Workspace.id.label("workspace_id"), Workspace.slug, Workspace.plan,
+        Workspace.trial_ends_at, Workspace.mcp_enabled, Workspace.bot_user_id,
+    )
+    .join(Workspace, Workspace.id == McpToken.workspace_id)
+    .where(McpToken.token_hash == bindparam("token_hash"))
+)
+
+
 def lookup(plaintext: str | None) -> LiveToken | None:
     """The gate's per-request check: the live token and its workspace, or None.
 
@@ -230,16 +243,7 @@ def lookup(plaintext: str | None) -> LiveToken | None:
     """
     if not plaintext or not well_formed(plaintext):
         return None
-    row = db.session.execute(
-        select(
-            McpToken.id, McpToken.name, McpToken.scopes, McpToken.inbox_ids,
-            McpToken.last_used_at, McpToken.expires_at, McpToken.revoked_at,
-            Workspace.id.label("workspace_id"), Workspace.slug, Workspace.plan,
-            Workspace.trial_ends_at, Workspace.mcp_enabled, Workspace.bot_user_id,
-        )
-        .join(Workspace, Workspace.id == McpToken.workspace_id)
-        .where(McpToken.token_hash == digest(plaintext))
-    ).first()
+    row = db.session.execute(_LOOKUP, {"token_hash": digest(plaintext)}).first()
     if row is None or row.revoked_at is not None:
         return None
     if row.expires_at is not None and row.expires_at <= utcnow():

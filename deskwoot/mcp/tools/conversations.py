@@ -10,8 +10,8 @@ from deskwoot.mcp import cursors, views
 from deskwoot.mcp import schemas as S
 from deskwoot.mcp.registry import ToolContext, tool
 from deskwoot.policy import get_conversation, require_scope
+from deskwoot.services import agent_reads, inboxes, labels, listing, search, workspaces
 from deskwoot.services import conversations as svc
-from deskwoot.services import inboxes, labels, listing, search, workspaces
 
 CONVERSATION_OUT = S.obj({"conversation": S.CONVERSATION_DETAIL}, ("conversation",),
                          strict=False)
@@ -39,10 +39,10 @@ def _page(ctx: ToolContext, kind: str, filters: listing.ConversationFilters, arg
     before = None
     if position is not None:
         before = (datetime.fromisoformat(position[0]), int(position[1]))
-    rows, has_more = listing.list_conversations(
+    rows, has_more = agent_reads.conversation_page(
         actor, filters, limit=args.get("limit", 25), before=before
     )
-    last = listing.last_messages([c.id for c in rows])
+    last = agent_reads.last_messages([c.id for c in rows])
     next_cursor = None
     if has_more:
         tail = rows[-1]
@@ -177,10 +177,14 @@ def get_conversation_tool(ctx: ToolContext, args: dict) -> dict:
     display_id = args["conversation_id"]
     key = {"conversation_id": display_id}
     before = cursors.decode(args.get("messages_cursor"), actor.workspace_id, "messages", key)
-    conversation, messages, has_more = listing.messages_page(
-        actor, display_id, before_id=before, limit=args.get("messages_limit", 20)
+    conversation = agent_reads.conversation(actor, display_id)
+    messages, has_more = agent_reads.messages(
+        conversation.id, before_id=before, limit=args.get("messages_limit", 20)
     )
-    last = listing.last_messages([conversation.id]).get(conversation.id)
+    # The preview is the newest non-note message; the first page usually holds it.
+    shown = [m for m in messages if m.kind != "note"] if before is None else []
+    last = shown[-1] if shown else agent_reads.last_messages([conversation.id]).get(
+        conversation.id)
     return {
         "conversation": views.conversation(conversation, last, detail=True),
         "messages": [views.message(m) for m in messages],

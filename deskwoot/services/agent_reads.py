@@ -1,0 +1,178 @@
+"""The agent's hot read paths as plain rows (DESIGN §8).
+
+Agents poll and read all day, so get_conversation and list_conversations read with SQLAlchemy
+Core (a few joined statements returning plain rows) instead of loading ORM objects. The rows
+are shaped like the models (`conv.inbox.name`, `msg.sender_user.name`), so the MCP views
+render both alike. Reach is still decided by policy: every query starts from its filter.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import aliased
+
+from deskwoot import policy
+from deskwoot.errors import NotFound
+from deskwoot.extensions import db
+from deskwoot.models import (
+    Contact,
+    Conversation,
+    ConversationLabel,
+    Inbox,
+    Label,
+    McpToken,
+    Message,
+    User,
+)
+from deskwoot.policy import Actor
+from deskwoot.services import listing
+
+_assignee = aliased(User)
+_sender = aliased(User)
+_approver = aliased(User)
+_sender_contact = aliased(Contact)
+
+CONVERSATION_COLUMNS = (
+    Conversation.id, Conversation.display_id, Conversation.subject, Conversation.status,
+    Conversation.snoozed_until, Conversation.priority, Conversation.handoff,
+    Conversation.handoff_reason, Conversation.custom_attributes, Conversation.last_activity_at,
+    Conversation.created_at, Conversation.inbox_id, Inbox.name.label("inbox_name"),
+    Conversation.contact_id, Contact.name.label("contact_name"),
+    Contact.email.label("contact_email"), Conversation.assignee_id,
+    _assignee.name.label("assignee_name"),
+)
+MESSAGE_COLUMNS = (
+    Message.id, Message.conversation_id, Message.kind, Message.sender_type, Message.body,
+    Message.created_at, Message.sender_contact_id, _sender_contact.name.label("contact_name"),
+    Message.sender_user_id, _sender.name.label("sender_name"), Message.approved_by_id,
+    _approver.name.label("approver_name"), McpToken.name.label("token_name"),
+)
+
+
+def _with_joins(query):
+    """Add inbox, contact and assignee columns to a conversations query built by policy."""
+    return (
+        query.with_only_columns(*CONVERSATION_COLUMNS, maintain_column_froms=False)
+        .select_from(Conversation)
+        .join(Inbox, Inbox.id == Conversation.inbox_id)
+        .join(Contact, Contact.id == Conversation.contact_id)
+        .outerjoin(_assignee, _assignee.id == Conversation.assignee_id)
+    )
+
+
+def _ref(ref_id, name):
+    return SimpleNamespace(id=ref_id, name=name) if ref_id is not None else None
+
+
+def _conversations(rows) -> list[SimpleNamespace]:
+    ids = [row.id for row in rows]
+    names: dict[int, list] = {}
+    if ids:
+        for conversation_id, name in db.session.execute(
+            select(ConversationLabel.conversation_id, Label.name)
+            .join(Label, Label.id == ConversationLabel.label_id)
+            .where(ConversationLabel.conversation_id.in_(ids))
+            .order_by(Label.name)
+        ):
+            names.setdefault(conversation_id, []).append(SimpleNamespace(name=name))
+    return [
+        SimpleNamespace(
+            **{k: getattr(row, k) for k in (
+                "id", "display_id", "subject", "status", "snoozed_until", "priority", "handoff",
+                "handoff_reason", "custom_attributes", "last_activity_at", "created_at")},
+            inbox=SimpleNamespace(id=row.inbox_id, name=row.inbox_name),
+            contact=SimpleNamespace(id=row.contact_id, name=row.contact_name,
+                                    email=row.contact_email),
+            assignee=_ref(row.assignee_id, row.assignee_name),
+            labels=names.get(row.id, []),
+        )
+        for row in rows
+    ]
+
+
+def _message_select(query):
+    return (
+        query.with_only_columns(*MESSAGE_COLUMNS, maintain_column_froms=False)
+        .select_from(Message)
+        .outerjoin(_sender_contact, _sender_contact.id == Message.sender_contact_id)
+        .outerjoin(_sender, _sender.id == Message.sender_user_id)
+        .outerjoin(_approver, _approver.id == Message.approved_by_id)
+        .outerjoin(McpToken, McpToken.id == Message.token_id)
+    )
+
+
+# A conversation's messages, newest first, before an id: built once (hot path).
+_PAGE = _message_select(
+    select(Message)
+    .where(Message.conversation_id == bindparam("conversation_id"),
+           Message.id < bindparam("before_id"))
+    .order_by(Message.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
+def _messages(query) -> list[SimpleNamespace]:
+    return _rows_to_messages(db.session.execute(_message_select(query)).all())
+
+
+def _rows_to_messages(rows) -> list[SimpleNamespace]:
+    return [
+        SimpleNamespace(
+            id=row.id, conversation_id=row.conversation_id, kind=row.kind,
+            sender_type=row.sender_type, body=row.body, created_at=row.created_at,
+            sender_contact=_ref(row.sender_contact_id, row.contact_name),
+            sender_user=_ref(row.sender_user_id, row.sender_name),
+            approved_by=_ref(row.approved_by_id, row.approver_name),
+            token=SimpleNamespace(name=row.token_name) if row.token_name is not None else None,
+        )
+        for row in rows
+    ]
+
+
+def conversation_page(actor: Actor, filters: listing.ConversationFilters, limit: int,
+                      before=None) -> tuple[list[SimpleNamespace], bool]:
+    """Like listing.list_conversations, as plain rows."""
+    query = listing.keyset(listing.conversation_query(actor, filters), before)
+    rows = db.session.execute(
+        _with_joins(query)
+        .order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
+        .limit(limit + 1)
+    ).all()
+    return _conversations(rows[:limit]), len(rows) > limit
+
+
+def conversation(actor: Actor, display_id: int) -> SimpleNamespace:
+    """One conversation in the actor's reach, as a plain row; NotFound otherwise."""
+    policy.require_scope(actor, "conversations:read")
+    row = db.session.execute(
+        _with_joins(policy.conversations(actor).where(Conversation.display_id == display_id))
+    ).first()
+    if row is None:
+        raise NotFound(f"Conversation {display_id} was not found.")
+    return _conversations([row])[0]
+
+
+def messages(conversation_id: int, before_id: int | None, limit: int
+             ) -> tuple[list[SimpleNamespace], bool]:
+    """The newest `limit` messages older than `before_id`, oldest first (call after
+    `conversation`, which checks reach)."""
+    rows = _rows_to_messages(db.session.execute(_PAGE, {
+        "conversation_id": conversation_id,
+        "before_id": before_id if before_id is not None else 2**62,
+        "limit": limit + 1,
+    }).all())
+    return list(reversed(rows[:limit])), len(rows) > limit
+
+
+def last_messages(conversation_ids: list[int]) -> dict[int, SimpleNamespace]:
+    """The newest non-note message of each conversation (list previews)."""
+    if not conversation_ids:
+        return {}
+    newest = (
+        select(func.max(Message.id))
+        .where(Message.conversation_id.in_(conversation_ids), Message.kind != "note")
+        .group_by(Message.conversation_id)
+    )
+    return {m.conversation_id: m for m in _messages(select(Message).where(Message.id.in_(newest)))}
