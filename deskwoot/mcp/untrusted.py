@@ -25,15 +25,31 @@ def tag(nonce: str) -> str:
 def render(result: dict) -> tuple[str, dict]:
     """The text block (compact JSON with every Untrusted string wrapped) and the plain result.
 
-    The nonce is checked against the whole plain content, so it occurs nowhere but in tags.
+    One walk builds both. The nonce is then checked against the whole plain content, so it
+    occurs nowhere but in the tags (if it ever did, the walk is redone with a new one).
     """
-    plain_result = plain(result)
-    content = json.dumps(plain_result, ensure_ascii=False, separators=(",", ":"))
-    nonce = secrets.token_hex(8)
-    while nonce in content:  # astronomically unlikely, but the guarantee is cheap
-        nonce = secrets.token_hex(8)
-    text = json.dumps(_wrap(result, tag(nonce)), ensure_ascii=False, separators=(",", ":"))
-    return text, plain_result
+    while True:
+        name = tag(secrets.token_hex(8))
+        plain_result, wrapped = _split(result, name)
+        content = json.dumps(plain_result, ensure_ascii=False, separators=(",", ":"))
+        if name not in content:
+            text = json.dumps(wrapped, ensure_ascii=False, separators=(",", ":"))
+            return text, plain_result
+
+
+def _split(value, name: str):
+    """(plain, wrapped) copies of a result in one pass."""
+    if isinstance(value, Untrusted):
+        return str(value), f"<{name}>{value}</{name}>"
+    if isinstance(value, dict):
+        plain_dict, wrapped_dict = {}, {}
+        for key, item in value.items():
+            plain_dict[key], wrapped_dict[key] = _split(item, name)
+        return plain_dict, wrapped_dict
+    if isinstance(value, list):
+        pairs = [_split(item, name) for item in value]
+        return [p for p, _ in pairs], [w for _, w in pairs]
+    return value, value
 
 
 def render_text(result: dict) -> str:

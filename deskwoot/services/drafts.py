@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import and_, exists, func, literal_column, or_, select, update
+from sqlalchemy.orm import aliased, contains_eager, joinedload
 
 from deskwoot import policy
 from deskwoot.database import write_transaction
@@ -136,11 +137,16 @@ def pending(actor: Actor, limit: int = 50) -> list[Draft]:
     ).scalars())
 
 
-def pending_count(actor: Actor) -> int:
-    return db.session.execute(
-        policy.drafts(actor).where(Draft.status == "pending")
-        .with_only_columns(func.count(Draft.id)).order_by(None)
-    ).scalar_one()
+def pending_count(actor: Actor, cap: int | None = None) -> int:
+    """How many drafts wait for the actor; with `cap`, counting stops there (a badge says
+    "99+" rather than scanning every pending draft on each page view)."""
+    query = policy.drafts(actor).where(Draft.status == "pending")
+    if cap is None:
+        return db.session.execute(
+            query.with_only_columns(func.count(Draft.id)).order_by(None)
+        ).scalar_one()
+    rows = query.with_only_columns(literal_column("1")).order_by(None).limit(cap).subquery()
+    return db.session.execute(select(func.count()).select_from(rows)).scalar_one()
 
 
 def pending_for_conversation(actor: Actor, conversation: Conversation) -> list[Draft]:
@@ -151,30 +157,200 @@ def pending_for_conversation(actor: Actor, conversation: Conversation) -> list[D
     ).scalars())
 
 
-def stale_reason(draft: Draft) -> str | None:
-    """Why a pending draft may be out of date, in words, or None when it is current.
+REPLIED_AFTER = "A teammate replied after this draft was written."
 
-    A human replied after the draft was written, or a human has the conversation (take over,
-    escalation): the reviewer should re-read the thread before sending.
-    """
-    replied = db.session.execute(
-        select(exists().where(
-            Message.conversation_id == draft.conversation_id,
-            Message.kind == "outgoing",
-            Message.sender_type == "user",
-            Message.created_at > draft.created_at,
-        ))
-    ).scalar()
-    if replied:
-        return "A teammate replied after this draft was written."
-    conversation = db.session.get(Conversation, draft.conversation_id)
+
+def _handoff_reason(conversation: Conversation) -> str | None:
     if conversation.handoff:
         return (conversation.handoff_reason or "A human has taken over").rstrip(".") + "."
     return None
 
 
+def _human_reply_after(draft):
+    """A human's outgoing message in the draft's conversation, newer than the draft (`draft`
+    is a Draft, or the Draft class to correlate with a query over drafts)."""
+    return exists().where(
+        Message.conversation_id == draft.conversation_id,
+        Message.kind == "outgoing",
+        Message.sender_type == "user",
+        Message.created_at > draft.created_at,
+    )
+
+
+def stale_reason(draft: Draft) -> str | None:
+    """Why a pending draft may be out of date, in words, or None when it is current.
+
+    A human replied after the draft was written, or a human has the conversation (take over,
+    escalation): the reviewer should re-read the thread before sending. `stale_reasons` gives
+    the same answers for many drafts in one query.
+    """
+    replied = db.session.execute(select(_human_reply_after(draft))).scalar()
+    if replied:
+        return REPLIED_AFTER
+    return _handoff_reason(db.session.get(Conversation, draft.conversation_id))
+
+
+def stale_reasons(drafts: list[Draft]) -> dict[int, str | None]:
+    """`stale_reason` for each draft (by id), with one query for all of them.
+
+    The conversations' handoff flags come from `draft.conversation` (load them with the
+    drafts, or have them in the session already).
+    """
+    if not drafts:
+        return {}
+    replied = set(db.session.execute(
+        select(Draft.id).where(Draft.id.in_([d.id for d in drafts]), _human_reply_after(Draft))
+    ).scalars())
+    return {
+        d.id: REPLIED_AFTER if d.id in replied else _handoff_reason(d.conversation)
+        for d in drafts
+    }
+
+
 def is_stale(draft: Draft) -> bool:
     return stale_reason(draft) is not None
+
+
+# --- the review queue, a page at a time --------------------------------------------------------
+
+QUEUE_PAGE = 25
+CONTEXT_MESSAGES = 4
+
+
+@dataclass
+class QueueItem:
+    draft: Draft  # with its conversation (inbox, contact) and token loaded
+    messages: list[Message]  # the thread's latest few, oldest first
+    earlier: bool  # the thread has older messages than `messages`
+    stale_reason: str | None  # as `stale_reason(draft)` says
+
+
+@dataclass
+class QueuePage:
+    items: list[QueueItem]
+    older: int | None  # draft id for `before=`: the page of older drafts, None on the first
+    newer: int | None  # draft id for `after=`: the page of newer drafts, None on the last
+
+
+def latest_messages(
+    conversation_ids: list[int], per_conversation: int = CONTEXT_MESSAGES
+) -> dict[int, tuple[list[Message], bool]]:
+    """Each conversation's newest `per_conversation` messages (oldest first) and whether it
+    has older ones, in one query (a window over the message index, then the rows by id)."""
+    if not conversation_ids:
+        return {}
+    partition = {"partition_by": Message.conversation_id}
+    ranked = (
+        select(
+            Message.id.label("id"),
+            func.row_number().over(**partition, order_by=Message.id.desc()).label("rank"),
+            func.count().over(**partition).label("total"),
+        )
+        .where(Message.conversation_id.in_(sorted(set(conversation_ids))))
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(Message, ranked.c.total)
+        .join(ranked, ranked.c.id == Message.id)
+        .where(ranked.c.rank <= per_conversation)
+        .options(
+            joinedload(Message.sender_user),
+            joinedload(Message.sender_contact),
+            joinedload(Message.approved_by),
+            joinedload(Message.token),
+        )
+        .order_by(Message.conversation_id, Message.id)
+    ).all()
+    found: dict[int, tuple[list[Message], bool]] = {}
+    for message, total in rows:
+        found.setdefault(message.conversation_id, ([], total > per_conversation))[0].append(
+            message
+        )
+    return found
+
+
+def _keyset(at, draft_id, newer: bool):
+    """Queue order is (created_at, id): the drafts after (newer) or before that position.
+
+    Written as a range on created_at plus a tie-break, so the (workspace, status, created_at)
+    index gives the rows in order and the LIMIT stops the scan.
+    """
+    if newer:
+        return and_(Draft.created_at >= at, or_(Draft.created_at > at, Draft.id > draft_id))
+    return and_(Draft.created_at <= at, or_(Draft.created_at < at, Draft.id < draft_id))
+
+
+def _position(actor: Actor, draft_id: int, newer: bool):
+    """Drafts after (newer) or before (older) the draft `draft_id`, whatever its status."""
+    cursor = aliased(Draft)
+    at = (
+        select(cursor.created_at)
+        .where(cursor.id == draft_id, cursor.workspace_id == actor.workspace_id)
+        .scalar_subquery()
+    )
+    return _keyset(at, draft_id, newer)
+
+
+def review_queue(
+    actor: Actor,
+    limit: int = QUEUE_PAGE,
+    before: int | None = None,
+    after: int | None = None,
+    context: int = CONTEXT_MESSAGES,
+) -> QueuePage:
+    """A page of the review queue, oldest draft first, each with the end of its thread and
+    whether it may be stale, in a fixed number of queries whatever the page size.
+
+    Keyset paging by draft id: `after` gives the drafts queued after that one, `before` the
+    ones queued before it; neither gives the oldest. A page that comes back empty (the
+    cursor's neighbours were all reviewed meanwhile) is empty: callers start over.
+    """
+    policy.require_scope(actor, "conversations:read")
+    limit = max(1, min(limit, 100))
+    pending_drafts = policy.drafts(actor).where(Draft.status == "pending")
+    query = pending_drafts.options(
+        contains_eager(Draft.conversation).joinedload(Conversation.inbox),
+        contains_eager(Draft.conversation).joinedload(Conversation.contact),
+        joinedload(Draft.token),
+    )
+    backwards = after is None and before is not None
+    if after is not None:
+        query = query.where(_position(actor, after, newer=True))
+    elif before is not None:
+        query = query.where(_position(actor, before, newer=False))
+    if backwards:
+        query = query.order_by(Draft.created_at.desc(), Draft.id.desc())
+    else:
+        query = query.order_by(Draft.created_at, Draft.id)
+    drafts = list(db.session.execute(query.limit(limit + 1)).scalars())
+    more = len(drafts) > limit
+    drafts = drafts[:limit]
+    if backwards:
+        drafts.reverse()
+    if not drafts:
+        return QueuePage([], None, None)
+
+    def any_beyond(draft: Draft, newer: bool) -> bool:
+        return db.session.execute(
+            select(pending_drafts.where(_keyset(draft.created_at, draft.id, newer)).exists())
+        ).scalar()
+
+    if backwards:
+        older, newer = more, any_beyond(drafts[-1], newer=True)
+    else:
+        older = after is not None and any_beyond(drafts[0], newer=False)
+        newer = more
+    threads = latest_messages([d.conversation_id for d in drafts], context)
+    reasons = stale_reasons(drafts)
+    items = [
+        QueueItem(d, *threads.get(d.conversation_id, ([], False)), stale_reason=reasons[d.id])
+        for d in drafts
+    ]
+    return QueuePage(
+        items,
+        older=drafts[0].id if older else None,
+        newer=drafts[-1].id if newer else None,
+    )
 
 
 def drafts_by_token(

@@ -28,7 +28,7 @@ DEFAULT_LOOKBACK = timedelta(hours=24)
 
 @dataclass
 class Page:
-    events: list[Event]
+    events: list  # rows with the Event columns as attributes
     next_after_id: int  # pass back as after_id to continue exactly where this page ended
     has_more: bool
 
@@ -55,7 +55,10 @@ def poll(actor: Actor, after_id: int | None, limit: int = 50,
         query = query.where(Event.id > after_id)
     if types:
         query = query.where(Event.type.in_(types))
-    rows = list(db.session.execute(query.order_by(Event.id).limit(limit + 1)).scalars())
+    # Plain rows, not ORM objects: agents poll all day and only read these.
+    rows = db.session.execute(
+        query.with_only_columns(*Event.__table__.columns).order_by(Event.id).limit(limit + 1)
+    ).all()
     if len(rows) > limit:
         return Page(rows[:limit], rows[limit - 1].id, True)
     return Page(rows, max(high_water, after_id or 0), False)

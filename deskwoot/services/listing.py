@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, literal_column, or_, select
 from sqlalchemy.orm import selectinload
 
 from deskwoot import policy
@@ -138,18 +138,34 @@ def last_messages(conversation_ids: list[int]) -> dict[int, Message]:
     return {m.conversation_id: m for m in rows}
 
 
-def status_counts(actor: Actor, inbox_id: int | None = None) -> dict[str, int]:
-    """How many conversations the actor can see in each status."""
-    query = (
-        select(Conversation.status, func.count())
-        .where(policy.conversation_filter(actor))
-        .group_by(Conversation.status)
-    )
+# The status tabs count this far and no further ("1,000+"): a bounded scan per status, so the
+# list page costs the same with 1k or 1M conversations.
+STATUS_COUNT_CAP = 1000
+
+
+def status_counts(
+    actor: Actor, inbox_id: int | None = None, cap: int | None = None
+) -> dict[str, int]:
+    """How many conversations the actor can see in each status, counted up to `cap` + 1 (a
+    value above `cap` means "more than `cap`"; default STATUS_COUNT_CAP), in one statement
+    of LIMITed subqueries that the status and inbox indexes answer."""
+    cap = STATUS_COUNT_CAP if cap is None else cap
+    where = [policy.conversation_filter(actor)]
     if inbox_id is not None:
-        query = query.where(Conversation.inbox_id == inbox_id)
-    counts = dict.fromkeys(STATUSES, 0)
-    counts.update(dict(db.session.execute(query).all()))
-    return counts
+        where.append(Conversation.inbox_id == inbox_id)
+
+    def bounded(status: str):
+        rows = (
+            select(literal_column("1"))
+            .select_from(Conversation)
+            .where(*where, Conversation.status == status)
+            .limit(cap + 1)
+            .subquery()
+        )
+        return select(func.count()).select_from(rows).scalar_subquery().label(status)
+
+    row = db.session.execute(select(*(bounded(status) for status in STATUSES))).one()
+    return dict(zip(STATUSES, row, strict=True))
 
 
 def thread(actor: Actor, display_id: int) -> tuple[Conversation, list[Message]]:

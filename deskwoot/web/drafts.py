@@ -9,7 +9,7 @@ the teammate back there instead of to the queue.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from flask import current_app, flash, g, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
@@ -17,14 +17,20 @@ from werkzeug.exceptions import HTTPException
 from deskwoot.errors import Conflict, Forbidden, Invalid
 from deskwoot.models import Conversation, Draft, Message
 from deskwoot.services import drafts as draft_service
-from deskwoot.services import listing
-from deskwoot.web.common import flash_error, flash_form_errors, safe_next, workspace_blueprint
+from deskwoot.web import templating
+from deskwoot.web.common import (
+    flash_error,
+    flash_form_errors,
+    parse_id,
+    safe_next,
+    workspace_blueprint,
+)
 from deskwoot.web.forms import DraftApproveForm, DraftEditForm, DraftRejectForm
 
 bp = workspace_blueprint("drafts", __name__)
 
-QUEUE_LIMIT = 50
-CONTEXT_MESSAGES = 4
+QUEUE_PAGE = draft_service.QUEUE_PAGE
+CONTEXT_MESSAGES = draft_service.CONTEXT_MESSAGES
 
 SENT = "Sent. The customer will receive it."
 REJECTED = "Rejected; the bot will see your reason."
@@ -46,22 +52,31 @@ class DraftCard:
     conversation: Conversation
     messages: list[Message]  # the thread's latest few, oldest first (empty inline)
     earlier: bool  # the thread has older messages than `messages`
-    stale_reason: str | None  # set when services.drafts.is_stale says so
+    stale_reason: str | None  # set when services.drafts.stale_reason(s) says so
     approve_form: DraftApproveForm
     edit_form: DraftEditForm
     reject_form: DraftRejectForm
     open_panel: str | None = None
 
 
-def _card(draft: Draft, messages: list[Message], earlier: bool, failed: Failed | None,
-          context: list[Message] | None = None) -> DraftCard:
-    conversation = draft.conversation
+@dataclass
+class Queue:
+    """One page of the queue: its cards and the links to the pages around it."""
+
+    cards: list[DraftCard]
+    older_url: str | None
+    newer_url: str | None
+    next_url: str | None  # where the cards' forms return to: this page, or None (the first)
+
+
+def _card(draft: Draft, messages: list[Message], earlier: bool, stale_reason: str | None,
+          failed: Failed | None) -> DraftCard:
     card = DraftCard(
         draft=draft,
-        conversation=conversation,
+        conversation=draft.conversation,
         messages=messages,
         earlier=earlier,
-        stale_reason=draft_service.stale_reason(draft),
+        stale_reason=stale_reason,
         approve_form=DraftApproveForm(formdata=None),
         edit_form=DraftEditForm(formdata=None, body=draft.body),
         reject_form=DraftRejectForm(formdata=None),
@@ -77,17 +92,31 @@ def _warn_if_gone(drafts: list[Draft], failed: Failed | None) -> None:
         flash(GONE, "warning")
 
 
-def queue_cards(failed: Failed | None = None) -> list[DraftCard]:
-    """The queue's cards, oldest draft first, each with the end of its thread."""
-    drafts = draft_service.pending(g.actor, limit=QUEUE_LIMIT)
-    _warn_if_gone(drafts, failed)
-    cards = []
-    for draft in drafts:
-        _conversation, messages, earlier = listing.messages_page(
-            g.actor, draft.conversation.display_id, limit=CONTEXT_MESSAGES
-        )
-        cards.append(_card(draft, messages, earlier, failed))
-    return cards
+def _cursor(args) -> dict[str, int]:
+    """The keyset position in a queue URL's query: {"after": id} or {"before": id}, or {}."""
+    for name in ("after", "before"):
+        draft_id = parse_id(args.get(name))
+        if draft_id is not None:
+            return {name: draft_id}
+    return {}
+
+
+def queue(args=None, failed: Failed | None = None) -> Queue:
+    """A page of the queue (oldest draft first, each with the end of its thread), positioned
+    by `args` (a query string's after/before); the first page when that position is gone."""
+    cursor = _cursor(request.args if args is None else args)
+    page = draft_service.review_queue(g.actor, QUEUE_PAGE, context=CONTEXT_MESSAGES, **cursor)
+    if not page.items and cursor:
+        cursor = {}
+        page = draft_service.review_queue(g.actor, QUEUE_PAGE, context=CONTEXT_MESSAGES)
+    _warn_if_gone([item.draft for item in page.items], failed)
+    cards = [_card(i.draft, i.messages, i.earlier, i.stale_reason, failed) for i in page.items]
+    return Queue(
+        cards=cards,
+        older_url=url_for(".index", before=page.older) if page.older else None,
+        newer_url=url_for(".index", after=page.newer) if page.newer else None,
+        next_url=url_for(".index", **cursor) if cursor else None,
+    )
 
 
 def conversation_cards(
@@ -96,18 +125,22 @@ def conversation_cards(
     """Cards for the drafts waiting on one conversation (its page shows the thread itself)."""
     drafts = draft_service.pending_for_conversation(g.actor, conversation)
     _warn_if_gone(drafts, failed)
-    return [_card(draft, [], False, failed, context=thread) for draft in drafts]
+    reasons = draft_service.stale_reasons(drafts)
+    return [_card(draft, [], False, reasons[draft.id], failed) for draft in drafts]
 
 
-def render_queue(failed: Failed | None = None, status: int = 200):
-    cards = queue_cards(failed)
-    total = draft_service.pending_count(g.actor) if len(cards) >= QUEUE_LIMIT else len(cards)
-    return render_template("drafts/index.html", cards=cards, total=total), status
+def render_queue(failed: Failed | None = None, status: int = 200, args=None):
+    page = queue(args, failed)
+    total = templating.pending_drafts(g.actor)  # the badge's count, counted once
+    return render_template(
+        "drafts/index.html", queue=page, cards=page.cards, total=total,
+        total_label=templating.capped(total, templating.DRAFTS_BADGE_CAP),
+    ), status
 
 
 @bp.get("/drafts")
 def index():
-    """Pending drafts from the inboxes this teammate can see, oldest first."""
+    """Pending drafts from the inboxes this teammate can see, oldest first, a page at a time."""
     return render_queue()
 
 
@@ -123,8 +156,8 @@ def _back():
     return redirect(_next_url() or url_for(".index"))
 
 
-def _conversation_page(target: str | None) -> int | None:
-    """The display id when `target` is a conversation page of this workspace."""
+def _page_of_this_workspace(target: str | None) -> tuple[str, dict] | None:
+    """The endpoint and URL values when `target` is a page of this workspace."""
     if not target:
         return None
     path = urlsplit(target).path
@@ -135,19 +168,23 @@ def _conversation_page(target: str | None) -> int | None:
         endpoint, values = current_app.create_url_adapter(request).match(path, method="GET")
     except HTTPException:
         return None
-    if endpoint == "conversations.show" and values.get("workspace") == g.workspace.slug:
-        return values.get("display_id")
-    return None
+    if values.get("workspace") != g.workspace.slug:
+        return None
+    return endpoint, values
 
 
 def _show_again(failed: Failed):
     """Re-render the page the form came from, the failed form open with its text kept."""
-    display_id = _conversation_page(_next_url())
-    if display_id is not None:
+    target = _next_url()
+    page = _page_of_this_workspace(target)
+    if page is not None and page[0] == "conversations.show":
         from deskwoot.web.conversations import render_show
 
-        return render_show(display_id, draft_review=failed, status=422)
-    return render_queue(failed, status=422)
+        return render_show(page[1]["display_id"], draft_review=failed, status=422)
+    args = {}
+    if page is not None and page[0] == "drafts.index":  # a later page of the queue
+        args = {k: v[-1] for k, v in parse_qs(urlsplit(target).query).items()}
+    return render_queue(failed, status=422, args=args)
 
 
 def _already_handled(error: Conflict) -> None:

@@ -22,6 +22,7 @@ def init_app(app) -> None:
     app.add_template_filter(stamp)
     app.add_template_filter(iso)
     app.add_template_filter(initials)
+    app.add_template_filter(capped)
     app.context_processor(_navigation)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(500, _server_error)
@@ -59,6 +60,26 @@ def initials(name: str | None) -> str:
     return letters or "?"
 
 
+def capped(value: int, cap: int) -> str:
+    """A count that stopped counting past `cap` (see status_counts, pending_count): "1,000+"."""
+    return f"{cap:,}+" if value > cap else f"{value:,}"
+
+
+# The drafts badge counts this far and no further: "99+" is as useful as 4,312 and stays cheap.
+DRAFTS_BADGE_CAP = 99
+
+
+def pending_drafts(actor) -> int:
+    """Pending drafts for the badge, counted up to DRAFTS_BADGE_CAP + 1, once per request
+    (the drafts page shows the same number; each request builds its own actor)."""
+    cached = g.get("_pending_drafts")
+    if cached is None or cached[0] is not actor:
+        cached = g._pending_drafts = (
+            actor, draft_service.pending_count(actor, cap=DRAFTS_BADGE_CAP + 1)
+        )
+    return cached[1]
+
+
 def _navigation() -> dict:
     """What the layout needs: the person's workspaces, the trial banner, the drafts badge."""
     if g.get("failed") or not current_user.is_authenticated:
@@ -68,11 +89,12 @@ def _navigation() -> dict:
     if workspace is not None and workspace.plan == "trial":
         trial = {"days_left": workspace_service.trial_days_left(workspace)}
     actor = g.get("actor")
-    pending = draft_service.pending_count(actor) if workspace is not None and actor else 0
+    pending = pending_drafts(actor) if workspace is not None and actor else 0
     return {
         "my_workspaces": workspace_service.workspaces_for(current_user),
         "trial": trial,
-        "pending_drafts": pending,
+        # base.html shows it as is: 0 (no badge), up to 99, then "99+"
+        "pending_drafts": capped(pending, DRAFTS_BADGE_CAP) if pending else 0,
     }
 
 

@@ -84,8 +84,9 @@ def index():
     except Invalid as error:
         flash_error(error)
         rows, has_more = [], False
+    # Counted up to a cap (the tabs say "1,000+"), so the page costs the same at any size.
     counts = listing.status_counts(actor, filters.inbox_id)
-    counts["all"] = sum(counts.values())
+    counts["all"] = min(sum(counts.values()), listing.STATUS_COUNT_CAP + 1)
     return render_template(
         "conversations/index.html",
         rows=rows,
@@ -94,6 +95,7 @@ def index():
         page=page,
         filters=filters,
         counts=counts,
+        count_cap=listing.STATUS_COUNT_CAP,
         tabs=STATUS_TABS,
         inboxes=inbox_service.list_inboxes(actor),
         labels=label_service.list_labels(actor),
