@@ -103,14 +103,15 @@ def _message_select(query):
     )
 
 
-# A conversation's messages, newest first, before an id: built once (hot path).
-_PAGE = _message_select(
+# A conversation's messages, newest first (optionally before an id): built once (hot path).
+_NEWEST = (
     select(Message)
-    .where(Message.conversation_id == bindparam("conversation_id"),
-           Message.id < bindparam("before_id"))
+    .where(Message.conversation_id == bindparam("conversation_id"))
     .order_by(Message.id.desc())
     .limit(bindparam("limit"))
 )
+_PAGE = _message_select(_NEWEST)
+_PAGE_BEFORE = _message_select(_NEWEST.where(Message.id < bindparam("before_id")))
 
 
 def _messages(query) -> list[SimpleNamespace]:
@@ -158,11 +159,11 @@ def messages(conversation_id: int, before_id: int | None, limit: int
              ) -> tuple[list[SimpleNamespace], bool]:
     """The newest `limit` messages older than `before_id`, oldest first (call after
     `conversation`, which checks reach)."""
-    rows = _rows_to_messages(db.session.execute(_PAGE, {
-        "conversation_id": conversation_id,
-        "before_id": before_id if before_id is not None else 2**62,
-        "limit": limit + 1,
-    }).all())
+    params = {"conversation_id": conversation_id, "limit": limit + 1}
+    statement = _PAGE
+    if before_id is not None:
+        statement, params["before_id"] = _PAGE_BEFORE, before_id
+    rows = _rows_to_messages(db.session.execute(statement, params).all())
     return list(reversed(rows[:limit])), len(rows) > limit
 
 

@@ -132,12 +132,9 @@ def _slug(nodeid: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", nodeid.split("::", 1)[-1]).strip("-")[:120]
 
 
-@pytest.fixture
-def page(browser, live_server, page_log, artifacts, request):
-    """A fresh browser context and page on the live server; screenshot on failure."""
-    context = browser.new_context(viewport=VIEWPORT, base_url=live_server)
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
+def watch(page, page_log: PageLog):
+    """Record into `page_log` what a person would notice going wrong: dialogs (dismissed),
+    console errors, uncaught page errors and 4xx/5xx responses."""
 
     def on_dialog(dialog):
         page_log.dialogs.append(f"{dialog.type}: {dialog.message}")
@@ -151,6 +148,15 @@ def page(browser, live_server, page_log, artifacts, request):
     page.on("console", lambda m: m.type == "error" and page_log.console_errors.append(m.text))
     page.on("pageerror", lambda error: page_log.page_errors.append(str(error)))
     page.on("response", on_response)
+    return page
+
+
+@pytest.fixture
+def page(browser, live_server, page_log, artifacts, request):
+    """A fresh browser context and page on the live server; screenshot on failure."""
+    context = browser.new_context(viewport=VIEWPORT, base_url=live_server)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = watch(context.new_page(), page_log)
     try:
         yield page
     finally:

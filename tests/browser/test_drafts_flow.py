@@ -25,7 +25,7 @@ from deskwoot.models import Conversation, Draft, McpToken, Message, User, Worksp
 from deskwoot.policy import member_actor
 from deskwoot.services import mcp_settings, tokens
 from tests import factories
-from tests.browser.conftest import TIMEOUT_MS, VIEWPORT, PageLog, _reports, _slug
+from tests.browser.conftest import TIMEOUT_MS, VIEWPORT, PageLog, _reports, _slug, watch
 from tests.mcp.conftest import connect
 
 pytestmark = pytest.mark.browser
@@ -170,21 +170,7 @@ def open_page(browser, live_server, page_log, artifacts, request):
         context = browser.new_context(viewport=viewport, base_url=live_server)
         context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
-        new = context.new_page()
-
-        def on_dialog(dialog):
-            page_log.dialogs.append(f"{dialog.type}: {dialog.message}")
-            dialog.dismiss()
-
-        def on_response(response):
-            if response.status >= 400:
-                page_log.bad_responses.append(f"{response.status} {response.url}")
-
-        new.on("dialog", on_dialog)
-        new.on("console", lambda m: m.type == "error" and page_log.console_errors.append(m.text))
-        new.on("pageerror", lambda error: page_log.page_errors.append(str(error)))
-        new.on("response", on_response)
-        return new
+        return watch(context.new_page(), page_log)
 
     yield open_
     reports = request.node.stash.get(_reports, {})
