@@ -37,49 +37,111 @@ SIZES = {
     "tiny": Size("tiny", 50, 100, 400, 400, 200, 10, 60),
 }
 
+
 def words(text: str) -> tuple[str, ...]:
     return tuple(text.split())
 
 
-INBOXES = (("Support", "api"), ("Billing", "email"), ("Sales", "email"),
-           ("Website chat", "web"), ("Partners", "api"))
+INBOXES = (
+    ("Support", "api"),
+    ("Billing", "email"),
+    ("Sales", "email"),
+    ("Website chat", "web"),
+    ("Partners", "api"),
+)
 LABELS = (
-    "billing", "refund", "bug", "feature-request", "vip", "shipping", "returns", "onboarding",
-    "account", "login", "password-reset", "invoice", "upgrade", "downgrade", "cancellation",
-    "churn-risk", "enterprise", "trial", "integration", "api", "mobile", "web", "email",
-    "outage", "performance", "security", "privacy", "gdpr", "feedback", "praise", "complaint",
-    "urgent", "follow-up", "waiting-on-customer", "waiting-on-dev", "duplicate", "spam",
-    "sales-lead", "partner", "reseller", "education", "nonprofit", "translation", "documentation",
-    "how-to", "data-import", "data-export", "sso", "billing-dispute", "hardware",
+    "billing",
+    "refund",
+    "bug",
+    "feature-request",
+    "vip",
+    "shipping",
+    "returns",
+    "onboarding",
+    "account",
+    "login",
+    "password-reset",
+    "invoice",
+    "upgrade",
+    "downgrade",
+    "cancellation",
+    "churn-risk",
+    "enterprise",
+    "trial",
+    "integration",
+    "api",
+    "mobile",
+    "web",
+    "email",
+    "outage",
+    "performance",
+    "security",
+    "privacy",
+    "gdpr",
+    "feedback",
+    "praise",
+    "complaint",
+    "urgent",
+    "follow-up",
+    "waiting-on-customer",
+    "waiting-on-dev",
+    "duplicate",
+    "spam",
+    "sales-lead",
+    "partner",
+    "reseller",
+    "education",
+    "nonprofit",
+    "translation",
+    "documentation",
+    "how-to",
+    "data-import",
+    "data-export",
+    "sso",
+    "billing-dispute",
+    "hardware",
 )
 COLORS = ("#1f6feb", "#d73a49", "#28a745", "#6f42c1", "#e36209", "#6b7280", "#0366d6")
 FIRST = words(
     "Ada Alan Amara Ana Ben Bea Carla Chen Chloe Dan Dev Diego Ed Elena Emma Eli Fatima Finn "
     "Grace Hana Hugo Ian Ines Ivan Jada Jon Julia Kai Kemal Lea Leo Lina Luca Maya Mia Nadia "
     "Noah Nora Omar Olga Paul Priya Quinn Rosa Ravi Sam Sara Sofia Tom Tara Uma Vera Victor "
-    "Wei Will Xena Yara Yusuf Zoe Zane")
+    "Wei Will Xena Yara Yusuf Zoe Zane"
+)
 LAST = words(
     "Abbott Adams Ahmed Bauer Becker Brown Campbell Chen Costa Diaz Dubois Evans Fischer Garcia "
     "Gomez Hansen Haddad Ito Jensen Jones Kim Kowalski Lee Lopez Martin Meyer Moreau Murphy "
     "Nakamura Nguyen Novak Okafor Olsen Patel Perez Quinn Rossi Santos Schmidt Silva Smith "
-    "Suzuki Taylor Tanaka Walker Wang Weber Wilson Yamamoto Young Zhang")
+    "Suzuki Taylor Tanaka Walker Wang Weber Wilson Yamamoto Young Zhang"
+)
 DOMAINS = ("example.com", "example.org", "example.net", "mail.example.com", "corp.example")
 # Help-desk words that are in words.txt: the search scenario's queries, plus pairs.
 SEARCH_CANDIDATES = words(
     "order account delivery payment error broken update email charged crash package damaged "
     "shipping password problem issue price screen battery website download install software "
-    "replacement bank card invoice contact return tracking login app")
+    "replacement bank card invoice contact return tracking login app"
+)
 
 STATUS_RECENT = (("open", 50), ("pending", 20), ("snoozed", 10), ("resolved", 20))
 STATUS_OLD = (("open", 8), ("pending", 4), ("snoozed", 3), ("resolved", 85))
 PRIORITY = (("none", 50), ("low", 20), ("medium", 15), ("high", 10), ("urgent", 5))
-EVENT_MIX = (("message.created", 55), ("conversation.updated", 25),
-             ("conversation.created", 8), ("draft.created", 3), ("draft.approved", 1.5),
-             ("draft.rejected", 0.5), ("contact.created", 4), ("contact.updated", 3))
+EVENT_MIX = (
+    ("message.created", 55),
+    ("conversation.updated", 25),
+    ("conversation.created", 8),
+    ("draft.created", 3),
+    ("draft.approved", 1.5),
+    ("draft.rejected", 0.5),
+    ("contact.created", 4),
+    ("contact.updated", 3),
+)
 CHANGES = (
-    '{"status":["open","resolved"]}', '{"status":["resolved","open"]}',
-    '{"status":["open","pending"]}', '{"priority":["none","high"]}',
-    '{"assignee_id":[null,%(agent)d]}', '{"labels":{"added":["billing"],"removed":[]}}',
+    '{"status":["open","resolved"]}',
+    '{"status":["resolved","open"]}',
+    '{"status":["open","pending"]}',
+    '{"priority":["none","high"]}',
+    '{"assignee_id":[null,%(agent)d]}',
+    '{"labels":{"added":["billing"],"removed":[]}}',
 )
 
 
@@ -135,7 +197,7 @@ class Text:
         chars = min(600, max(20, int(rng.lognormvariate(math.log(150), 0.75))))
         n = max(4, round(chars / self.chars_per_word))
         start = rng.randrange(len(self.stream) - n)
-        text = " ".join(self.stream[start:start + n + (n < 8) * 6])
+        text = " ".join(self.stream[start : start + n + (n < 8) * 6])
         if len(text) > 599:  # 20-600 characters with the final stop
             text = text[:599].rsplit(" ", 1)[0]
         text = text[0].upper() + text[1:]
@@ -144,7 +206,7 @@ class Text:
     def subject(self) -> str:
         n = self.rng.randrange(3, 9)
         start = self.rng.randrange(len(self.stream) - n)
-        text = " ".join(w.rstrip(".?") for w in self.stream[start:start + n])
+        text = " ".join(w.rstrip(".?") for w in self.stream[start : start + n])
         return text[0].upper() + text[1:]
 
 
@@ -184,12 +246,24 @@ class Generator:
             created = now - rng.random() * 400 * DAY
             attrs = "{}"
             if rng.random() < 0.3:
-                attrs = json.dumps({"company": f"{rng.choice(LAST)} Ltd",
-                                    "plan": rng.choice(("free", "pro", "team"))})
-            yield (first_id + i, ws, name, email,
-                   f"+1555{i:07d}" if rng.random() < 0.4 else None,
-                   f"cust-{i}" if rng.random() < 0.3 else None,
-                   attrs, "inbound", ts(created), ts(created + rng.random() * 30 * DAY))
+                attrs = json.dumps(
+                    {
+                        "company": f"{rng.choice(LAST)} Ltd",
+                        "plan": rng.choice(("free", "pro", "team")),
+                    }
+                )
+            yield (
+                first_id + i,
+                ws,
+                name,
+                email,
+                f"+1555{i:07d}" if rng.random() < 0.4 else None,
+                f"cust-{i}" if rng.random() < 0.3 else None,
+                attrs,
+                "inbound",
+                ts(created),
+                ts(created + rng.random() * 30 * DAY),
+            )
 
     # --- conversations, their messages and labels ------------------------------------------
     def plan_conversations(self, inbox_ids: list[int]) -> None:
@@ -200,8 +274,9 @@ class Generator:
         counts = [1 + int(c * scale) for c in counts]
         for _ in range(size.messages - sum(counts)):  # rounding remainder
             counts[rng.randrange(len(counts))] += 1
-        starts = sorted(now - rng.random() * size.history_days * DAY
-                        for _ in range(size.conversations))
+        starts = sorted(
+            now - rng.random() * size.history_days * DAY for _ in range(size.conversations)
+        )
         for start, count in zip(starts, counts, strict=True):
             times, t = [], start
             for _ in range(count):
@@ -223,13 +298,30 @@ class Generator:
             agents = w.inbox_agents.get(inbox) or [a for a, _ in w.agents]
             assignee = rng.choice(agents) if rng.random() < 0.75 else None
             handoff = display_id % 50 == 0  # the reply scenario skips these
-            attrs = ('{"order_id":%d,"channel":"%s"}' % (rng.randrange(10**6), rng.choice(  # noqa: UP031
-                ("web", "app", "phone"))) if rng.random() < 0.2 else "{}")
-            yield (first_id + i, w.workspace_id, display_id, inbox, first_contact_id + contact,
-                   self.text.subject() if rng.random() < 0.9 else None, status, snoozed,
-                   rng.choice(priorities), assignee, attrs, handoff,
-                   "Customer asked for a person." if handoff else None,
-                   ts(times[-1]), ts(times[0]), ts(times[-1] + 30))
+            channel = rng.choice(("web", "app", "phone"))
+            attrs = (
+                f'{{"order_id":{rng.randrange(10**6)},"channel":"{channel}"}}'
+                if rng.random() < 0.2
+                else "{}"
+            )
+            yield (
+                first_id + i,
+                w.workspace_id,
+                display_id,
+                inbox,
+                first_contact_id + contact,
+                self.text.subject() if rng.random() < 0.9 else None,
+                status,
+                snoozed,
+                rng.choice(priorities),
+                assignee,
+                attrs,
+                handoff,
+                "Customer asked for a person." if handoff else None,
+                ts(times[-1]),
+                ts(times[0]),
+                ts(times[-1] + 30),
+            )
 
     def label_rows(self, first_conversation_id: int):
         rng, labels = self.rng, self.world.label_ids
@@ -252,16 +344,56 @@ class Generator:
                 else:
                     kind = previous
                 if kind == "incoming":
-                    row = (message_id, ws, conversation_id, inbox, kind, "contact", contact_id,
-                           None, None, None, body(),
-                           f"src-{message_id}" if rng.random() < 0.5 else None, None, ts(t))
+                    row = (
+                        message_id,
+                        ws,
+                        conversation_id,
+                        inbox,
+                        kind,
+                        "contact",
+                        contact_id,
+                        None,
+                        None,
+                        None,
+                        body(),
+                        f"src-{message_id}" if rng.random() < 0.5 else None,
+                        None,
+                        ts(t),
+                    )
                 elif kind == "outgoing" and rng.random() < 0.1:  # the bot answered
-                    row = (message_id, ws, conversation_id, inbox, kind, "bot", None, w.bot_id,
-                           w.token_id, None, body(), None, "sent", ts(t))
+                    row = (
+                        message_id,
+                        ws,
+                        conversation_id,
+                        inbox,
+                        kind,
+                        "bot",
+                        None,
+                        w.bot_id,
+                        w.token_id,
+                        None,
+                        body(),
+                        None,
+                        "sent",
+                        ts(t),
+                    )
                 else:
-                    row = (message_id, ws, conversation_id, inbox, kind, "user", None,
-                           rng.choice(agents), None, None, body(), None,
-                           "sent" if kind == "outgoing" else None, ts(t))
+                    row = (
+                        message_id,
+                        ws,
+                        conversation_id,
+                        inbox,
+                        kind,
+                        "user",
+                        None,
+                        rng.choice(agents),
+                        None,
+                        None,
+                        body(),
+                        None,
+                        "sent" if kind == "outgoing" else None,
+                        ts(t),
+                    )
                 message_id += 1
                 yield row
 
@@ -273,14 +405,27 @@ class Generator:
             status = rng.choice(statuses)
             created = self.convs[i][2][-1] + 60
             reviewed = ts(created + 600) if status != "pending" else None
-            yield (first_id + n, w.workspace_id, first_conversation_id + i, w.bot_id, w.token_id,
-                   self.text.body(), "Please check the tone." if rng.random() < 0.3 else None,
-                   status, rng.choice(w.agents)[0] if reviewed else None, reviewed, None,
-                   None, "Not accurate." if status == "rejected" else None, ts(created))
+            yield (
+                first_id + n,
+                w.workspace_id,
+                first_conversation_id + i,
+                w.bot_id,
+                w.token_id,
+                self.text.body(),
+                "Please check the tone." if rng.random() < 0.3 else None,
+                status,
+                rng.choice(w.agents)[0] if reviewed else None,
+                reviewed,
+                None,
+                None,
+                "Not accurate." if status == "rejected" else None,
+                ts(created),
+            )
 
     # --- events ----------------------------------------------------------------------------
-    def event_rows(self, first_id: int, first_conversation_id: int, first_contact_id: int,
-                   max_message_id: int):
+    def event_rows(
+        self, first_id: int, first_conversation_id: int, first_contact_id: int, max_message_id: int
+    ):
         rng, w, size = self.rng, self.world, self.size
         kinds = weighted(rng, EVENT_MIX)
         recent = min(size.recent_events, size.events // 2)
@@ -302,9 +447,12 @@ class Generator:
             if kind == "message.created":
                 sender = rng.choice(("contact", "contact", "user", "bot"))
                 msg_kind = {"contact": "incoming", "bot": "outgoing"}.get(
-                    sender, rng.choice(("outgoing", "note")))
-                data = ('{"display_id":%d,"message_id":%d,"kind":"%s","sender_type":"%s"}'  # noqa: UP031
-                        % (display_id, rng.randrange(1, max_message_id + 1), msg_kind, sender))
+                    sender, rng.choice(("outgoing", "note"))
+                )
+                data = (
+                    '{"display_id":%d,"message_id":%d,"kind":"%s","sender_type":"%s"}'  # noqa: UP031
+                    % (display_id, rng.randrange(1, max_message_id + 1), msg_kind, sender)
+                )
                 if sender == "contact":
                     actor = ("contact", contact_id, self.contacts[contact][0], None)
                 elif sender == "bot":
@@ -313,8 +461,10 @@ class Generator:
                 change = rng.choice(CHANGES) % {"agent": rng.choice(agents)[0]}
                 data = '{"display_id":%d,"changes":%s}' % (display_id, change)  # noqa: UP031
             elif kind == "conversation.created":
-                data = json.dumps({"display_id": display_id, "subject": self.text.subject(),
-                                   "status": "open"}, separators=(",", ":"))
+                data = json.dumps(
+                    {"display_id": display_id, "subject": self.text.subject(), "status": "open"},
+                    separators=(",", ":"),
+                )
                 actor = ("contact", contact_id, self.contacts[contact][0], None)
             elif kind.startswith("draft."):
                 data = '{"display_id":%d,"draft_id":%d}' % (display_id, rng.randrange(1, 10**5))  # noqa: UP031
@@ -322,13 +472,36 @@ class Generator:
                     actor = ("bot", w.bot_id, "Bench agent", w.token_id)
             else:  # contact.created / contact.updated carry no inbox or conversation
                 name, email = self.contacts[contact]
-                snapshot = {"contact_id": contact_id, "name": name, "email": email,
-                            "phone": None, "identifier": None}
+                snapshot = {
+                    "contact_id": contact_id,
+                    "name": name,
+                    "email": email,
+                    "phone": None,
+                    "identifier": None,
+                }
                 if kind == "contact.updated":
                     snapshot = {"changed": ["name"], **snapshot}
                 data = json.dumps(snapshot, separators=(",", ":"))
-                yield (first_id + n, w.workspace_id, None, kind, None, contact_id, *actor, data,
-                       ts(t))
+                yield (
+                    first_id + n,
+                    w.workspace_id,
+                    None,
+                    kind,
+                    None,
+                    contact_id,
+                    *actor,
+                    data,
+                    ts(t),
+                )
                 continue
-            yield (first_id + n, w.workspace_id, inbox, kind, conversation_id, contact_id,
-                   *actor, data, ts(t))
+            yield (
+                first_id + n,
+                w.workspace_id,
+                inbox,
+                kind,
+                conversation_id,
+                contact_id,
+                *actor,
+                data,
+                ts(t),
+            )

@@ -43,19 +43,19 @@ MAX_AGE_DAYS = 7  # snooze times and the 24-hour event window are relative to ge
 
 COLUMNS = {
     "contacts": "id, workspace_id, name, email, phone, identifier, custom_attributes, "
-                "created_via, created_at, updated_at",
+    "created_via, created_at, updated_at",
     "conversations": "id, workspace_id, display_id, inbox_id, contact_id, subject, status, "
-                     "snoozed_until, priority, assignee_id, custom_attributes, handoff, "
-                     "handoff_reason, last_activity_at, created_at, updated_at",
+    "snoozed_until, priority, assignee_id, custom_attributes, handoff, "
+    "handoff_reason, last_activity_at, created_at, updated_at",
     "conversation_labels": "conversation_id, label_id",
     "messages": "id, workspace_id, conversation_id, inbox_id, kind, sender_type, "
-                "sender_contact_id, sender_user_id, token_id, approved_by_id, body, source_id, "
-                "delivery_status, created_at",
+    "sender_contact_id, sender_user_id, token_id, approved_by_id, body, source_id, "
+    "delivery_status, created_at",
     "drafts": "id, workspace_id, conversation_id, author_id, token_id, body, note_to_reviewer, "
-              "status, reviewer_id, reviewed_at, sent_message_id, final_body, rejection_reason, "
-              "created_at",
+    "status, reviewer_id, reviewed_at, sent_message_id, final_body, rejection_reason, "
+    "created_at",
     "events": "id, workspace_id, inbox_id, type, conversation_id, contact_id, actor_type, "
-              "actor_id, actor_name, token_id, data, created_at",
+    "actor_id, actor_name, token_id, data, created_at",
 }
 
 
@@ -83,9 +83,13 @@ def is_fresh(out: Path, size: str) -> bool:
         meta = json.loads(meta_path(out).read_text())
     except (OSError, ValueError):
         return False
-    return (out.exists() and token_path(out).exists() and meta.get("size") == size
-            and meta.get("fingerprint") == fingerprint()
-            and time.time() - meta.get("generated_at", 0) < MAX_AGE_DAYS * 86400)
+    return (
+        out.exists()
+        and token_path(out).exists()
+        and meta.get("size") == size
+        and meta.get("fingerprint") == fingerprint()
+        and time.time() - meta.get("generated_at", 0) < MAX_AGE_DAYS * 86400
+    )
 
 
 def _make_workspace() -> tuple[World, str]:
@@ -95,28 +99,41 @@ def _make_workspace() -> tuple[World, str]:
     from deskwoot.policy import SCOPES, member_actor
     from deskwoot.services import inboxes, labels, mcp_settings, tokens, workspaces
 
-    ws, admin = workspaces.create_workspace("Bench", ADMIN_EMAIL, ADMIN_PASSWORD,
-                                            admin_name="Bench Admin", plan="enterprise",
-                                            slug=SLUG)
+    ws, admin = workspaces.create_workspace(
+        "Bench", ADMIN_EMAIL, ADMIN_PASSWORD, admin_name="Bench Admin", plan="enterprise", slug=SLUG
+    )
     actor = member_actor(admin, ws)
     mcp_settings.set_enabled(actor, True)
     agents = []
     for i in range(AGENTS):
-        user = workspaces.add_teammate(actor, f"agent{i + 1}@bench.deskwoot.test", "agent",
-                                       name=f"{FIRST[i * 5]} {LAST[i * 3]}")
+        user = workspaces.add_teammate(
+            actor,
+            f"agent{i + 1}@bench.deskwoot.test",
+            "agent",
+            name=f"{FIRST[i * 5]} {LAST[i * 3]}",
+        )
         agents.append((user.id, user.name))
     inbox_agents = {}
     for j, (name, channel) in enumerate(INBOXES):
         members = [a for i, (a, _) in enumerate(agents) if j in (i % 5, (i + 1) % 5)]
         inbox, _secret = inboxes.create_inbox(actor, name, channel, member_ids=members)
         inbox_agents[inbox.id] = members
-    label_ids = [labels.create_label(actor, name, COLORS[i % len(COLORS)]).id
-                 for i, name in enumerate(LABELS)]
+    label_ids = [
+        labels.create_label(actor, name, COLORS[i % len(COLORS)]).id
+        for i, name in enumerate(LABELS)
+    ]
     minted = tokens.mint(actor, "Bench agent", list(SCOPES))
     ws = db.session.get(Workspace, ws.id)
-    world = World(workspace_id=ws.id, admin_id=admin.id, bot_id=ws.bot_user_id,
-                  token_id=minted.token.id, agents=agents, inbox_agents=inbox_agents,
-                  label_ids=label_ids, now=time.time())
+    world = World(
+        workspace_id=ws.id,
+        admin_id=admin.id,
+        bot_id=ws.bot_user_id,
+        token_id=minted.token.id,
+        agents=agents,
+        inbox_agents=inbox_agents,
+        label_ids=label_ids,
+        now=time.time(),
+    )
     return world, minted.plaintext
 
 
@@ -133,11 +150,18 @@ def _insert(conn: sqlite3.Connection, table: str, rows) -> int:
 
 def _bulk_load(path: Path, gen: Generator, timings: dict) -> dict:
     conn = sqlite3.connect(path, isolation_level=None)
-    for pragma in ("journal_mode = DELETE", "journal_mode = OFF", "synchronous = OFF",
-                   "cache_size = -1000000", "temp_store = MEMORY"):
+    for pragma in (
+        "journal_mode = DELETE",
+        "journal_mode = OFF",
+        "synchronous = OFF",
+        "cache_size = -1000000",
+        "temp_store = MEMORY",
+    ):
         conn.execute(f"PRAGMA {pragma}")
-    schema = ("SELECT name, sql FROM sqlite_master WHERE type = ? AND sql IS NOT NULL AND "
-              "tbl_name IN (SELECT value FROM json_each(?))")
+    schema = (
+        "SELECT name, sql FROM sqlite_master WHERE type = ? AND sql IS NOT NULL AND "
+        "tbl_name IN (SELECT value FROM json_each(?))"
+    )
     triggers = conn.execute(schema, ("trigger", json.dumps(BULK_TABLES))).fetchall()
     indexes = conn.execute(schema, ("index", json.dumps(BULK_TABLES))).fetchall()
     counts = {}
@@ -164,10 +188,13 @@ def _bulk_load(path: Path, gen: Generator, timings: dict) -> dict:
     counts["messages"] = _insert(conn, "messages", gen.message_rows(message0, conv0, contact0))
     t = phase("messages", t)
     counts["drafts"] = _insert(conn, "drafts", gen.draft_rows(draft0, conv0))
-    counts["events"] = _insert(conn, "events", gen.event_rows(
-        event0, conv0, contact0, message0 + counts["messages"] - 1))
-    conn.execute("UPDATE workspaces SET next_display_id = ? WHERE id = ?",
-                 (len(gen.convs) + 1, ws.workspace_id))
+    counts["events"] = _insert(
+        conn, "events", gen.event_rows(event0, conv0, contact0, message0 + counts["messages"] - 1)
+    )
+    conn.execute(
+        "UPDATE workspaces SET next_display_id = ? WHERE id = ?",
+        (len(gen.convs) + 1, ws.workspace_id),
+    )
     conn.execute("COMMIT")
     t = phase("events", t)
     for _, sql in indexes:
@@ -194,12 +221,18 @@ def build(out: Path, size: str, seed: int = 5) -> dict:
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
-    for path in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm"), Path(f"{out}-wal"),
-                 Path(f"{out}-shm")):
+    for path in (
+        tmp,
+        Path(f"{tmp}-wal"),
+        Path(f"{tmp}-shm"),
+        Path(f"{out}-wal"),
+        Path(f"{out}-shm"),
+    ):
         path.unlink(missing_ok=True)
     timings: dict = {}
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}",
-                      "SECRET_KEY": "bench-generate"})
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}", "SECRET_KEY": "bench-generate"}
+    )
     with app.app_context():
         migrate.upgrade()
         world, plaintext = _make_workspace()
@@ -213,11 +246,20 @@ def build(out: Path, size: str, seed: int = 5) -> dict:
     queries = [w for w in SEARCH_CANDIDATES if w in words]
     queries += ["damaged package", "payment error", "account email", "order delivery"]
     meta = {
-        "size": size, "seed": seed, "fingerprint": fingerprint(), "generated_at": world.now,
-        "workspace": SLUG, "workspace_id": world.workspace_id, "token_id": world.token_id,
-        "admin_email": ADMIN_EMAIL, "admin_password": ADMIN_PASSWORD,
-        "inbox_ids": sorted(world.inbox_agents), "conversations": counts["conversations"],
-        "counts": counts, "search_queries": queries, "timings": timings,
+        "size": size,
+        "seed": seed,
+        "fingerprint": fingerprint(),
+        "generated_at": world.now,
+        "workspace": SLUG,
+        "workspace_id": world.workspace_id,
+        "token_id": world.token_id,
+        "admin_email": ADMIN_EMAIL,
+        "admin_password": ADMIN_PASSWORD,
+        "inbox_ids": sorted(world.inbox_agents),
+        "conversations": counts["conversations"],
+        "counts": counts,
+        "search_queries": queries,
+        "timings": timings,
         "seconds": round(time.perf_counter() - started, 1),
     }
     token_path(out).write_text(plaintext + "\n")

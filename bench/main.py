@@ -43,19 +43,28 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="small dataset, 2 s per scenario, no scaling check")
+    parser.add_argument(
+        "--quick", action="store_true", help="small dataset, 2 s per scenario, no scaling check"
+    )
     parser.add_argument("--size", choices=sorted(SIZES), help="main dataset (default full)")
     parser.add_argument("--duration", type=float, help="measured seconds per scenario")
     parser.add_argument("--warmup", type=float, help="unmeasured seconds before each")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=4, help="per server (README: 4)")
-    parser.add_argument("--scaling", action=argparse.BooleanOptionalAction, default=None,
-                        help="also run the reads on the small dataset (default: with full)")
-    parser.add_argument("--recheck", action=argparse.BooleanOptionalAction, default=None,
-                        help="the ceiling again at the end and the peer with 64 connections "
-                             "(default: not with --quick)")
+    parser.add_argument(
+        "--scaling",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also run the reads on the small dataset (default: with full)",
+    )
+    parser.add_argument(
+        "--recheck",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="the ceiling again at the end and the peer with 64 connections "
+        "(default: not with --quick)",
+    )
     parser.add_argument("--only", help="comma-separated scenario names (plus ceiling, peer)")
     parser.add_argument("--data-dir", type=Path, default=ROOT / "bench" / "data")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
@@ -90,12 +99,19 @@ def working_copy(path: Path, label: str) -> Path:
 
 
 def _row(scenario: Scenario, server: str) -> dict:
-    return {"name": scenario.name, "server": server, "kind": scenario.kind,
-            "is_mcp": scenario.is_mcp, "status": "ok", "note": ""}
+    return {
+        "name": scenario.name,
+        "server": server,
+        "kind": scenario.kind,
+        "is_mcp": scenario.is_mcp,
+        "status": "ok",
+        "note": "",
+    }
 
 
-def run_scenario(scenario: Scenario, server: Server, target: Target, load: Load,
-                 label: str) -> dict:
+def run_scenario(
+    scenario: Scenario, server: Server, target: Target, load: Load, label: str
+) -> dict:
     row = _row(scenario, label)
     url = server.base_url + scenario.path
     try:
@@ -110,24 +126,30 @@ def run_scenario(scenario: Scenario, server: Server, target: Target, load: Load,
         row["db_locked"] = server.log_count("database is locked", offset)
         row["tracebacks"] = server.log_count("Traceback", offset)
         row["loadavg_1m"] = round(os.getloadavg()[0], 2)
-        print(f"  {label:>14} | {scenario.name:<28} {row['rps']:>8,.0f} req/s  p50 "
-              f"{row['p50_ms']:>7} ms  p99 {row['p99_ms']:>7} ms  CPU {row['cpu_ms']:.2f}"
-              f"+{row['wrk_cpu_ms']:.2f} ms/req  "
-              f"non-2xx {row['non2xx']}  "
-              f"errors {report.errors(row) - row['non2xx']}  locked {row['db_locked']}",
-              flush=True)
+        print(
+            f"  {label:>14} | {scenario.name:<28} {row['rps']:>8,.0f} req/s  p50 "
+            f"{row['p50_ms']:>7} ms  p99 {row['p99_ms']:>7} ms  CPU {row['cpu_ms']:.2f}"
+            f"+{row['wrk_cpu_ms']:.2f} ms/req  "
+            f"non-2xx {row['non2xx']}  "
+            f"errors {report.errors(row) - row['non2xx']}  locked {row['db_locked']}",
+            flush=True,
+        )
     else:
-        print(f"  {label:>14} | {scenario.name:<28} {row['status'].upper()}: {row['note']}",
-              flush=True)
+        print(
+            f"  {label:>14} | {scenario.name:<28} {row['status'].upper()}: {row['note']}",
+            flush=True,
+        )
     return row
 
 
-def run_reference(runs: list[tuple[Scenario, Load]], server: Server,
-                  token: str) -> tuple[list[dict], list[float]]:
+def run_reference(
+    runs: list[tuple[Scenario, Load]], server: Server, token: str
+) -> tuple[list[dict], list[float]]:
     target = Target(server.base_url, token, 1, [1], ["x"])
     try:
-        rows = [run_scenario(scenario, server, target, load, server.name)
-                for scenario, load in runs]
+        rows = [
+            run_scenario(scenario, server, target, load, server.name) for scenario, load in runs
+        ]
         return rows, server.rss_mb()
     finally:
         server.stop()
@@ -143,15 +165,25 @@ class Desk:
     login_error: str | None = None
 
 
-def start_desk(label: str, db_path: Path, meta: dict, token: str,
-               args: argparse.Namespace) -> Desk:
+def start_desk(label: str, db_path: Path, meta: dict, token: str, args: argparse.Namespace) -> Desk:
     secret = secrets.token_urlsafe(32)
     cursor, after = poll_cursor(db_path, meta["workspace_id"], secret)
-    server = start_deskwoot(db_path, args.workers, args.data_dir / "logs", secret,
-                            name=f"deskwoot-{label}")
-    desk = Desk(label, server, Target(server.base_url, token, meta["conversations"],
-                                      meta["inbox_ids"], meta["search_queries"],
-                                      cursor=cursor, cursor_after=after))
+    server = start_deskwoot(
+        db_path, args.workers, args.data_dir / "logs", secret, name=f"deskwoot-{label}"
+    )
+    desk = Desk(
+        label,
+        server,
+        Target(
+            server.base_url,
+            token,
+            meta["conversations"],
+            meta["inbox_ids"],
+            meta["search_queries"],
+            cursor=cursor,
+            cursor_after=after,
+        ),
+    )
     try:
         desk.target.cookie = login(server.base_url, meta["admin_email"], meta["admin_password"])
     except (ScenarioFailed, OSError) as error:
@@ -168,11 +200,17 @@ def run_desks(desks: list[Desk], scenarios, load: Load) -> dict[str, list[dict]]
             if n and scenario.kind == "write":
                 continue
             if scenario.kind == "html" and desk.login_error:
-                rows[desk.label].append({**_row(scenario, desk.server.name), "status": "error",
-                                         "note": desk.login_error})
+                rows[desk.label].append(
+                    {
+                        **_row(scenario, desk.server.name),
+                        "status": "error",
+                        "note": desk.login_error,
+                    }
+                )
                 continue
             rows[desk.label].append(
-                run_scenario(scenario, desk.server, desk.target, load, desk.server.name))
+                run_scenario(scenario, desk.server, desk.target, load, desk.server.name)
+            )
     return rows
 
 
@@ -187,12 +225,20 @@ def scaling(full: list[dict], small: list[dict]) -> list[dict]:
         other = small_by_name.get(row["name"])
         if row["status"] != "ok" or other is None or row["kind"] == "write":
             continue
-        out.append({"name": row["name"], "p50_full": row["p50_ms"], "p50_small": other["p50_ms"],
-                    "p50_ratio": round(row["p50_ms"] / other["p50_ms"], 2),
-                    "mean_ratio": round(row["mean_ms"] / other["mean_ms"], 2),
-                    "rps_full": row["rps"], "rps_small": other["rps"],
-                    "cpu_full": row["cpu_ms"], "cpu_small": other["cpu_ms"],
-                    "cpu_ratio": _ratio(row["cpu_ms"], other["cpu_ms"])})
+        out.append(
+            {
+                "name": row["name"],
+                "p50_full": row["p50_ms"],
+                "p50_small": other["p50_ms"],
+                "p50_ratio": round(row["p50_ms"] / other["p50_ms"], 2),
+                "mean_ratio": round(row["mean_ms"] / other["mean_ms"], 2),
+                "rps_full": row["rps"],
+                "rps_small": other["rps"],
+                "cpu_full": row["cpu_ms"],
+                "cpu_small": other["cpu_ms"],
+                "cpu_ratio": _ratio(row["cpu_ms"], other["cpu_ms"]),
+            }
+        )
     return out
 
 
@@ -209,31 +255,37 @@ def main(argv: list[str] | None = None) -> dict:
     datasets, copies = {}, {}
     for size in sizes:
         path, meta, cached = dataset(size, args.data_dir)
-        datasets[size] = {"counts": meta["counts"], "generation_seconds": meta["seconds"],
-                          "phases": meta["timings"], "cached": cached,
-                          "generated_at": meta["generated_at"], "meta": meta}
+        datasets[size] = {
+            "counts": meta["counts"],
+            "generation_seconds": meta["seconds"],
+            "phases": meta["timings"],
+            "cached": cached,
+            "generated_at": meta["generated_at"],
+            "meta": meta,
+        }
         copies[size] = working_copy(path, size)
     token = generate.token_path(args.data_dir / f"{args.size}.sqlite3").read_text().strip()
     logs = args.data_dir / "logs"
 
     reference, rss = [], {}
     if only is None or "ceiling" in only:
-        measured, rss["ceiling"] = run_reference([(CEILING, load)],
-                                                 start_ceiling(args.workers, logs), token)
+        measured, rss["ceiling"] = run_reference(
+            [(CEILING, load)], start_ceiling(args.workers, logs), token
+        )
         reference += measured
     if only is None or "peer" in only:
         runs = [(PEER, load)]
         if args.recheck:
             runs.append((PEER_WIDE, replace(load, connections=64)))
-        measured, rss["peer"] = run_reference(runs, start_peer(args.workers, logs, token),
-                                              token)
+        measured, rss["peer"] = run_reference(runs, start_peer(args.workers, logs, token), token)
         reference += measured
     desks: list[Desk] = []
     try:
         for size in sizes:  # the main size first; it alone takes the writes
             size_token = generate.token_path(args.data_dir / f"{size}.sqlite3").read_text()
-            desks.append(start_desk(size, copies[size], datasets[size]["meta"],
-                                    size_token.strip(), args))
+            desks.append(
+                start_desk(size, copies[size], datasets[size]["meta"], size_token.strip(), args)
+            )
         by_label = run_desks(desks, picked, load)
         for desk in desks:
             name = "deskwoot" if desk.label == args.size else f"deskwoot-{desk.label}"
@@ -246,13 +298,23 @@ def main(argv: list[str] | None = None) -> dict:
 
     if args.recheck and (only is None or "ceiling" in only):
         # The machine may have got busier or quieter meanwhile: the ratios use the mean.
-        measured, _ = run_reference([(CEILING_AGAIN, load)], start_ceiling(args.workers, logs),
-                                    token)
+        measured, _ = run_reference(
+            [(CEILING_AGAIN, load)], start_ceiling(args.workers, logs), token
+        )
         reference += measured
-    ceilings = [r for r in reference if r["status"] == "ok"
-                and r["name"] in (CEILING.name, CEILING_AGAIN.name)]
-    ceiling = {key: sum(r[key] or 0 for r in ceilings) / len(ceilings)
-               for key in ("rps", "cpu_ms", "wrk_cpu_ms")} if ceilings else None
+    ceilings = [
+        r
+        for r in reference
+        if r["status"] == "ok" and r["name"] in (CEILING.name, CEILING_AGAIN.name)
+    ]
+    ceiling = (
+        {
+            key: sum(r[key] or 0 for r in ceilings) / len(ceilings)
+            for key in ("rps", "cpu_ms", "wrk_cpu_ms")
+        }
+        if ceilings
+        else None
+    )
     peer = next((r for r in reference if r["name"] == PEER.name and r["status"] == "ok"), None)
     report.add_ratios([*reference, *rows, *small_rows], ceiling, peer)
     scale = scaling(rows, small_rows)
@@ -262,15 +324,25 @@ def main(argv: list[str] | None = None) -> dict:
         "started_at": datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "elapsed_seconds": round(time.time() - started, 1),
-        "settings": {"size": args.size, "quick": args.quick, "duration": args.duration,
-                     "warmup": args.warmup, "connections": args.connections,
-                     "threads": args.threads, "workers": args.workers,
-                     "scaling": args.scaling, "recheck": args.recheck},
+        "settings": {
+            "size": args.size,
+            "quick": args.quick,
+            "duration": args.duration,
+            "warmup": args.warmup,
+            "connections": args.connections,
+            "threads": args.threads,
+            "workers": args.workers,
+            "scaling": args.scaling,
+            "recheck": args.recheck,
+        },
         "ceiling_rps": None if ceiling is None else round(ceiling["rps"], 1),
         "ceiling_cpu_ms": None if ceiling is None else round(ceiling["cpu_ms"], 3),
         "ceiling_wrk_cpu_ms": None if ceiling is None else round(ceiling["wrk_cpu_ms"], 3),
-        "machine": {"cpus": os.cpu_count(), "loadavg_start": loadavg_start,
-                    "loadavg_end": [round(x, 2) for x in os.getloadavg()]},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "loadavg_start": loadavg_start,
+            "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+        },
         "datasets": datasets,
         "reference": reference,
         "scenarios": rows,

@@ -26,8 +26,14 @@ from pathlib import Path
 from bench import generate
 
 ROOT = Path(__file__).resolve().parents[1]
-TOOLS = ("tools/list", "get_conversation", "list_conversations", "search_conversations",
-         "poll_events", "reply_to_conversation")
+TOOLS = (
+    "tools/list",
+    "get_conversation",
+    "list_conversations",
+    "search_conversations",
+    "poll_events",
+    "reply_to_conversation",
+)
 
 
 def _no_handoff(display_id: int) -> int:
@@ -40,14 +46,19 @@ def arguments(tool: str, meta: dict, cursor: str, rng: random.Random, n: int) ->
     if tool == "get_conversation":
         return {"conversation_id": rng.randint(1, meta["conversations"])}
     if tool == "list_conversations":
-        return {"status": rng.choice(("open", "pending", "snoozed", "resolved")),
-                "inbox_id": rng.choice(meta["inbox_ids"])}
+        return {
+            "status": rng.choice(("open", "pending", "snoozed", "resolved")),
+            "inbox_id": rng.choice(meta["inbox_ids"]),
+        }
     if tool == "search_conversations":
         return {"query": rng.choice(meta["search_queries"])}
     if tool == "poll_events":
         return {"cursor": cursor}
-    return {"conversation_id": _no_handoff(rng.randint(1, meta["conversations"])),
-            "body": "Thanks, we are on it.", "idempotency_key": f"profile-{n}"}
+    return {
+        "conversation_id": _no_handoff(rng.randint(1, meta["conversations"])),
+        "body": "Thanks, we are on it.",
+        "idempotency_key": f"profile-{n}",
+    }
 
 
 def bodies(tool: str, meta: dict, cursor: str, rng: random.Random):
@@ -58,8 +69,12 @@ def bodies(tool: str, meta: dict, cursor: str, rng: random.Random):
         if tool == "tools/list":
             yield {"jsonrpc": "2.0", "id": n, "method": "tools/list", "params": {}}
         else:
-            yield {"jsonrpc": "2.0", "id": n, "method": "tools/call",
-                   "params": {"name": tool, "arguments": arguments(tool, meta, cursor, rng, n)}}
+            yield {
+                "jsonrpc": "2.0",
+                "id": n,
+                "method": "tools/call",
+                "params": {"name": tool, "arguments": arguments(tool, meta, cursor, rng, n)},
+            }
 
 
 def explain(path: Path, sql: str, params) -> None:
@@ -92,8 +107,14 @@ def main() -> None:
     shutil.copyfile(source, copy)
     secret = secrets.token_urlsafe(16)
     cursor, _ = poll_cursor(copy, meta["workspace_id"], secret)
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{copy}", "SECRET_KEY": secret,
-                      "PUBLIC_URL": "http://127.0.0.1", "WTF_CSRF_ENABLED": False})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{copy}",
+            "SECRET_KEY": secret,
+            "PUBLIC_URL": "http://127.0.0.1",
+            "WTF_CSRF_ENABLED": False,
+        }
+    )
     statements: list[list] = []  # [sql, params, milliseconds]
 
     def before(conn, cursor, sql, params, context, many):
@@ -130,8 +151,10 @@ def main() -> None:
         for _ in range(args.n):
             send(next(stream))
         profiler.disable()
-        print(f"\n=== {tool}: {per_request:.2f} ms per request in-process, "
-              f"{len(one)} SQL statements per request")
+        print(
+            f"\n=== {tool}: {per_request:.2f} ms per request in-process, "
+            f"{len(one)} SQL statements per request"
+        )
         for sql, params, ms in one:
             print(f"   SQL {ms:7.2f} ms:", " ".join(sql.split())[:140])
             if ms > 2 and sql.lstrip().upper().startswith("SELECT"):
@@ -150,8 +173,7 @@ def main() -> None:
 
 def profile_pages(client, meta: dict, statements: list, args, copy: Path) -> None:
     """The logged-in HTML pages, the same way (CSRF is off in this in-process app)."""
-    client.post("/login", data={"email": meta["admin_email"],
-                                "password": meta["admin_password"]})
+    client.post("/login", data={"email": meta["admin_email"], "password": meta["admin_password"]})
     for path in ("/w/bench/conversations", "/w/bench/drafts"):
         for _ in range(3):
             response = client.get(path)
@@ -166,8 +188,10 @@ def profile_pages(client, meta: dict, statements: list, args, copy: Path) -> Non
         for _ in range(n):
             client.get(path)
         per_request = (time.perf_counter() - started) / n * 1000
-        print(f"\n=== GET {path}: {per_request:.2f} ms per request in-process, "
-              f"{len(one)} SQL statements per request, {len(response.data):,} bytes")
+        print(
+            f"\n=== GET {path}: {per_request:.2f} ms per request in-process, "
+            f"{len(one)} SQL statements per request, {len(response.data):,} bytes"
+        )
         for sql, params, ms in sorted(one, key=lambda s: -s[2])[:8]:
             print(f"   SQL {ms:7.2f} ms:", " ".join(sql.split())[:140])
             if ms > 2 and sql.lstrip().upper().startswith("SELECT"):
@@ -178,8 +202,7 @@ def profile_pages(client, meta: dict, statements: list, args, copy: Path) -> Non
             client.get(path)
         profiler.disable()
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).strip_dirs().sort_stats("tottime").print_stats(
-            args.top)
+        pstats.Stats(profiler, stream=out).strip_dirs().sort_stats("tottime").print_stats(args.top)
         print("\n".join(out.getvalue().splitlines()[4:]))
 
 

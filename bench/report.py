@@ -44,8 +44,12 @@ def add_ratios(rows: list[dict], ceiling: dict | None, peer: dict | None) -> Non
 
 
 def errors(row: dict) -> int:
-    return (row.get("non2xx", 0) + row.get("socket_errors", 0) + row.get("rpc_errors", 0)
-            + row.get("tool_errors", 0))
+    return (
+        row.get("non2xx", 0)
+        + row.get("socket_errors", 0)
+        + row.get("rpc_errors", 0)
+        + row.get("tool_errors", 0)
+    )
 
 
 def evaluate(rows: list[dict], scaling: list[dict], rss: list[float]) -> list[dict]:
@@ -63,45 +67,77 @@ def evaluate(rows: list[dict], scaling: list[dict], rss: list[float]) -> list[di
     def cpu(name, key="cpu_ratio_ceiling"):
         row = by_name.get(name) or {}
         value = row.get(key) if row.get("status") == "ok" else None
-        return None if value is None else (_pct(value) if key == "cpu_ratio_ceiling"
-                                           else f"{value}×")
+        return (
+            None if value is None else (_pct(value) if key == "cpu_ratio_ceiling" else f"{value}×")
+        )
 
     for name in READ_TOOLS:
         r = ratio(name)
         target(f"{name} ≥ 40% of ceiling", _pct(r), None if r is None else r >= 0.40, cpu(name))
     search = by_name.get("search_conversations", {})
     r = ratio("search_conversations")
-    target("search_conversations ≥ 20% of ceiling", _pct(r), None if r is None else r >= 0.20,
-           cpu("search_conversations"))
+    target(
+        "search_conversations ≥ 20% of ceiling",
+        _pct(r),
+        None if r is None else r >= 0.20,
+        cpu("search_conversations"),
+    )
     p99 = search.get("p99_ms") if search.get("status") == "ok" else None
-    target("search_conversations p99 < 50 ms", None if p99 is None else f"{p99} ms",
-           None if p99 is None else p99 < 50)
+    target(
+        "search_conversations p99 < 50 ms",
+        None if p99 is None else f"{p99} ms",
+        None if p99 is None else p99 < 50,
+    )
     reply = by_name.get("reply_to_conversation", {})
     r = ratio("reply_to_conversation")
-    target("reply_to_conversation ≥ 20% of ceiling", _pct(r), None if r is None else r >= 0.20,
-           cpu("reply_to_conversation"))
+    target(
+        "reply_to_conversation ≥ 20% of ceiling",
+        _pct(r),
+        None if r is None else r >= 0.20,
+        cpu("reply_to_conversation"),
+    )
     ran = reply.get("status") == "ok"
-    target("reply_to_conversation zero errors", errors(reply) if ran else None,
-           errors(reply) == 0 if ran else None)
-    target("reply_to_conversation zero “database is locked”", reply.get("db_locked"),
-           reply.get("db_locked") == 0 if ran else None)
+    target(
+        "reply_to_conversation zero errors",
+        errors(reply) if ran else None,
+        errors(reply) == 0 if ran else None,
+    )
+    target(
+        "reply_to_conversation zero “database is locked”",
+        reply.get("db_locked"),
+        reply.get("db_locked") == 0 if ran else None,
+    )
     for row in rows:
         if row.get("is_mcp"):
             p = row.get("ratio_peer")
-            target(f"{row['name']} ≥ 3× peer", None if p is None else f"{p}×",
-                   None if p is None else p >= 3, cpu(row["name"], "cpu_ratio_peer"))
+            target(
+                f"{row['name']} ≥ 3× peer",
+                None if p is None else f"{p}×",
+                None if p is None else p >= 3,
+                cpu(row["name"], "cpu_ratio_peer"),
+            )
     for row in rows:
         if row.get("kind") == "html":
             r = row.get("ratio_ceiling")
-            target(f"{row['name']} ≥ 25% of ceiling", _pct(r), None if r is None else r >= 0.25,
-                   cpu(row["name"]))
+            target(
+                f"{row['name']} ≥ 25% of ceiling",
+                _pct(r),
+                None if r is None else r >= 0.25,
+                cpu(row["name"]),
+            )
     for s in scaling:
-        target(f"{s['name']} latency full/small ≤ {SCALING_LIMIT}×", f"{s['p50_ratio']}×",
-               s["p50_ratio"] <= SCALING_LIMIT,
-               None if s.get("cpu_ratio") is None else f"{s['cpu_ratio']}×")
+        target(
+            f"{s['name']} latency full/small ≤ {SCALING_LIMIT}×",
+            f"{s['p50_ratio']}×",
+            s["p50_ratio"] <= SCALING_LIMIT,
+            None if s.get("cpu_ratio") is None else f"{s['cpu_ratio']}×",
+        )
     worst = max(rss) if rss else None
-    target(f"RSS per worker ≤ {RSS_LIMIT_MB} MB", None if worst is None else f"{worst} MB max",
-           None if worst is None else worst <= RSS_LIMIT_MB)
+    target(
+        f"RSS per worker ≤ {RSS_LIMIT_MB} MB",
+        None if worst is None else f"{worst} MB max",
+        None if worst is None else worst <= RSS_LIMIT_MB,
+    )
     return out
 
 
@@ -138,8 +174,10 @@ def markdown(result: dict) -> str:
     ]
     for row in [*result["reference"], *result["scenarios"]]:
         if row.get("status") != "ok":
-            lines.append(f"| {row['name']} | – | – | – | – | – | – | – | – | – | – | – | – | "
-                         f"**{row['status']}**: {row.get('note', '')} |")
+            lines.append(
+                f"| {row['name']} | – | – | – | – | – | – | – | – | – | – | – | – | "
+                f"**{row['status']}**: {row.get('note', '')} |"
+            )
             continue
         errs = f"{row['rpc_errors']}/{row['tool_errors']}/{row['socket_errors']}"
         ceiling = row.get("ratio_ceiling")
@@ -150,30 +188,46 @@ def markdown(result: dict) -> str:
             f"{_cell(row.get('ratio_peer'), '{}×')} | {_cpu_cell(row)} | "
             f"{_cell(_pct(row.get('cpu_ratio_ceiling')))} | "
             f"{_cell(row.get('cpu_ratio_peer'), '{}×')} | {_cell(row.get('loadavg_1m'))} | "
-            f"{row.get('note', '')} |")
+            f"{row.get('note', '')} |"
+        )
     if result["scaling"]:
-        lines += ["", "Scaling (same scenario on the small dataset: "
-                  f"{_counts(result['datasets'].get('small'))}):", "",
-                  f"| scenario | p50 ms {s['size']} | p50 ms small | {s['size']}/small "
-                  f"| req/s {s['size']} | req/s small | CPU ms/req {s['size']} "
-                  f"| CPU ms/req small | CPU {s['size']}/small |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += [
+            "",
+            "Scaling (same scenario on the small dataset: "
+            f"{_counts(result['datasets'].get('small'))}):",
+            "",
+            f"| scenario | p50 ms {s['size']} | p50 ms small | {s['size']}/small "
+            f"| req/s {s['size']} | req/s small | CPU ms/req {s['size']} "
+            f"| CPU ms/req small | CPU {s['size']}/small |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
         for sc in result["scaling"]:
-            lines.append(f"| {sc['name']} | {sc['p50_full']} | {sc['p50_small']} | "
-                         f"{sc['p50_ratio']}× | {sc['rps_full']:,.0f} | {sc['rps_small']:,.0f} | "
-                         f"{_cell(sc.get('cpu_full'), '{:.2f}')} | "
-                         f"{_cell(sc.get('cpu_small'), '{:.2f}')} | "
-                         f"{_cell(sc.get('cpu_ratio'), '{}×')} |")
+            lines.append(
+                f"| {sc['name']} | {sc['p50_full']} | {sc['p50_small']} | "
+                f"{sc['p50_ratio']}× | {sc['rps_full']:,.0f} | {sc['rps_small']:,.0f} | "
+                f"{_cell(sc.get('cpu_full'), '{:.2f}')} | "
+                f"{_cell(sc.get('cpu_small'), '{:.2f}')} | "
+                f"{_cell(sc.get('cpu_ratio'), '{}×')} |"
+            )
     rss = result["rss_mb"]
-    lines += ["", "RSS per worker (MB): " + "; ".join(
-        f"{name} {', '.join(map(str, values)) or '–'}" for name, values in rss.items()), ""]
-    lines += ["“load” is the 1-minute load average after the scenario (2 CPUs; wrk and the "
-              "server under test account for about 2 of it). “CPU ms/req” is the user+system "
-              "CPU time per request of the server (master and workers) and of wrk; the "
-              "CPU-based ratios divide their sums, which hardly depends on other load on the "
-              "machine: they estimate the measured ratios on an idle machine. The scaling "
-              "table's CPU columns are the server's alone. PASS/FAIL uses the measured ratios, "
-              "as the issue defines them.", "", TARGETS_LINE, ""]
+    lines += [
+        "",
+        "RSS per worker (MB): "
+        + "; ".join(f"{name} {', '.join(map(str, values)) or '–'}" for name, values in rss.items()),
+        "",
+    ]
+    lines += [
+        "“load” is the 1-minute load average after the scenario (2 CPUs; wrk and the "
+        "server under test account for about 2 of it). “CPU ms/req” is the user+system "
+        "CPU time per request of the server (master and workers) and of wrk; the "
+        "CPU-based ratios divide their sums, which hardly depends on other load on the "
+        "machine: they estimate the measured ratios on an idle machine. The scaling "
+        "table's CPU columns are the server's alone. PASS/FAIL uses the measured ratios, "
+        "as the issue defines them.",
+        "",
+        TARGETS_LINE,
+        "",
+    ]
     for t in result["targets"]:
         verdict = {True: "PASS", False: "FAIL", None: "n/a"}[t["pass"]]
         extra = f" (CPU-based: {t['cpu_based']})" if t.get("cpu_based") else ""
@@ -185,8 +239,10 @@ def _counts(dataset: dict | None) -> str:
     if not dataset:
         return "?"
     c = dataset["counts"]
-    return (f"{c['messages']:,} messages, {c['conversations']:,} conversations, "
-            f"{c['contacts']:,} contacts, {c['events']:,} events")
+    return (
+        f"{c['messages']:,} messages, {c['conversations']:,} conversations, "
+        f"{c['contacts']:,} contacts, {c['events']:,} events"
+    )
 
 
 def write(result: dict, out_dir: Path) -> tuple[Path, Path]:

@@ -40,14 +40,16 @@ DESKWOOT = (
     Scenario("tools/list", "tools_list.lua", "read"),
     Scenario("get_conversation", "get_conversation.lua", "read", tool="get_conversation"),
     Scenario("list_conversations", "list_conversations.lua", "read", tool="list_conversations"),
-    Scenario("search_conversations", "search_conversations.lua", "search",
-             tool="search_conversations"),
+    Scenario(
+        "search_conversations", "search_conversations.lua", "search", tool="search_conversations"
+    ),
     Scenario("poll_events", "poll_events.lua", "read", tool="poll_events"),
     Scenario("page: conversation list", "page.lua", "html", path="/w/bench/conversations"),
     Scenario("page: drafts queue", "page.lua", "html", path="/w/bench/drafts"),
     # Last: it writes, and nothing read afterwards should see its rows.
-    Scenario("reply_to_conversation", "reply_to_conversation.lua", "write",
-             tool="reply_to_conversation"),
+    Scenario(
+        "reply_to_conversation", "reply_to_conversation.lua", "write", tool="reply_to_conversation"
+    ),
 )
 CEILING = Scenario("ceiling (bare Flask JSON-RPC)", "ceiling.lua", "reference", path="/rpc")
 CEILING_AGAIN = Scenario("ceiling, again at the end", "ceiling.lua", "reference", path="/rpc")
@@ -55,8 +57,7 @@ PEER = Scenario("peer (SDK MCPServer echo)", "echo.lua", "reference", path="/mcp
 # uvicorn leaves Nagle on (asyncio only sets TCP_NODELAY on sockets whose proto is
 # IPPROTO_TCP, and uvicorn's is 0), so each keep-alive request waits ~40 ms for a delayed
 # ACK and 16 connections cap the peer's rate; 64 connections show its CPU-bound rate.
-PEER_WIDE = Scenario("peer, 64 connections", "echo.lua", "reference", path="/mcp",
-                     tool="echo")
+PEER_WIDE = Scenario("peer, 64 connections", "echo.lua", "reference", path="/mcp", tool="echo")
 
 
 @dataclass
@@ -74,10 +75,13 @@ class Target:
 
     def env(self) -> dict:
         return {
-            "BENCH_LUA": str(LUA), "BENCH_TOKEN": self.token, "BENCH_COOKIE": self.cookie,
+            "BENCH_LUA": str(LUA),
+            "BENCH_TOKEN": self.token,
+            "BENCH_COOKIE": self.cookie,
             "BENCH_CONVERSATIONS": str(self.conversations),
             "BENCH_INBOXES": ",".join(map(str, self.inbox_ids)),
-            "BENCH_QUERIES": "|".join(self.queries), "BENCH_CURSOR": self.cursor,
+            "BENCH_QUERIES": "|".join(self.queries),
+            "BENCH_CURSOR": self.cursor,
         }
 
 
@@ -96,9 +100,16 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 def post_rpc(url: str, token: str, method: str, params: dict) -> tuple[int, dict | str]:
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
-    request = urllib.request.Request(url, data=body, method="POST", headers={  # noqa: S310
-        "Authorization": f"Bearer {token}", "Content-Type": "application/json",
-        "Accept": "application/json, text/event-stream"})
+    request = urllib.request.Request(  # noqa: S310 - loopback http only
+        url,
+        data=body,
+        method="POST",
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+        },
+    )
     try:
         with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback
             status, raw = response.status, response.read()
@@ -113,7 +124,8 @@ def post_rpc(url: str, token: str, method: str, params: dict) -> tuple[int, dict
 def get_page(url: str, cookie: str) -> tuple[int, str]:
     opener = urllib.request.build_opener(_NoRedirect)
     request = urllib.request.Request(  # noqa: S310 - loopback URL we built
-        url, headers={"Cookie": cookie, "Accept": "text/html"})
+        url, headers={"Cookie": cookie, "Accept": "text/html"}
+    )
     try:
         with opener.open(request, timeout=60) as response:
             return response.status, response.read().decode(errors="replace")
@@ -130,8 +142,9 @@ def login(base_url: str, email: str, password: str) -> str:
     csrf = re.search(r'value="([^"]*)"', tag.group(0)) if tag else None
     if csrf is None:
         raise ScenarioFailed("no csrf_token field on /login")
-    form = urllib.parse.urlencode({"csrf_token": csrf.group(1), "email": email,
-                                   "password": password, "next": ""}).encode()
+    form = urllib.parse.urlencode(
+        {"csrf_token": csrf.group(1), "email": email, "password": password, "next": ""}
+    ).encode()
     opener.open(base_url + "/login", data=form, timeout=30).read()
     cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
     status, _ = get_page(base_url + "/w/bench/conversations", cookie)
@@ -140,8 +153,7 @@ def login(base_url: str, email: str, password: str) -> str:
     return cookie
 
 
-def poll_cursor(db_path: Path, workspace_id: int, secret: str,
-                back: int = 1000) -> tuple[str, int]:
+def poll_cursor(db_path: Path, workspace_id: int, secret: str, back: int = 1000) -> tuple[str, int]:
     """A poll_events cursor `back` events before the newest, and the id it points after.
 
     Made with the server's own deskwoot.mcp.cursors.encode and its secret key — the same
@@ -154,8 +166,12 @@ def poll_cursor(db_path: Path, workspace_id: int, secret: str,
     from deskwoot.mcp import cursors
 
     with sqlite3.connect(db_path) as conn:
-        newest = conn.execute("SELECT max(id) FROM events WHERE workspace_id = ?",
-                              (workspace_id,)).fetchone()[0] or 0
+        newest = (
+            conn.execute(
+                "SELECT max(id) FROM events WHERE workspace_id = ?", (workspace_id,)
+            ).fetchone()[0]
+            or 0
+        )
     after = max(0, newest - back)
     app = Flask("bench-cursor")
     app.config["SECRET_KEY"] = secret
@@ -170,8 +186,11 @@ def sample_arguments(scenario: Scenario, target: Target) -> dict:
         "list_conversations": {"status": "open", "inbox_id": target.inbox_ids[0]},
         "search_conversations": {"query": target.queries[0]},
         "poll_events": {"cursor": target.cursor},
-        "reply_to_conversation": {"conversation_id": 1, "body": SAMPLE_REPLY,
-                                  "idempotency_key": "bench-sample-" + secrets.token_hex(6)},
+        "reply_to_conversation": {
+            "conversation_id": 1,
+            "body": SAMPLE_REPLY,
+            "idempotency_key": "bench-sample-" + secrets.token_hex(6),
+        },
         "echo": {"text": "hello"},
     }[scenario.tool]
 
@@ -179,18 +198,23 @@ def sample_arguments(scenario: Scenario, target: Target) -> dict:
 def page_sizes(scenario: Scenario, url: str, target: Target) -> str:
     """The mean page size over every variant the script draws from (pages differ by data)."""
     if scenario.tool == "list_conversations":
-        variants = [{"status": s, "inbox_id": i} for s in ("open", "pending", "snoozed",
-                                                            "resolved") for i in target.inbox_ids]
+        variants = [
+            {"status": s, "inbox_id": i}
+            for s in ("open", "pending", "snoozed", "resolved")
+            for i in target.inbox_ids
+        ]
     else:
         variants = [{"query": q} for q in target.queries]
     sizes = []
     for arguments in variants:
-        status, answer = post_rpc(url, target.token, "tools/call",
-                                  {"name": scenario.tool, "arguments": arguments})
+        status, answer = post_rpc(
+            url, target.token, "tools/call", {"name": scenario.tool, "arguments": arguments}
+        )
         result = answer.get("result", {}) if isinstance(answer, dict) else {}
         if status != 200 or result.get("isError") or "structuredContent" not in result:
-            raise ScenarioFailed(f"{scenario.tool} {arguments} answered HTTP {status}: "
-                                 f"{json.dumps(answer)[:500]}")
+            raise ScenarioFailed(
+                f"{scenario.tool} {arguments} answered HTTP {status}: {json.dumps(answer)[:500]}"
+            )
         sizes.append(len(result["structuredContent"].get("conversations", [])))
     return f"{sum(sizes) / len(sizes):.1f} conversations/page over {len(sizes)} variants"
 
@@ -211,12 +235,14 @@ def sample_check(scenario: Scenario, url: str, target: Target) -> str:
         params = {"name": scenario.tool, "arguments": sample_arguments(scenario, target)}
     status, answer = post_rpc(url, target.token, method, params)
     if status != 200 or not isinstance(answer, dict) or "result" not in answer:
-        raise ScenarioFailed(f"{method} {scenario.tool or ''} answered HTTP {status}: "
-                             f"{json.dumps(answer)[:500]}")
+        raise ScenarioFailed(
+            f"{method} {scenario.tool or ''} answered HTTP {status}: {json.dumps(answer)[:500]}"
+        )
     result = answer["result"]
     if scenario.tool is not None and result.get("isError"):
-        raise ScenarioFailed(f"{scenario.tool} returned isError: "
-                             f"{json.dumps(result.get('structuredContent'))[:500]}")
+        raise ScenarioFailed(
+            f"{scenario.tool} returned isError: {json.dumps(result.get('structuredContent'))[:500]}"
+        )
     structured = result.get("structuredContent") or {}
     if scenario.name == "tools/list":
         return f"{len(result.get('tools', []))} tools"
@@ -224,8 +250,10 @@ def sample_check(scenario: Scenario, url: str, target: Target) -> str:
         events = structured.get("events") or []
         first = events[0]["id"] if events else None
         if first != target.cursor_after + 1:
-            raise ScenarioFailed(f"poll_events from the cursor started at event {first}, "
-                                 f"expected {target.cursor_after + 1}")
+            raise ScenarioFailed(
+                f"poll_events from the cursor started at event {first}, "
+                f"expected {target.cursor_after + 1}"
+            )
         return f"{len(events)} events from id {first}"
     if scenario.tool in ("list_conversations", "search_conversations"):
         return page_sizes(scenario, url, target)

@@ -94,16 +94,29 @@ class Server:
                 self.process.wait()
 
 
-def _start(name: str, argv: list[str], env: dict, logdir: Path, base_url: str, endpoint: str,
-           ready_path: str, ready_method: str = "GET") -> Server:
+def _start(
+    name: str,
+    argv: list[str],
+    env: dict,
+    logdir: Path,
+    base_url: str,
+    endpoint: str,
+    ready_path: str,
+    ready_method: str = "GET",
+) -> Server:
     logdir.mkdir(parents=True, exist_ok=True)
     log = logdir / f"{name}.log"
     # The test suite's database settings must not leak into the servers.
-    environment = {k: v for k, v in os.environ.items()
-                   if not k.startswith(("DESKWOOT_", "DATABASE_URL"))}
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DESKWOOT_", "DATABASE_URL"))
+    }
     with log.open("wb") as out:
         process = subprocess.Popen(  # noqa: S603 - our own fixed command line
-            argv, cwd=ROOT, env={**environment, **env}, stdout=out, stderr=subprocess.STDOUT,
+            argv,
+            cwd=ROOT,
+            env={**environment, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     server = Server(name, process, base_url, log, endpoint)
@@ -113,7 +126,8 @@ def _start(name: str, argv: list[str], env: dict, logdir: Path, base_url: str, e
             raise RuntimeError(f"{name} exited during start-up:\n{log.read_text()[-3000:]}")
         try:
             request = urllib.request.Request(  # noqa: S310 - loopback URL we built
-                base_url + ready_path, method=ready_method)
+                base_url + ready_path, method=ready_method
+            )
             urllib.request.urlopen(request, timeout=2)  # noqa: S310 - loopback URL we built
             return server
         except urllib.error.HTTPError:
@@ -126,32 +140,72 @@ def _start(name: str, argv: list[str], env: dict, logdir: Path, base_url: str, e
 
 def gunicorn_argv(app: str, port: int, workers: int) -> list[str]:
     """The README's one-VM settings: sync workers, loopback bind, no access log."""
-    return [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind",
-            f"127.0.0.1:{port}", "--forwarded-allow-ips", "127.0.0.1", app]
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--workers",
+        str(workers),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--forwarded-allow-ips",
+        "127.0.0.1",
+        app,
+    ]
 
 
-def start_deskwoot(db_path: Path, workers: int, logdir: Path, secret: str,
-                   name: str = "deskwoot") -> Server:
+def start_deskwoot(
+    db_path: Path, workers: int, logdir: Path, secret: str, name: str = "deskwoot"
+) -> Server:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {"DATABASE_URL": f"sqlite:///{db_path.resolve()}", "DESKWOOT_SECRET_KEY": secret,
-           "DESKWOOT_PUBLIC_URL": base}
-    return _start(name, gunicorn_argv("deskwoot.wsgi:create()", port, workers), env, logdir,
-                  base, base + "/api/mcp", "/login")
+    env = {
+        "DATABASE_URL": f"sqlite:///{db_path.resolve()}",
+        "DESKWOOT_SECRET_KEY": secret,
+        "DESKWOOT_PUBLIC_URL": base,
+    }
+    return _start(
+        name,
+        gunicorn_argv("deskwoot.wsgi:create()", port, workers),
+        env,
+        logdir,
+        base,
+        base + "/api/mcp",
+        "/login",
+    )
 
 
 def start_ceiling(workers: int, logdir: Path) -> Server:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    return _start("ceiling", gunicorn_argv("bench.ceiling:app", port, workers), {}, logdir,
-                  base, base + "/rpc", "/rpc", "GET")
+    return _start(
+        "ceiling",
+        gunicorn_argv("bench.ceiling:app", port, workers),
+        {},
+        logdir,
+        base,
+        base + "/rpc",
+        "/rpc",
+        "GET",
+    )
 
 
 def start_peer(workers: int, logdir: Path, token: str) -> Server:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    argv = [sys.executable, "-m", "uvicorn", "bench.peer:app", "--workers", str(workers),
-            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-            "--no-access-log"]
-    return _start("peer", argv, {"BENCH_PEER_TOKEN": token}, logdir, base, base + "/mcp",
-                  "/mcp")
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bench.peer:app",
+        "--workers",
+        str(workers),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    return _start("peer", argv, {"BENCH_PEER_TOKEN": token}, logdir, base, base + "/mcp", "/mcp")

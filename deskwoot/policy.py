@@ -264,11 +264,15 @@ def require_assignable(actor: Actor, conversation: Conversation, user_id: int) -
             Membership.workspace_id == actor.workspace_id, Membership.user_id == teammate.id
         )
     ).scalar_one()
-    works_inbox = role == "admin" or db.session.execute(
-        select(InboxMember.user_id).where(
-            InboxMember.inbox_id == conversation.inbox_id, InboxMember.user_id == teammate.id
-        )
-    ).first() is not None
+    works_inbox = (
+        role == "admin"
+        or db.session.execute(
+            select(InboxMember.user_id).where(
+                InboxMember.inbox_id == conversation.inbox_id, InboxMember.user_id == teammate.id
+            )
+        ).first()
+        is not None
+    )
     if not teammate.is_active or not works_inbox:
         raise Invalid(
             f"{teammate.name} does not work the '{conversation.inbox.name}' inbox; assign "
@@ -309,11 +313,11 @@ def require_human(actor: Actor, what: str) -> None:
 
 MCP_LOCK_MESSAGES = {
     "plan_required": "The MCP server is an Enterprise feature and this workspace is on the "
-                     "{plan} plan. It unlocks when the operator moves the workspace to "
-                     "Enterprise (`deskwoot plan set {slug} enterprise`).",
+    "{plan} plan. It unlocks when the operator moves the workspace to "
+    "Enterprise (`deskwoot plan set {slug} enterprise`).",
     "trial_expired": "This workspace's 7-day Enterprise trial has ended, so the MCP server is "
-                     "locked. It unlocks when the operator moves the workspace to Enterprise "
-                     "(`deskwoot plan set {slug} enterprise`).",
+    "locked. It unlocks when the operator moves the workspace to Enterprise "
+    "(`deskwoot plan set {slug} enterprise`).",
 }
 
 

@@ -80,8 +80,12 @@ def make_user(
     return user
 
 
-def make_inbox(workspace: Workspace, name: str | None = None, secret: str = "dw_in_test",
-               members: list[User] = ()) -> Inbox:
+def make_inbox(
+    workspace: Workspace,
+    name: str | None = None,
+    secret: str = "dw_in_test",
+    members: list[User] = (),
+) -> Inbox:
     n = next(_seq)
     inbox = Inbox(
         workspace_id=workspace.id,
@@ -99,8 +103,13 @@ def make_inbox(workspace: Workspace, name: str | None = None, secret: str = "dw_
     return inbox
 
 
-def make_contact(workspace: Workspace, name: str | None = None, email: str | None = None,
-                 created_via: str = "inbound", **fields) -> Contact:
+def make_contact(
+    workspace: Workspace,
+    name: str | None = None,
+    email: str | None = None,
+    created_via: str = "inbound",
+    **fields,
+) -> Contact:
     n = next(_seq)
     contact = Contact(
         workspace_id=workspace.id,
@@ -148,8 +157,7 @@ def bot_actor(workspace: Workspace, scopes=None, inbox_ids=None, token_id=None) 
     """An MCP-style actor for service tests (the MCP layer builds these from tokens)."""
     from deskwoot.policy import SCOPES
 
-    bot = User(email=f"bot-{secrets.token_hex(4)}@bots.deskwoot.invalid", name="Bot",
-               kind="bot")
+    bot = User(email=f"bot-{secrets.token_hex(4)}@bots.deskwoot.invalid", name="Bot", kind="bot")
     db.session.add(bot)
     db.session.commit()
     return Actor(

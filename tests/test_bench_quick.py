@@ -32,10 +32,33 @@ def test_quick_benchmark_reports_every_scenario(tmp_path, artifacts):
     out = artifacts / "bench"
     shutil.rmtree(out, ignore_errors=True)
     proc = subprocess.run(
-        [sys.executable, "-m", "bench.main", "--size", "tiny", "--duration", "1",
-         "--warmup", "0", "--connections", "2", "--threads", "1", "--workers", "2",
-         "--no-scaling", "--data-dir", str(tmp_path / "data"), "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=180, check=False,
+        [
+            sys.executable,
+            "-m",
+            "bench.main",
+            "--size",
+            "tiny",
+            "--duration",
+            "1",
+            "--warmup",
+            "0",
+            "--connections",
+            "2",
+            "--threads",
+            "1",
+            "--workers",
+            "2",
+            "--no-scaling",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
     )
     (artifacts / "bench-quick.log").write_text(proc.stdout + proc.stderr)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -50,12 +50,14 @@ def ws(app):
 @pytest.fixture
 def empty_app(tmp_path):
     """An app on a brand-new, unmigrated database: what `serve` finds on a fresh machine."""
-    app = create_app({
-        "TESTING": True,
-        "SQLALCHEMY_DATABASE_URI": "sqlite:///" + str(tmp_path / "fresh.sqlite3"),
-        "SECRET_KEY": "test",
-        "PUBLIC_URL": "http://localhost",
-    })
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": "sqlite:///" + str(tmp_path / "fresh.sqlite3"),
+            "SECRET_KEY": "test",
+            "PUBLIC_URL": "http://localhost",
+        }
+    )
     with app.app_context():
         yield app
         db.session.remove()
@@ -99,10 +101,21 @@ def test_db_upgrade_migrates_an_empty_database(empty_app):
 
 
 def test_workspace_create_with_password(runner):
-    out = ok(runner.invoke(args=[
-        "workspace", "create", "Globex Support", "--admin-email", "Hank@Globex.test",
-        "--admin-password", "long enough pw", "--admin-name", "Hank",
-    ]))
+    out = ok(
+        runner.invoke(
+            args=[
+                "workspace",
+                "create",
+                "Globex Support",
+                "--admin-email",
+                "Hank@Globex.test",
+                "--admin-password",
+                "long enough pw",
+                "--admin-name",
+                "Hank",
+            ]
+        )
+    )
     assert "slug: globex-support" in out and "Plan: trial" in out and "7 days left" in out
     assert "set-password" not in out
     ws = workspace("globex-support")
@@ -115,10 +128,17 @@ def test_workspace_create_with_password(runner):
 
 
 def test_workspace_create_without_password_prints_a_working_link(runner):
-    result = runner.invoke(args=[
-        "workspace", "create", "Initech", "--admin-email", "peter@initech.test",
-        "--plan", "enterprise",
-    ])
+    result = runner.invoke(
+        args=[
+            "workspace",
+            "create",
+            "Initech",
+            "--admin-email",
+            "peter@initech.test",
+            "--plan",
+            "enterprise",
+        ]
+    )
     assert "Plan: enterprise" in ok(result)
     link = last_line(result)
     assert link.startswith("http://localhost/set-password/")
@@ -144,8 +164,10 @@ def test_workspace_list_shows_plan_trial_mcp_and_team(runner, ws):
     f.make_user(ws)
     f.make_workspace(name="Big Corp", slug="bigcorp", plan="enterprise", mcp_enabled=True)
     f.make_workspace(name="Old", slug="old", trial_ends_at=utcnow() - timedelta(days=1))
-    rows = {line.split()[0]: line.split() for line in ok(runner.invoke(
-        args=["workspace", "list"])).splitlines()[2:]}
+    rows = {
+        line.split()[0]: line.split()
+        for line in ok(runner.invoke(args=["workspace", "list"])).splitlines()[2:]
+    }
     assert rows["acme"][1:] == ["Acme", "trial", "7", "days", "left", "off", "2"]
     assert rows["bigcorp"][-2:] == ["on", "0"] and rows["bigcorp"][3] == "enterprise"
     assert "ended" in rows["old"] and "(locked" in rows["old"]
@@ -157,9 +179,15 @@ def test_plan_set_changes_the_plan_and_audits_it(runner, ws):
     assert workspace("acme").plan == "enterprise"
     ok(runner.invoke(args=["plan", "set", "acme", "starter"]))
     assert workspace("acme").plan == "starter"
-    entry = db.session.execute(
-        select(AuditEntry).where(AuditEntry.action == "plan.changed").order_by(AuditEntry.id.desc())
-    ).scalars().first()
+    entry = (
+        db.session.execute(
+            select(AuditEntry)
+            .where(AuditEntry.action == "plan.changed")
+            .order_by(AuditEntry.id.desc())
+        )
+        .scalars()
+        .first()
+    )
     assert entry.detail == "enterprise -> starter" and entry.actor_type == "system"
 
 
@@ -223,15 +251,29 @@ def test_inbox_create_rejects_a_duplicate_name(runner, ws, name):
 
 
 def test_inbox_create_rejects_an_unknown_channel(runner, ws):
-    assert_error(runner.invoke(args=["inbox", "create", "acme", "X", "--channel", "fax"]),
-                 "Channel must be one of")
+    assert_error(
+        runner.invoke(args=["inbox", "create", "acme", "X", "--channel", "fax"]),
+        "Channel must be one of",
+    )
 
 
 def test_user_add_without_password_prints_a_working_link(runner, ws):
     support = f.make_inbox(ws, name="Support")
     f.make_inbox(ws, name="Sales")
-    result = runner.invoke(args=["user", "add", "acme", "Sam@Acme.test", "--role", "agent",
-                                 "--name", "Sam", "--inbox", "support"])
+    result = runner.invoke(
+        args=[
+            "user",
+            "add",
+            "acme",
+            "Sam@Acme.test",
+            "--role",
+            "agent",
+            "--name",
+            "Sam",
+            "--inbox",
+            "support",
+        ]
+    )
     assert "as agent (Support)" in ok(result)
     token = last_line(result).rsplit("/", 1)[1]
     user = auth.password_link_user(token)
@@ -243,8 +285,20 @@ def test_user_add_without_password_prints_a_working_link(runner, ws):
 
 
 def test_user_add_with_password_sets_it(runner, ws):
-    out = ok(runner.invoke(args=["user", "add", "acme", "ann@acme.test", "--role", "admin",
-                                 "--password", "long enough pw"]))
+    out = ok(
+        runner.invoke(
+            args=[
+                "user",
+                "add",
+                "acme",
+                "ann@acme.test",
+                "--role",
+                "admin",
+                "--password",
+                "long enough pw",
+            ]
+        )
+    )
     assert "as admin (every inbox)" in out and "set-password" not in out
     user = db.session.execute(select(User).where(User.email == "ann@acme.test")).scalar_one()
     assert verify_password(user.password_hash, "long enough pw")
@@ -273,8 +327,10 @@ def test_user_add_rejects_bad_input(runner, ws, args, message):
 
 def test_user_add_twice_is_a_conflict(runner, ws):
     ok(runner.invoke(args=["user", "add", "acme", "a@acme.test", "--role", "agent"]))
-    assert_error(runner.invoke(args=["user", "add", "acme", "a@acme.test", "--role", "agent"]),
-                 "already on this team")
+    assert_error(
+        runner.invoke(args=["user", "add", "acme", "a@acme.test", "--role", "agent"]),
+        "already on this team",
+    )
 
 
 # --- demo, prune, serve --------------------------------------------------------------------
@@ -321,13 +377,16 @@ def test_serve_on_a_fresh_database_migrates_seeds_and_execs_gunicorn(empty_app, 
     assert argv[-1] == "deskwoot.wsgi:create()"
 
 
-def test_serve_uses_its_port_for_links_when_no_public_url_is_set(tmp_path, exec_calls,
-                                                                 monkeypatch):
+def test_serve_uses_its_port_for_links_when_no_public_url_is_set(tmp_path, exec_calls, monkeypatch):
     # Register the variable with monkeypatch so whatever `serve` sets is undone afterwards.
     monkeypatch.setenv("DESKWOOT_PUBLIC_URL", "placeholder")
     monkeypatch.delenv("DESKWOOT_PUBLIC_URL")
-    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite:///" + str(tmp_path / "s.sqlite3"),
-                      "SECRET_KEY": "test"})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": "sqlite:///" + str(tmp_path / "s.sqlite3"),
+            "SECRET_KEY": "test",
+        }
+    )
     with app.app_context():
         out = ok(app.test_cli_runner().invoke(args=["serve", "--port", "8124"]))
         db.session.remove()

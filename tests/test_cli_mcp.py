@@ -58,7 +58,9 @@ def test_enable_provisions_the_bot_and_disable_keeps_it(runner, ws):
         select(AuditEntry.action, AuditEntry.actor_type).order_by(AuditEntry.id)
     ).all()
     assert [tuple(a) for a in actions] == [
-        ("mcp.bot_provisioned", "system"), ("mcp.enabled", "system"), ("mcp.disabled", "system"),
+        ("mcp.bot_provisioned", "system"),
+        ("mcp.enabled", "system"),
+        ("mcp.disabled", "system"),
     ]
 
 
@@ -72,8 +74,13 @@ def test_enable_on_a_locked_plan_says_what_unlocks_it(runner, ws):
 
 def test_mint_prints_the_token_alone_on_the_last_line(runner, ws):
     ok(runner.invoke(args=["mcp", "enable", "acme"]))
-    plaintext = mint(runner, "--name", "OpenClaw triage bot",
-                     "--scopes", "conversations:read, conversations:draft")
+    plaintext = mint(
+        runner,
+        "--name",
+        "OpenClaw triage bot",
+        "--scopes",
+        "conversations:read, conversations:draft",
+    )
     live, found = tokens.authenticate(plaintext)
     assert found.slug == "acme"
     assert live.name == "OpenClaw triage bot"
@@ -83,10 +90,23 @@ def test_mint_prints_the_token_alone_on_the_last_line(runner, ws):
 
 
 def test_mint_with_a_preset_inboxes_and_expiry(runner, ws):
-    result = runner.invoke(args=[
-        "mcp", "mint", "acme", "--name", "Drafter", "--preset", "drafts",
-        "--inbox", "support", "--inbox", "Sales", "--expires-in", "10",
-    ])
+    result = runner.invoke(
+        args=[
+            "mcp",
+            "mint",
+            "acme",
+            "--name",
+            "Drafter",
+            "--preset",
+            "drafts",
+            "--inbox",
+            "support",
+            "--inbox",
+            "Sales",
+            "--expires-in",
+            "10",
+        ]
+    )
     out = ok(result)
     assert "(preset drafts)" in out and "Inboxes: Support, Sales" in out
     assert "Note: the MCP server is off" in out
@@ -123,14 +143,20 @@ def test_mint_on_a_locked_plan_is_refused(runner, ws):
     acme = workspace()
     acme.trial_ends_at = utcnow() - timedelta(days=1)
     db.session.commit()
-    assert_error(runner.invoke(args=["mcp", "mint", "acme", "--name", "X", "--preset", "full"]),
-                 "trial has ended")
+    assert_error(
+        runner.invoke(args=["mcp", "mint", "acme", "--name", "X", "--preset", "full"]),
+        "trial has ended",
+    )
     assert all_tokens() == []
 
 
 def test_unknown_workspace(runner, ws):
-    for args in (["enable", "nope"], ["mint", "nope", "--name", "X", "--preset", "full"],
-                 ["revoke", "nope", "X"], ["tokens", "nope"]):
+    for args in (
+        ["enable", "nope"],
+        ["mint", "nope", "--name", "X", "--preset", "full"],
+        ["revoke", "nope", "X"],
+        ["tokens", "nope"],
+    ):
         assert_error(runner.invoke(args=["mcp", *args]), "No workspace with slug 'nope'.")
 
 
@@ -197,8 +223,17 @@ def test_tokens_lists_without_the_secrets(runner, three):
     ok(runner.invoke(args=["mcp", "revoke", "acme", "Solo"]))
     out = ok(runner.invoke(args=["mcp", "tokens", "acme"]))
     lines = out.splitlines()
-    assert lines[0].split() == ["NAME", "TOKEN", "SCOPES", "INBOXES", "CREATED", "LAST", "USED",
-                                "EXPIRES", "STATUS"]
+    assert lines[0].split() == [
+        "NAME",
+        "TOKEN",
+        "SCOPES",
+        "INBOXES",
+        "CREATED",
+        "LAST",
+        "USED",
+        "EXPIRES",
+        "STATUS",
+    ]
     for key, plaintext in three.items():
         assert plaintext not in out, key
     rows = {line.split()[1]: line for line in lines[2:]}

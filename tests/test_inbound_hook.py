@@ -34,8 +34,15 @@ def message_count() -> int:
 
 
 def test_message_creates_conversation(client, inbox):
-    res = post(client, inbox, {"contact": {"email": "jane@example.com", "name": "Jane"},
-                               "content": "Hi there", "subject": "Help"})
+    res = post(
+        client,
+        inbox,
+        {
+            "contact": {"email": "jane@example.com", "name": "Jane"},
+            "content": "Hi there",
+            "subject": "Help",
+        },
+    )
     assert res.status_code == 201
     body = res.get_json()
     assert body["conversation_id"] == 1 and body["duplicate"] is False
@@ -55,8 +62,9 @@ def test_duplicate_source_id_returns_existing_message(client, inbox):
 
 @pytest.mark.parametrize("secret", [None, "wrong", "", SECRET + "x"])
 def test_wrong_or_missing_secret_is_401(client, inbox, secret):
-    res = post(client, inbox, {"contact": {"email": "j@example.com"}, "content": "Hi"},
-               secret=secret)
+    res = post(
+        client, inbox, {"contact": {"email": "j@example.com"}, "content": "Hi"}, secret=secret
+    )
     assert res.status_code == 401
     assert res.get_json()["error"]["code"] == "unauthorized"
     assert "Bearer" in res.headers["WWW-Authenticate"]
@@ -64,8 +72,9 @@ def test_wrong_or_missing_secret_is_401(client, inbox, secret):
 
 
 def test_unknown_inbox_is_404(client, app):
-    res = client.post("/hooks/inbound/nope", json={"content": "x"},
-                      headers={"Authorization": f"Bearer {SECRET}"})
+    res = client.post(
+        "/hooks/inbound/nope", json={"content": "x"}, headers={"Authorization": f"Bearer {SECRET}"}
+    )
     assert res.status_code == 404 and res.is_json
 
 
@@ -82,13 +91,14 @@ def test_unknown_inbox_is_404(client, app):
         json.dumps({"contact": {}, "content": "x"}),
         json.dumps({"contact": "jane", "content": "x"}),
         json.dumps({"contact": {"email": "j@example.com"}, "content": "x", "extra": 1}),
-        json.dumps({"contact": {"email": "j@example.com"}, "content": "x",
-                    "conversation_id": "1"}),
+        json.dumps({"contact": {"email": "j@example.com"}, "content": "x", "conversation_id": "1"}),
         '{"contact": {"email": "j@example.com"}, "content": NaN}',
         '{"contact": {"email": "j@example.com"}, "content": "\\ud800"}',
         '{"contact": {"email": "j@example.com"}, "content": "a\\u0000b"}',
         '{"contact": {"email": "j@example.com"}, "content": "x", "subject": '
-        + "[" * 40 + "]" * 40 + "}",
+        + "[" * 40
+        + "]" * 40
+        + "}",
         b"\xff\xfe not utf-8",
     ],
 )
@@ -100,8 +110,11 @@ def test_malformed_bodies_are_400_json_and_write_nothing(client, inbox, raw):
 
 
 def test_unknown_conversation_id_is_404(client, inbox):
-    res = post(client, inbox, {"contact": {"email": "j@example.com"}, "content": "x",
-                               "conversation_id": 99})
+    res = post(
+        client,
+        inbox,
+        {"contact": {"email": "j@example.com"}, "content": "x", "conversation_id": 99},
+    )
     assert res.status_code == 404 and message_count() == 0
 
 
@@ -120,6 +133,7 @@ def test_get_is_405_json(client, inbox):
 def test_hook_needs_no_csrf_token(csrf_app):
     ws = f.make_workspace()
     inbox = f.make_inbox(ws, secret=SECRET)
-    res = post(csrf_app.test_client(), inbox, {"contact": {"email": "j@example.com"},
-                                               "content": "Hi"})
+    res = post(
+        csrf_app.test_client(), inbox, {"contact": {"email": "j@example.com"}, "content": "Hi"}
+    )
     assert res.status_code == 201

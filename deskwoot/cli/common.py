@@ -101,11 +101,15 @@ def lock_message(ws: Workspace) -> str | None:
     """What locks MCP on this workspace's plan and the command that unlocks it, or None."""
     lock = policy.mcp_lock_reason(ws)
     if lock == "trial_expired":
-        return (f"The trial of '{ws.slug}' has ended, so MCP is locked: "
-                f"`deskwoot plan set {ws.slug} enterprise` (or `deskwoot trial set`) unlocks it.")
+        return (
+            f"The trial of '{ws.slug}' has ended, so MCP is locked: "
+            f"`deskwoot plan set {ws.slug} enterprise` (or `deskwoot trial set`) unlocks it."
+        )
     if lock == "plan_required":
-        return (f"MCP needs the enterprise plan ('{ws.slug}' is on {ws.plan}): "
-                f"`deskwoot plan set {ws.slug} enterprise` unlocks it.")
+        return (
+            f"MCP needs the enterprise plan ('{ws.slug}' is on {ws.plan}): "
+            f"`deskwoot plan set {ws.slug} enterprise` unlocks it."
+        )
     return None
 
 
@@ -119,8 +123,9 @@ def password_link(actor: policy.Actor, user) -> None:
     except Conflict as exc:
         click.echo(f"No set-password link: {exc.message}")
         return
-    click.echo(f"Set-password link for {user.email} (one-time, valid "
-               f"{days(auth.PASSWORD_LINK_DAYS)}):")
+    click.echo(
+        f"Set-password link for {user.email} (one-time, valid {days(auth.PASSWORD_LINK_DAYS)}):"
+    )
     click.echo(f"{current_app.config['PUBLIC_URL']}/set-password/{token}")
 
 

@@ -35,8 +35,9 @@ def _switch(workspace: str, enabled: bool) -> None:
     overview = mcp_settings.overview(actor)
     click.echo(f"MCP server {'enabled' if ws.mcp_enabled else 'disabled'} for '{ws.slug}'.")
     if overview.bot is not None:
-        click.echo(f"Bot service account: {overview.bot.name} (every MCP action is "
-                   "attributed to it).")
+        click.echo(
+            f"Bot service account: {overview.bot.name} (every MCP action is attributed to it)."
+        )
     if enabled:
         click.echo(f"Connection URL: {_url()}")
         lock = lock_message(ws)
@@ -75,8 +76,7 @@ def _scopes(scopes: str | None, preset: str | None) -> list[str]:
     if unknown:
         raise Invalid(f"Unknown scope(s): {', '.join(unknown)}. Scopes: {', '.join(SCOPES)}.")
     if not chosen:
-        raise Invalid("Give --scopes a,b or --preset "
-                      f"({' | '.join(tokens.PRESETS)}).")
+        raise Invalid(f"Give --scopes a,b or --preset ({' | '.join(tokens.PRESETS)}).")
     return chosen
 
 
@@ -99,20 +99,36 @@ def _scope_summary(token, short: bool = False) -> str:
 @click.argument("workspace")
 @click.option("--name", required=True, help='What the token is for, e.g. "OpenClaw triage bot".')
 @click.option("--scopes", metavar="A,B", help="Comma-separated scopes: " + ", ".join(SCOPES))
-@click.option("--preset", metavar="PRESET",
-              help=" | ".join(tokens.PRESETS) + " (with --scopes: the preset plus those).")
-@click.option("--inbox", "inbox_names", multiple=True, metavar="NAME",
-              help="Restrict the token to this inbox (repeat for several; default: all).")
-@click.option("--expires-in", "expires_in", type=int, metavar="DAYS",
-              help="Expire after DAYS days (default: never).")
+@click.option(
+    "--preset",
+    metavar="PRESET",
+    help=" | ".join(tokens.PRESETS) + " (with --scopes: the preset plus those).",
+)
+@click.option(
+    "--inbox",
+    "inbox_names",
+    multiple=True,
+    metavar="NAME",
+    help="Restrict the token to this inbox (repeat for several; default: all).",
+)
+@click.option(
+    "--expires-in",
+    "expires_in",
+    type=int,
+    metavar="DAYS",
+    help="Expire after DAYS days (default: never).",
+)
 @operation
 def mcp_mint(workspace, name, scopes, preset, inbox_names, expires_in) -> None:
     """Mint a bot token; prints it once, alone on the last line of stdout."""
     ws, actor = workspace_actor(workspace)
     chosen = inboxes_by_name(actor, workspace, inbox_names)
     minted = tokens.mint(
-        actor, name, _scopes(scopes, preset),
-        inbox_ids=[inbox.id for inbox in chosen], expires_in_days=expires_in,
+        actor,
+        name,
+        _scopes(scopes, preset),
+        inbox_ids=[inbox.id for inbox in chosen],
+        expires_in_days=expires_in,
     )
     token = minted.token
     click.echo(f"Minted token '{token.name}' ({tokens.display(token)}) in '{ws.slug}'.")
@@ -122,8 +138,10 @@ def mcp_mint(workspace, name, scopes, preset, inbox_names, expires_in) -> None:
     click.echo(f"Expires: {expiry}")
     click.echo(f"Connection URL: {_url()}")
     if not ws.mcp_enabled:
-        click.echo(f"Note: the MCP server is off for '{ws.slug}'; the token works once you run "
-                   f"`deskwoot mcp enable {ws.slug}`.")
+        click.echo(
+            f"Note: the MCP server is off for '{ws.slug}'; the token works once you run "
+            f"`deskwoot mcp enable {ws.slug}`."
+        )
     click.echo("Token (shown once; only its hash is stored):")
     click.echo(minted.plaintext)
 
@@ -138,8 +156,10 @@ def mcp_revoke(workspace: str, token: str) -> None:
     needle = token.strip().replace("...", "…")
     match = tokens.find_for_revoke(actor, needle)
     revoked = tokens.revoke(actor, match.id)
-    click.echo(f"Revoked '{revoked.name}' ({tokens.display(revoked)}) in '{workspace}': "
-               "its next request is refused, on every worker.")
+    click.echo(
+        f"Revoked '{revoked.name}' ({tokens.display(revoked)}) in '{workspace}': "
+        "its next request is refused, on every worker."
+    )
 
 
 @mcp_group.command("tokens")
@@ -150,16 +170,22 @@ def mcp_tokens(workspace: str) -> None:
     _, actor = workspace_actor(workspace)
     overview = mcp_settings.overview(actor)
     if not overview.tokens:
-        click.echo(f"No tokens in '{workspace}' yet: `deskwoot mcp mint {workspace} "
-                   "--name NAME --preset drafts`.")
+        click.echo(
+            f"No tokens in '{workspace}' yet: `deskwoot mcp mint {workspace} "
+            "--name NAME --preset drafts`."
+        )
         return
     rows = [
         [
-            t.name, tokens.display(t), _scope_summary(t, short=True),
+            t.name,
+            tokens.display(t),
+            _scope_summary(t, short=True),
             _inboxes(t, overview.inbox_names),
-            when(t.created_at), when(t.last_used_at), when(t.expires_at), tokens.status(t),
+            when(t.created_at),
+            when(t.last_used_at),
+            when(t.expires_at),
+            tokens.status(t),
         ]
         for t in overview.tokens
     ]
-    table(["NAME", "TOKEN", "SCOPES", "INBOXES", "CREATED", "LAST USED", "EXPIRES", "STATUS"],
-          rows)
+    table(["NAME", "TOKEN", "SCOPES", "INBOXES", "CREATED", "LAST USED", "EXPIRES", "STATUS"], rows)

@@ -75,8 +75,10 @@ def demo_seed() -> None:
     """Create the demo workspace with inboxes, contacts and conversations (once)."""
     info = demo.seed_demo()
     if info.created:
-        click.echo(f"Seeded the demo workspace '{info.slug}': {len(demo.INBOXES)} inboxes, "
-                   f"{len(demo.CONTACTS)} contacts, {info.conversations} conversations.")
+        click.echo(
+            f"Seeded the demo workspace '{info.slug}': {len(demo.INBOXES)} inboxes, "
+            f"{len(demo.CONTACTS)} contacts, {info.conversations} conversations."
+        )
     else:
         click.echo(f"The demo workspace '{info.slug}' already exists; nothing to do.")
     for line in _demo_login_lines(info):
@@ -84,8 +86,13 @@ def demo_seed() -> None:
 
 
 @click.command("prune")
-@click.option("--events-older-than", "days", type=int, metavar="DAYS",
-              help="Delete events older than DAYS (default: EVENT_RETENTION_DAYS, 30).")
+@click.option(
+    "--events-older-than",
+    "days",
+    type=int,
+    metavar="DAYS",
+    help="Delete events older than DAYS (default: EVENT_RETENTION_DAYS, 30).",
+)
 @click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
 @with_appcontext
 @operation
@@ -112,8 +119,11 @@ def _default_workers() -> int:
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--workers", type=click.IntRange(min=1),
-              help="gunicorn workers (default: 2 per CPU core, at most 4).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="gunicorn workers (default: 2 per CPU core, at most 4).",
+)
 @with_appcontext
 @errors
 def serve(host: str, port: int, workers: int | None) -> None:
@@ -129,9 +139,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
         os.environ["DESKWOOT_PUBLIC_URL"] = local_url
         app.config["PUBLIC_URL"] = local_url
     url = app.config["PUBLIC_URL"]
-    database = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).render_as_string(
-        hide_password=True
-    )
+    database = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).render_as_string(hide_password=True)
     lines = [f"Deskwoot is starting on {local_url}", f"Database: {database}"]
     if url != local_url:
         lines.insert(1, f"Public URL: {url}")
@@ -139,15 +147,23 @@ def serve(host: str, port: int, workers: int | None) -> None:
         info = demo.seed_demo()
         lines += ["", "First run: seeded a demo workspace.", *_demo_login_lines(info)]
     elif demo.exists():
-        lines += ["", f"Demo workspace: log in at {url}/login as {demo.ADMIN_EMAIL}",
-                  f"(password '{demo.PASSWORD}' unless you changed it)."]
+        lines += [
+            "",
+            f"Demo workspace: log in at {url}/login as {demo.ADMIN_EMAIL}",
+            f"(password '{demo.PASSWORD}' unless you changed it).",
+        ]
     click.echo(_box(lines))
     bind = f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
     argv = [
-        sys.executable, "-m", "gunicorn",
-        "--workers", str(workers or _default_workers()),
-        "--bind", bind,
-        "--access-logfile", "-",
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--workers",
+        str(workers or _default_workers()),
+        "--bind",
+        bind,
+        "--access-logfile",
+        "-",
         "deskwoot.wsgi:create()",
     ]
     sys.stdout.flush()

@@ -48,7 +48,11 @@ def workspace_group() -> None:
 def workspace_create(name, admin_email, admin_password, admin_name, plan, slug) -> None:
     """Create a workspace (7-day Enterprise trial by default) and its first admin."""
     ws, admin = workspaces.create_workspace(
-        name, admin_email, admin_password, admin_name=admin_name, plan=plan.strip().lower(),
+        name,
+        admin_email,
+        admin_password,
+        admin_name=admin_name,
+        plan=plan.strip().lower(),
         slug=slug,
     )
     click.echo(f"Created workspace '{ws.name}' (slug: {ws.slug}).")
@@ -88,8 +92,10 @@ def plan_set(workspace: str, plan: str) -> None:
     click.echo(f"Workspace '{ws.slug}' is now on the {ws.plan} plan.")
     lock = policy.mcp_lock_reason(ws)
     if lock == "trial_expired":
-        click.echo("The trial has ended, so MCP and the REST API are locked; "
-                   "extend it with `deskwoot trial set`.")
+        click.echo(
+            "The trial has ended, so MCP and the REST API are locked; "
+            "extend it with `deskwoot trial set`."
+        )
     elif lock == "plan_required":
         click.echo("MCP and the REST API need the enterprise plan (or an active trial).")
 
@@ -125,8 +131,10 @@ def trial_set(workspace: str, ends_at: str) -> None:
     if ws.plan == "trial":
         click.echo(f"Trial state: {trial_state(ws)}.")
     else:
-        click.echo(f"Note: '{ws.slug}' is on the {ws.plan} plan; the trial end only matters "
-                   "on the trial plan.")
+        click.echo(
+            f"Note: '{ws.slug}' is on the {ws.plan} plan; the trial end only matters "
+            "on the trial plan."
+        )
 
 
 # --- inboxes and people --------------------------------------------------------------------
@@ -166,8 +174,13 @@ def user_group() -> None:
 @click.option("--role", required=True, help="agent (sees their inboxes) or admin (sees all).")
 @click.option("--name", help="Display name (default: from the email).")
 @click.option("--password", help="Omit to print a one-time set-password link.")
-@click.option("--inbox", "inbox_names", multiple=True, metavar="NAME",
-              help="An inbox they work (repeat for several).")
+@click.option(
+    "--inbox",
+    "inbox_names",
+    multiple=True,
+    metavar="NAME",
+    help="An inbox they work (repeat for several).",
+)
 @operation
 def user_add(workspace, email, role, name, password, inbox_names) -> None:
     """Add a teammate to WORKSPACE, creating their account if needed."""

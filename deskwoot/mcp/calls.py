@@ -40,20 +40,25 @@ def _target(spec: ToolSpec, args: dict) -> str | None:
     return None
 
 
-def _audit_alone(actor: Actor, action: str, target: str | None, outcome: str,
-                 detail: str | None = None) -> None:
+def _audit_alone(
+    actor: Actor, action: str, target: str | None, outcome: str, detail: str | None = None
+) -> None:
     """Audit a call that wrote nothing else (a read, or a refused write) in its own short
     write transaction; the read snapshot (or failed transaction) before it is ended first."""
     db.session.rollback()
     with write_transaction():
-        audit.record_fast(actor, action[:64], target=target, outcome=outcome,
-                          detail=(detail or "")[:500] or None)
+        audit.record_fast(
+            actor, action[:64], target=target, outcome=outcome, detail=(detail or "")[:500] or None
+        )
 
 
 def result(text: str, structured: dict, is_error: bool = False) -> dict:
     """A tools/call result on the wire, built directly: it is the hottest path we serve."""
-    return {"content": [{"type": "text", "text": text}], "structuredContent": structured,
-            "isError": is_error}
+    return {
+        "content": [{"type": "text", "text": text}],
+        "structuredContent": structured,
+        "isError": is_error,
+    }
 
 
 def business_error(code: str, message: str, **data) -> dict:
@@ -66,8 +71,11 @@ def call(actor: Actor, name: str, arguments: dict | None) -> dict:
     spec = registry.get(name)
     if spec is None:
         _audit_alone(actor, name, None, "error", "unknown tool")
-        raise RpcError(T.INVALID_PARAMS, f"Unknown tool: {name}. Call tools/list to see the "
-                       "tools this token may use.", data={"reason": "unknown_tool"})
+        raise RpcError(
+            T.INVALID_PARAMS,
+            f"Unknown tool: {name}. Call tools/list to see the tools this token may use.",
+            data={"reason": "unknown_tool"},
+        )
     args = arguments or {}
     target = _target(spec, args)
     if not registry.allowed(spec, actor.scopes):
@@ -78,8 +86,10 @@ def call(actor: Actor, name: str, arguments: dict | None) -> dict:
             "mint a token with that scope.",
             data={"reason": "insufficient_scope", "required_scope": spec.scope},
             http=403,
-            headers={"WWW-Authenticate": f'Bearer realm="deskwoot", '
-                                         f'error="insufficient_scope", scope="{spec.scope}"'},
+            headers={
+                "WWW-Authenticate": f'Bearer realm="deskwoot", '
+                f'error="insufficient_scope", scope="{spec.scope}"'
+            },
         )
     problem = best_match(_validator(spec).iter_errors(args))
     if problem is not None:
@@ -100,8 +110,10 @@ def call(actor: Actor, name: str, arguments: dict | None) -> dict:
     except IntegrityError:
         # A concurrent writer changed the same thing first (a unique index caught it).
         _audit_alone(actor, name, target, "error", "concurrent change")
-        return business_error("conflict", "Something this call depends on changed at the same "
-                              "moment. Re-read it and retry.")
+        return business_error(
+            "conflict",
+            "Something this call depends on changed at the same moment. Re-read it and retry.",
+        )
 
 
 def _run(ctx: ToolContext, spec: ToolSpec, args: dict, target: str | None) -> dict:
@@ -119,8 +131,9 @@ def _run(ctx: ToolContext, spec: ToolSpec, args: dict, target: str | None) -> di
             return structured
 
         def record(outcome: idempotency.Outcome) -> None:
-            audit.record_fast(actor, spec.name, target=target,
-                              outcome="replayed" if outcome.replayed else "ok")
+            audit.record_fast(
+                actor, spec.name, target=target, outcome="replayed" if outcome.replayed else "ok"
+            )
 
         outcome = idempotency.run_once(actor, spec.name, key, args, effect, on_commit=record)
         text = rendered.get("text") or render(remark(outcome.result))[0]

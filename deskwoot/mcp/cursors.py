@@ -22,9 +22,7 @@ def query_key(kind: str, filters: dict) -> str:
 
 
 def encode(workspace_id: int, kind: str, filters: dict, position) -> str:
-    return _serializer().dumps(
-        {"w": workspace_id, "q": query_key(kind, filters), "p": position}
-    )
+    return _serializer().dumps({"w": workspace_id, "q": query_key(kind, filters), "p": position})
 
 
 def decode(cursor: str | None, workspace_id: int, kind: str, filters: dict):
@@ -34,13 +32,18 @@ def decode(cursor: str | None, workspace_id: int, kind: str, filters: dict):
     try:
         data = _serializer().loads(cursor)
     except BadSignature as exc:
-        raise RpcError(T.INVALID_PARAMS, "Invalid cursor: pass back a cursor exactly as it was "
-                       "returned, with the same filters.") from exc
+        raise RpcError(
+            T.INVALID_PARAMS,
+            "Invalid cursor: pass back a cursor exactly as it was returned, with the same filters.",
+        ) from exc
     if (
         not isinstance(data, dict)
         or data.get("w") != workspace_id
         or data.get("q") != query_key(kind, filters)
     ):
-        raise RpcError(T.INVALID_PARAMS, "Invalid cursor: it belongs to a different query. "
-                       "Repeat the same filters, or start again without a cursor.")
+        raise RpcError(
+            T.INVALID_PARAMS,
+            "Invalid cursor: it belongs to a different query. "
+            "Repeat the same filters, or start again without a cursor.",
+        )
     return data.get("p")

@@ -15,22 +15,26 @@ CHALLENGE = 'Bearer realm="deskwoot", error="invalid_token"'
 
 LOCK_MESSAGES = {
     "plan_required": "The MCP server is an Enterprise feature and this workspace is on another "
-                     "plan. An operator can upgrade it with `deskwoot plan set WORKSPACE "
-                     "enterprise`.",
+    "plan. An operator can upgrade it with `deskwoot plan set WORKSPACE "
+    "enterprise`.",
     "trial_expired": "This workspace's 7-day Enterprise trial has ended, so the MCP server is "
-                     "locked. Upgrade to Enterprise to continue (`deskwoot plan set WORKSPACE "
-                     "enterprise`).",
+    "locked. Upgrade to Enterprise to continue (`deskwoot plan set WORKSPACE "
+    "enterprise`).",
     "mcp_disabled": "The MCP server is turned off for this workspace. An admin can enable it "
-                    "under Settings > MCP Server.",
+    "under Settings > MCP Server.",
 }
 
 
 def _unauthorized() -> RpcError:
     # The same answer for missing, malformed, unknown, revoked and expired tokens: nothing
     # about the workspace leaks to someone without a working token.
-    return RpcError(UNAUTHORIZED, "Missing or invalid bearer token. Send 'Authorization: "
-                    "Bearer dw_mcp_…' with a live token from Settings > MCP Server.",
-                    http=401, headers={"WWW-Authenticate": CHALLENGE})
+    return RpcError(
+        UNAUTHORIZED,
+        "Missing or invalid bearer token. Send 'Authorization: "
+        "Bearer dw_mcp_…' with a live token from Settings > MCP Server.",
+        http=401,
+        headers={"WWW-Authenticate": CHALLENGE},
+    )
 
 
 def bearer() -> str | None:
@@ -53,7 +57,9 @@ def admit() -> Actor:
     if reason is not None:
         raise RpcError(
             MCP_DISABLED if reason == "mcp_disabled" else PLAN_REQUIRED,
-            LOCK_MESSAGES[reason], data={"reason": reason}, http=403,
+            LOCK_MESSAGES[reason],
+            data={"reason": reason},
+            http=403,
         )
     if tokens.needs_touch(token):
         with write_transaction():

@@ -23,8 +23,14 @@ RATE_LIMITED = -32014
 class RpcError(Exception):
     """A JSON-RPC error; `http` overrides the status the era would pick."""
 
-    def __init__(self, code: int, message: str, data: Any = None, http: int | None = None,
-                 headers: dict | None = None):
+    def __init__(
+        self,
+        code: int,
+        message: str,
+        data: Any = None,
+        http: int | None = None,
+        headers: dict | None = None,
+    ):
         super().__init__(message)
         self.code = code
         self.message = message
@@ -48,7 +54,8 @@ def error_response(request_id: Any, error: RpcError, status: int) -> Response:
         mode="json", exclude_none=True
     )
     return json_response(
-        {"jsonrpc": "2.0", "id": request_id, "error": payload}, error.http or status,
+        {"jsonrpc": "2.0", "id": request_id, "error": payload},
+        error.http or status,
         error.headers,
     )
 
@@ -67,8 +74,9 @@ def strict_loads(raw: bytes) -> Any:
     while stack:
         node, depth = stack.pop()
         if depth > MAX_DEPTH:
-            raise RpcError(T.PARSE_ERROR, f"Parse error: nesting deeper than {MAX_DEPTH} levels.",
-                           http=400)
+            raise RpcError(
+                T.PARSE_ERROR, f"Parse error: nesting deeper than {MAX_DEPTH} levels.", http=400
+            )
         if isinstance(node, str):
             _check_text(node)
         elif isinstance(node, dict):
@@ -86,5 +94,6 @@ def _check_text(text: str) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise RpcError(T.PARSE_ERROR, "Parse error: lone surrogates are not valid text.",
-                       http=400) from exc
+        raise RpcError(
+            T.PARSE_ERROR, "Parse error: lone surrogates are not valid text.", http=400
+        ) from exc

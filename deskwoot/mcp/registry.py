@@ -58,21 +58,38 @@ class ToolSpec:
 REGISTRY: dict[str, ToolSpec] = {}
 
 
-def tool(name: str, *, title: str, scope: str | None, description: str, input_schema: dict,
-         output_schema: dict, read_only: bool, idempotent: bool | None = None,
-         open_world: bool = False, idempotency: str = "none",
-         id_args: dict | None = None) -> Callable[[Handler], Handler]:
+def tool(
+    name: str,
+    *,
+    title: str,
+    scope: str | None,
+    description: str,
+    input_schema: dict,
+    output_schema: dict,
+    read_only: bool,
+    idempotent: bool | None = None,
+    open_world: bool = False,
+    idempotency: str = "none",
+    id_args: dict | None = None,
+) -> Callable[[Handler], Handler]:
     """Register a tool handler."""
 
     def register(handler: Handler) -> Handler:
         if name in REGISTRY:
             raise RuntimeError(f"tool {name} registered twice")
         REGISTRY[name] = ToolSpec(
-            name=name, title=title, description=description, scope=scope,
-            input_schema=input_schema, output_schema=output_schema, handler=handler,
+            name=name,
+            title=title,
+            description=description,
+            scope=scope,
+            input_schema=input_schema,
+            output_schema=output_schema,
+            handler=handler,
             read_only=read_only,
             idempotent=read_only if idempotent is None else idempotent,
-            open_world=open_world, idempotency=idempotency, id_args=id_args or {},
+            open_world=open_world,
+            idempotency=idempotency,
+            id_args=id_args or {},
         )
         return handler
 

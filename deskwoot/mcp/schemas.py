@@ -67,7 +67,8 @@ REF = obj({"id": ID, "name": nullable(STRING)}, ("id", "name"), strict=False)
 PERSON = nullable(REF)
 INBOX_REF = obj({"id": ID, "name": STRING}, ("id", "name"), strict=False)
 CONTACT_REF = obj(
-    {"id": ID, "name": nullable(STRING), "email": nullable(STRING)}, ("id", "name", "email"),
+    {"id": ID, "name": nullable(STRING), "email": nullable(STRING)},
+    ("id", "name", "email"),
     strict=False,
 )
 CONVERSATION = obj(
@@ -86,8 +87,18 @@ CONVERSATION = obj(
         "last_message_role": nullable(STRING),
         "last_activity_at": TIME,
     },
-    ("display_id", "subject", "status", "priority", "inbox", "contact", "assignee", "labels",
-     "handoff", "last_activity_at"),
+    (
+        "display_id",
+        "subject",
+        "status",
+        "priority",
+        "inbox",
+        "contact",
+        "assignee",
+        "labels",
+        "handoff",
+        "last_activity_at",
+    ),
     strict=False,
 )
 CONVERSATION_DETAIL = {
@@ -119,8 +130,10 @@ DRAFT = obj(
         "id": ID,
         "conversation_id": ID,
         "status": DRAFT_STATUS,
-        "outcome": {"type": "string", "enum": ["pending", "approved_as_is", "approved_with_edits",
-                                                "rejected", "superseded"]},
+        "outcome": {
+            "type": "string",
+            "enum": ["pending", "approved_as_is", "approved_with_edits", "rejected", "superseded"],
+        },
         "body": STRING,
         "final_body": nullable(STRING),
         "note_to_reviewer": nullable(STRING),
@@ -162,7 +175,8 @@ EVENT = obj(
         "inbox_id": nullable(ID),
         "actor": obj(
             {"type": STRING, "name": nullable(STRING), "is_self": BOOL},
-            ("type", "name", "is_self"), strict=False,
+            ("type", "name", "is_self"),
+            strict=False,
         ),
         "data": {"type": "object"},
     },

@@ -69,8 +69,12 @@ def allowed_origins() -> set[str]:
 @bp.route("/api/mcp", methods=["GET", "DELETE", "PUT", "PATCH"])
 def wrong_method() -> Response:
     """Only POST: no SSE stream to open (GET) and no session to end (DELETE)."""
-    error = RpcError(T.INVALID_REQUEST, "Use POST with a JSON-RPC body; this server answers "
-                     "in JSON and keeps no sessions.", http=405, headers=ALLOW)
+    error = RpcError(
+        T.INVALID_REQUEST,
+        "Use POST with a JSON-RPC body; this server answers in JSON and keeps no sessions.",
+        http=405,
+        headers=ALLOW,
+    )
     return error_response(None, error, 405)
 
 
@@ -85,8 +89,11 @@ def endpoint() -> Response:
         # Never an HTML page or a bare 500 here: log the trace, answer JSON-RPC -32603.
         current_app.logger.exception("unexpected error in /api/mcp")
         db.session.rollback()
-        error = RpcError(T.INTERNAL_ERROR, "Internal error. The request was not applied; "
-                         "retry, and report it if it keeps happening.")
+        error = RpcError(
+            T.INTERNAL_ERROR,
+            "Internal error. The request was not applied; "
+            "retry, and report it if it keeps happening.",
+        )
         return error_response(None, error, 500)
 
 
@@ -99,8 +106,11 @@ def _check_http() -> None:
         part.split(";")[0].strip() in ("application/json", "application/*", "*/*")
         for part in accept.split(",")
     ):
-        raise RpcError(T.INVALID_REQUEST, "Accept must include application/json: this server "
-                       "answers in JSON only.", http=406)
+        raise RpcError(
+            T.INVALID_REQUEST,
+            "Accept must include application/json: this server answers in JSON only.",
+            http=406,
+        )
 
 
 def _read_body() -> Any:
@@ -126,15 +136,22 @@ def _serve() -> Response:
     modern = header_version is not None and header_version not in HANDSHAKE_PROTOCOL_VERSIONS
 
     if not isinstance(body, dict):
-        raise RpcError(T.INVALID_REQUEST, "The body must be one JSON-RPC object; batches are "
-                       "not supported.", http=400)
+        raise RpcError(
+            T.INVALID_REQUEST,
+            "The body must be one JSON-RPC object; batches are not supported.",
+            http=400,
+        )
     if "id" not in body:
         return _notification(body, modern, header_version)
     try:
         envelope = T.JSONRPCRequest.model_validate(body)
     except ValidationError as exc:
-        raise RpcError(T.INVALID_REQUEST, "Invalid JSON-RPC request: it needs jsonrpc '2.0', "
-                       "a string or integer id, and a method.", http=400) from exc
+        raise RpcError(
+            T.INVALID_REQUEST,
+            "Invalid JSON-RPC request: it needs jsonrpc '2.0', "
+            "a string or integer id, and a method.",
+            http=400,
+        ) from exc
 
     def status_for(code: int) -> int:
         return ERROR_CODE_HTTP_STATUS.get(code, 200) if modern else 200
@@ -146,16 +163,22 @@ def _serve() -> Response:
         except KeyError as exc:
             raise RpcError(T.METHOD_NOT_FOUND, "Method not found", data=envelope.method) from exc
         except ValidationError as exc:
-            raise RpcError(T.INVALID_PARAMS, "Invalid request parameters: "
-                           + _first_error(exc)) from exc
+            raise RpcError(
+                T.INVALID_PARAMS, "Invalid request parameters: " + _first_error(exc)
+            ) from exc
         result = _dispatch(actor, envelope.method, parsed, version)
         if isinstance(result, Encoded):  # already JSON: splice it in, don't re-encode
             return Response(
                 f'{{"jsonrpc":"2.0","id":{json.dumps(envelope.id)},"result":{result}}}',
                 mimetype="application/json",
             )
-        return json_response({"jsonrpc": "2.0", "id": envelope.id,
-                              "result": _serialize(envelope.method, version, result)})
+        return json_response(
+            {
+                "jsonrpc": "2.0",
+                "id": envelope.id,
+                "result": _serialize(envelope.method, version, result),
+            }
+        )
     except RpcError as error:
         return error_response(envelope.id, error, error.http or status_for(error.code))
 
@@ -186,16 +209,22 @@ def _dispatch(actor: Actor, method: str, parsed, version: str) -> T.Result | dic
     if method == "initialize":
         asked = parsed.params.protocol_version
         return T.InitializeResult(
-            protocol_version=asked if asked in HANDSHAKE_PROTOCOL_VERSIONS
+            protocol_version=asked
+            if asked in HANDSHAKE_PROTOCOL_VERSIONS
             else LATEST_HANDSHAKE_VERSION,
-            capabilities=_capabilities(), server_info=SERVER_INFO, instructions=INSTRUCTIONS,
+            capabilities=_capabilities(),
+            server_info=SERVER_INFO,
+            instructions=INSTRUCTIONS,
         )
     if method == "ping":
         return T.EmptyResult()
     if method == "server/discover":
         return T.DiscoverResult(
-            supported_versions=list(MODERN_PROTOCOL_VERSIONS), capabilities=_capabilities(),
-            instructions=INSTRUCTIONS, ttl_ms=0, cache_scope="private",
+            supported_versions=list(MODERN_PROTOCOL_VERSIONS),
+            capabilities=_capabilities(),
+            instructions=INSTRUCTIONS,
+            ttl_ms=0,
+            cache_scope="private",
         )
     if method == "tools/list":
         return _tools_list(actor.scopes, version)
@@ -211,11 +240,14 @@ def _tools_list(scopes: frozenset[str] | None, version: str) -> Encoded:
     if key not in _TOOLS_LIST_CACHE:
         listed = T.ListToolsResult(
             tools=[spec.as_tool() for spec in registry.visible(scopes)],
-            ttl_ms=0, cache_scope="private",
+            ttl_ms=0,
+            cache_scope="private",
         )
-        _TOOLS_LIST_CACHE[key] = Encoded(json.dumps(
-            _serialize("tools/list", version, listed), separators=(",", ":"),
-            ensure_ascii=False))
+        _TOOLS_LIST_CACHE[key] = Encoded(
+            json.dumps(
+                _serialize("tools/list", version, listed), separators=(",", ":"), ensure_ascii=False
+            )
+        )
     return _TOOLS_LIST_CACHE[key]
 
 
@@ -237,8 +269,10 @@ def _serialize(method: str, version: str, result: T.Result | dict) -> dict:
     out = M.serialize_server_result(method, version, result.model_dump(**DUMP))
     if version in MODERN_PROTOCOL_VERSIONS:
         out.setdefault("resultType", "complete")
-        out["_meta"] = {**out.get("_meta", {}),
-                        T.SERVER_INFO_META_KEY: SERVER_INFO.model_dump(**DUMP)}
+        out["_meta"] = {
+            **out.get("_meta", {}),
+            T.SERVER_INFO_META_KEY: SERVER_INFO.model_dump(**DUMP),
+        }
     return out
 
 
@@ -261,5 +295,6 @@ def _audit_gate_denial(error: RpcError) -> None:
     actor = token_actor(token, workspace, remote_addr=request.remote_addr)
     db.session.rollback()
     with write_transaction():
-        audit.record(actor, "mcp.request", outcome="denied",
-                     detail=(error.data or {}).get("reason"))
+        audit.record(
+            actor, "mcp.request", outcome="denied", detail=(error.data or {}).get("reason")
+        )

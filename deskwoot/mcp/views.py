@@ -25,8 +25,7 @@ def untrusted(value: str | None) -> Untrusted | None:
 
 
 def author_role(message: Message) -> str:
-    return {"contact": "customer", "user": "agent", "bot": "bot"}.get(
-        message.sender_type, "system")
+    return {"contact": "customer", "user": "agent", "bot": "bot"}.get(message.sender_type, "system")
 
 
 def conversation(conv: Conversation, last: Message | None = None, detail: bool = False) -> dict:
@@ -38,8 +37,11 @@ def conversation(conv: Conversation, last: Message | None = None, detail: bool =
         "snoozed_until": iso(conv.snoozed_until),
         "priority": conv.priority,
         "inbox": {"id": conv.inbox.id, "name": conv.inbox.name},
-        "contact": {"id": contact.id, "name": untrusted(contact.name),
-                    "email": untrusted(contact.email)},
+        "contact": {
+            "id": contact.id,
+            "name": untrusted(contact.name),
+            "email": untrusted(contact.email),
+        },
         "assignee": person(conv.assignee),
         "labels": [label.name for label in conv.labels],
         "handoff": conv.handoff,
@@ -62,8 +64,11 @@ def conversation(conv: Conversation, last: Message | None = None, detail: bool =
 def message(msg: Message) -> dict:
     role = author_role(msg)
     if msg.sender_type == "contact":
-        author = ({"id": msg.sender_contact.id, "name": untrusted(msg.sender_contact.name)}
-                  if msg.sender_contact else None)
+        author = (
+            {"id": msg.sender_contact.id, "name": untrusted(msg.sender_contact.name)}
+            if msg.sender_contact
+            else None
+        )
     else:
         author = person(msg.sender_user)
     return {
@@ -90,8 +95,9 @@ def draft(d: Draft, display_id: int) -> dict:
         "status": d.status,
         "outcome": outcome,
         "body": d.body,
-        "final_body": d.final_body if d.final_body is not None else (
-            d.body if d.status == "approved" else None),
+        "final_body": d.final_body
+        if d.final_body is not None
+        else (d.body if d.status == "approved" else None),
         "note_to_reviewer": d.note_to_reviewer,
         "rejection_reason": d.rejection_reason,
         "reviewer": person(d.reviewer),
@@ -115,8 +121,7 @@ def contact(c: Contact) -> dict:
 
 
 def note(n: ContactNote) -> dict:
-    return {"id": n.id, "body": n.body, "author": person(n.author),
-            "created_at": iso(n.created_at)}
+    return {"id": n.id, "body": n.body, "author": person(n.author), "created_at": iso(n.created_at)}
 
 
 def event(e: Event, display_ids: dict[int, int], token_id: int | None) -> dict:
@@ -129,10 +134,13 @@ def event(e: Event, display_ids: dict[int, int], token_id: int | None) -> dict:
         "inbox_id": e.inbox_id,
         "actor": {
             "type": {"user": "agent", "contact": "customer"}.get(e.actor_type, e.actor_type),
-            "name": Untrusted(e.actor_name) if e.actor_type == "contact" and e.actor_name
+            "name": Untrusted(e.actor_name)
+            if e.actor_type == "contact" and e.actor_name
             else e.actor_name,
             "is_self": token_id is not None and e.token_id == token_id,
         },
-        "data": {k: Untrusted(v) if k in CUSTOMER_FIELDS and isinstance(v, str) else v
-                 for k, v in (e.data or {}).items()},
+        "data": {
+            k: Untrusted(v) if k in CUSTOMER_FIELDS and isinstance(v, str) else v
+            for k, v in (e.data or {}).items()
+        },
     }

@@ -35,19 +35,39 @@ _approver = aliased(User)
 _sender_contact = aliased(Contact)
 
 CONVERSATION_COLUMNS = (
-    Conversation.id, Conversation.display_id, Conversation.subject, Conversation.status,
-    Conversation.snoozed_until, Conversation.priority, Conversation.handoff,
-    Conversation.handoff_reason, Conversation.custom_attributes, Conversation.last_activity_at,
-    Conversation.created_at, Conversation.inbox_id, Inbox.name.label("inbox_name"),
-    Conversation.contact_id, Contact.name.label("contact_name"),
-    Contact.email.label("contact_email"), Conversation.assignee_id,
+    Conversation.id,
+    Conversation.display_id,
+    Conversation.subject,
+    Conversation.status,
+    Conversation.snoozed_until,
+    Conversation.priority,
+    Conversation.handoff,
+    Conversation.handoff_reason,
+    Conversation.custom_attributes,
+    Conversation.last_activity_at,
+    Conversation.created_at,
+    Conversation.inbox_id,
+    Inbox.name.label("inbox_name"),
+    Conversation.contact_id,
+    Contact.name.label("contact_name"),
+    Contact.email.label("contact_email"),
+    Conversation.assignee_id,
     _assignee.name.label("assignee_name"),
 )
 MESSAGE_COLUMNS = (
-    Message.id, Message.conversation_id, Message.kind, Message.sender_type, Message.body,
-    Message.created_at, Message.sender_contact_id, _sender_contact.name.label("contact_name"),
-    Message.sender_user_id, _sender.name.label("sender_name"), Message.approved_by_id,
-    _approver.name.label("approver_name"), McpToken.name.label("token_name"),
+    Message.id,
+    Message.conversation_id,
+    Message.kind,
+    Message.sender_type,
+    Message.body,
+    Message.created_at,
+    Message.sender_contact_id,
+    _sender_contact.name.label("contact_name"),
+    Message.sender_user_id,
+    _sender.name.label("sender_name"),
+    Message.approved_by_id,
+    _approver.name.label("approver_name"),
+    McpToken.name.label("token_name"),
 )
 
 
@@ -79,12 +99,26 @@ def _conversations(rows) -> list[SimpleNamespace]:
             names.setdefault(conversation_id, []).append(SimpleNamespace(name=name))
     return [
         SimpleNamespace(
-            **{k: getattr(row, k) for k in (
-                "id", "display_id", "subject", "status", "snoozed_until", "priority", "handoff",
-                "handoff_reason", "custom_attributes", "last_activity_at", "created_at")},
+            **{
+                k: getattr(row, k)
+                for k in (
+                    "id",
+                    "display_id",
+                    "subject",
+                    "status",
+                    "snoozed_until",
+                    "priority",
+                    "handoff",
+                    "handoff_reason",
+                    "custom_attributes",
+                    "last_activity_at",
+                    "created_at",
+                )
+            },
             inbox=SimpleNamespace(id=row.inbox_id, name=row.inbox_name),
-            contact=SimpleNamespace(id=row.contact_id, name=row.contact_name,
-                                    email=row.contact_email),
+            contact=SimpleNamespace(
+                id=row.contact_id, name=row.contact_name, email=row.contact_email
+            ),
             assignee=_ref(row.assignee_id, row.assignee_name),
             labels=names.get(row.id, []),
         )
@@ -121,8 +155,12 @@ def _messages(query) -> list[SimpleNamespace]:
 def _rows_to_messages(rows) -> list[SimpleNamespace]:
     return [
         SimpleNamespace(
-            id=row.id, conversation_id=row.conversation_id, kind=row.kind,
-            sender_type=row.sender_type, body=row.body, created_at=row.created_at,
+            id=row.id,
+            conversation_id=row.conversation_id,
+            kind=row.kind,
+            sender_type=row.sender_type,
+            body=row.body,
+            created_at=row.created_at,
             sender_contact=_ref(row.sender_contact_id, row.contact_name),
             sender_user=_ref(row.sender_user_id, row.sender_name),
             approved_by=_ref(row.approved_by_id, row.approver_name),
@@ -132,8 +170,9 @@ def _rows_to_messages(rows) -> list[SimpleNamespace]:
     ]
 
 
-def conversation_page(actor: Actor, filters: listing.ConversationFilters, limit: int,
-                      before=None) -> tuple[list[SimpleNamespace], bool]:
+def conversation_page(
+    actor: Actor, filters: listing.ConversationFilters, limit: int, before=None
+) -> tuple[list[SimpleNamespace], bool]:
     """Like listing.list_conversations, as plain rows."""
     query = listing.keyset(listing.conversation_query(actor, filters), before)
     rows = db.session.execute(
@@ -155,8 +194,9 @@ def conversation(actor: Actor, display_id: int) -> SimpleNamespace:
     return _conversations([row])[0]
 
 
-def messages(conversation_id: int, before_id: int | None, limit: int
-             ) -> tuple[list[SimpleNamespace], bool]:
+def messages(
+    conversation_id: int, before_id: int | None, limit: int
+) -> tuple[list[SimpleNamespace], bool]:
     """The newest `limit` messages older than `before_id`, oldest first (call after
     `conversation`, which checks reach)."""
     params = {"conversation_id": conversation_id, "limit": limit + 1}

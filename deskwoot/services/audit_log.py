@@ -46,8 +46,7 @@ def _filtered(actor: Actor, filters: AuditFilters) -> Select:
         query = query.where(AuditEntry.action == filters.action)
     if filters.outcome:
         if filters.outcome not in AUDIT_OUTCOMES:
-            raise Invalid(f"Outcome must be one of: {', '.join(AUDIT_OUTCOMES)}.",
-                          field="outcome")
+            raise Invalid(f"Outcome must be one of: {', '.join(AUDIT_OUTCOMES)}.", field="outcome")
         query = query.where(AuditEntry.outcome == filters.outcome)
     return query
 
@@ -72,18 +71,20 @@ def page(
     base = _filtered(actor, filters or AuditFilters())
     limit = max(1, min(limit, 200))
     if after is not None:
-        rows = list(db.session.execute(
-            base.where(AuditEntry.id > after).order_by(AuditEntry.id.asc()).limit(limit + 1)
-        ).scalars())
+        rows = list(
+            db.session.execute(
+                base.where(AuditEntry.id > after).order_by(AuditEntry.id.asc()).limit(limit + 1)
+            ).scalars()
+        )
         newer = rows[limit - 1].id if len(rows) > limit else None
         rows = list(reversed(rows[:limit]))
         edge = rows[-1].id if rows else after + 1  # everything below this is older
         older = edge if _any(base.where(AuditEntry.id < edge)) else None
     else:
         query = base if before is None else base.where(AuditEntry.id < before)
-        rows = list(db.session.execute(
-            query.order_by(AuditEntry.id.desc()).limit(limit + 1)
-        ).scalars())
+        rows = list(
+            db.session.execute(query.order_by(AuditEntry.id.desc()).limit(limit + 1)).scalars()
+        )
         older = rows[limit - 1].id if len(rows) > limit else None
         rows = rows[:limit]
         newer = None

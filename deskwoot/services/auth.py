@@ -74,9 +74,7 @@ def _record_failure(keys: list[tuple[str, int]]) -> None:
 
 
 def _clear_failures(keys: list[tuple[str, int]]) -> None:
-    db.session.execute(
-        LoginThrottle.__table__.delete().where(LoginThrottle.key == keys[0][0])
-    )
+    db.session.execute(LoginThrottle.__table__.delete().where(LoginThrottle.key == keys[0][0]))
 
 
 def authenticate(

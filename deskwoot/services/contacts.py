@@ -130,7 +130,9 @@ def add_note(actor: Actor, contact_id: int, body: str) -> ContactNote:
         session.flush()
         contact.updated_at = utcnow()
         events.append(
-            actor, "contact.updated", contact_id=contact.id,
+            actor,
+            "contact.updated",
+            contact_id=contact.id,
             data={"changed": ["notes"], "note_id": note.id},
         )
     return note
@@ -165,9 +167,7 @@ def list_contacts(actor: Actor, limit: int = 50, offset: int = 0) -> list[Contac
     )
 
 
-def search_contacts(
-    actor: Actor, q: str | None, limit: int = 25, offset: int = 0
-) -> list[Contact]:
+def search_contacts(actor: Actor, q: str | None, limit: int = 25, offset: int = 0) -> list[Contact]:
     """Contacts matching `q` by name, email, phone or identifier (all when q is empty)."""
     policy.require_scope(actor, "contacts:read")
     query = policy.contacts(actor)
@@ -176,9 +176,7 @@ def search_contacts(
         query = query.where(match)
     return list(
         db.session.execute(
-            query.order_by(Contact.updated_at.desc(), Contact.id.desc())
-            .limit(limit)
-            .offset(offset)
+            query.order_by(Contact.updated_at.desc(), Contact.id.desc()).limit(limit).offset(offset)
         ).scalars()
     )
 
@@ -227,7 +225,10 @@ def find_or_create_for_inbound(actor: Actor, inbox_id: int, fields: dict) -> Con
     db.session.add(contact)
     db.session.flush()
     events.append(
-        actor, "contact.created", contact_id=contact.id, inbox_id=inbox_id,
+        actor,
+        "contact.created",
+        contact_id=contact.id,
+        inbox_id=inbox_id,
         data=_snapshot(contact),
     )
     return contact

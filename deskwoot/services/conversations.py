@@ -41,7 +41,11 @@ def start_conversation(
             target = _contact_for_outbound(actor, contact)
         conversation = open_conversation(actor, inbox, target, subject)
         message = add_message(
-            actor, conversation, "outgoing", body, sender_type=actor.sender_type,
+            actor,
+            conversation,
+            "outgoing",
+            body,
+            sender_type=actor.sender_type,
             event_actor=actor,
         )
     return conversation, message
@@ -84,7 +88,11 @@ def reply(actor: Actor, display_id: int, body: str) -> Message:
                 reason="handoff",
             )
         message = add_message(
-            actor, conversation, "outgoing", body, sender_type=actor.sender_type,
+            actor,
+            conversation,
+            "outgoing",
+            body,
+            sender_type=actor.sender_type,
             event_actor=actor,
         )
         if actor.kind == "human" and not conversation.handoff:
@@ -98,11 +106,20 @@ def send_approved_draft(
 ) -> Message:
     """Post a draft a teammate approved: sender the bot, approved_by the teammate."""
     bot = Actor(
-        workspace_id=actor.workspace_id, user_id=bot_user_id, kind="bot", name="bot",
-        token_id=token_id, via=actor.via,
+        workspace_id=actor.workspace_id,
+        user_id=bot_user_id,
+        kind="bot",
+        name="bot",
+        token_id=token_id,
+        via=actor.via,
     )
     return add_message(
-        bot, conversation, "outgoing", body, sender_type="bot", approved_by_id=actor.user_id,
+        bot,
+        conversation,
+        "outgoing",
+        body,
+        sender_type="bot",
+        approved_by_id=actor.user_id,
         event_actor=actor,
     )
 
@@ -132,8 +149,9 @@ def set_status(
         if status != "snoozed":
             raise Invalid("snoozed_until only goes with status 'snoozed'.", field="snoozed_until")
         if snoozed_until.tzinfo is None or snoozed_until <= utcnow():
-            raise Invalid("snoozed_until must be a future time with a timezone.",
-                          field="snoozed_until")
+            raise Invalid(
+                "snoozed_until must be a future time with a timezone.", field="snoozed_until"
+            )
     with write_transaction():
         conversation = policy.get_conversation(actor, display_id)
         changes = {}
@@ -173,8 +191,7 @@ def update_labels(
     with write_transaction() as session:
         conversation = policy.get_conversation(actor, display_id)
         by_name = {
-            label.name.lower(): label
-            for label in session.execute(policy.labels(actor)).scalars()
+            label.name.lower(): label for label in session.execute(policy.labels(actor)).scalars()
         }
         unknown = sorted(n for n in wanted if n not in by_name)
         if unknown:
@@ -187,8 +204,9 @@ def update_labels(
         to_add = {n.strip().lower() for n in add} - current
         to_remove = {n.strip().lower() for n in remove} & current
         for name in sorted(to_add):
-            session.add(ConversationLabel(conversation_id=conversation.id,
-                                          label_id=by_name[name].id))
+            session.add(
+                ConversationLabel(conversation_id=conversation.id, label_id=by_name[name].id)
+            )
         if to_remove:
             session.execute(
                 ConversationLabel.__table__.delete().where(
@@ -212,8 +230,9 @@ def set_labels(actor: Actor, display_id: int, names: list[str]) -> Conversation:
     conversation = policy.get_conversation(actor, display_id)
     current = {label.name.lower() for label in conversation.labels}
     target = {n.strip().lower() for n in names}
-    return update_labels(actor, display_id, add=sorted(target - current),
-                         remove=sorted(current - target))
+    return update_labels(
+        actor, display_id, add=sorted(target - current), remove=sorted(current - target)
+    )
 
 
 def update_attributes(actor: Actor, display_id: int, changes: dict) -> Conversation:
@@ -287,8 +306,12 @@ def escalate(
         if assignee_id is not None:
             policy.require_assignable(actor, conversation, assignee_id)
         add_message(
-            actor, conversation, "note", f"Escalated to a human: {reason}",
-            sender_type=actor.sender_type, event_actor=actor,
+            actor,
+            conversation,
+            "note",
+            f"Escalated to a human: {reason}",
+            sender_type=actor.sender_type,
+            event_actor=actor,
         )
         changes = {}
         if not conversation.handoff:
@@ -313,23 +336,37 @@ def escalate(
 def wake_due_snoozes(actor: Actor) -> int:
     """Reopen snoozed conversations whose time has come; returns how many woke."""
     now = utcnow()
-    due = db.session.execute(
-        select(Conversation.id).where(
-            Conversation.workspace_id == actor.workspace_id,
-            Conversation.status == "snoozed",
-            Conversation.snoozed_until.is_not(None),
-            Conversation.snoozed_until <= now,
+    due = (
+        db.session.execute(
+            select(Conversation.id).where(
+                Conversation.workspace_id == actor.workspace_id,
+                Conversation.status == "snoozed",
+                Conversation.snoozed_until.is_not(None),
+                Conversation.snoozed_until <= now,
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     if not due:
         return 0
-    system = Actor(workspace_id=actor.workspace_id, user_id=None, kind="system",
-                   name="Snooze timer", via=actor.via)
+    system = Actor(
+        workspace_id=actor.workspace_id,
+        user_id=None,
+        kind="system",
+        name="Snooze timer",
+        via=actor.via,
+    )
     with write_transaction() as session:
-        rows = session.execute(
-            select(Conversation).where(Conversation.id.in_(due),
-                                       Conversation.status == "snoozed")
-        ).scalars().all()
+        rows = (
+            session.execute(
+                select(Conversation).where(
+                    Conversation.id.in_(due), Conversation.status == "snoozed"
+                )
+            )
+            .scalars()
+            .all()
+        )
         for conversation in rows:
             conversation.status = "open"
             conversation.snoozed_until = None

@@ -36,30 +36,78 @@ LABELS = {
 }
 
 CONTACTS = [
-    ("Maria Keller", "maria@harborbakery.example", "+49 30 5557 1201",
-     {"company": "Harbor Bakery", "plan": "Pro", "seats": 14, "country": "DE"}),
-    ("James Okafor", "james.okafor@brightsmiles.example", "+44 20 7946 0321",
-     {"company": "Bright Smiles Dental", "plan": "Business", "seats": 32, "country": "GB"}),
-    ("Lucía Fernández", "lucia@cafeolivo.example", None,
-     {"company": "Café Olivo", "plan": "Pro", "seats": 6, "country": "ES"}),
-    ("Tom Becker", "tom@beckerlogistics.example", "+49 40 5550 8870",
-     {"company": "Becker Logistics", "plan": "Business", "seats": 85, "country": "DE"}),
-    ("Aisha Rahman", "aisha.rahman@greenleafclinic.example", None,
-     {"company": "Greenleaf Clinic", "plan": "Pro", "seats": 22, "country": "IE"}),
-    ("Chen Wei", "chen@pixelforge.example", None,
-     {"company": "PixelForge Studio", "plan": "Trial", "seats": 9, "country": "SG"}),
-    ("Olivia Brown", "olivia@brownandco.example", "+1 415 555 0142",
-     {"company": "Brown & Co Retail", "plan": "Pro", "seats": 40, "country": "US"}),
-    ("Noah Schmidt", "noah@alpinegym.example", None,
-     {"company": "Alpine Gym", "plan": "Starter", "seats": 5, "country": "AT"}),
-    ("Emma Dubois", "emma@lepetitbistro.example", "+33 1 55 55 01 77",
-     {"company": "Le Petit Bistro", "plan": "Pro", "seats": 11, "country": "FR"}),
-    ("Raj Patel", "raj@sunrisehotels.example", "+1 212 555 0199",
-     {"company": "Sunrise Hotels", "plan": "Prospect", "seats": 400, "lead_source": "webinar"}),
-    ("Sofia Rossi", "sofia@trattoriaroma.example", None,
-     {"company": "Trattoria Roma", "plan": "Starter", "seats": 8, "nonprofit": False}),
-    ("Daniel Kim", "daniel@northpeakit.example", "+1 604 555 0110",
-     {"company": "NorthPeak IT", "plan": "Business", "seats": 120, "country": "CA"}),
+    (
+        "Maria Keller",
+        "maria@harborbakery.example",
+        "+49 30 5557 1201",
+        {"company": "Harbor Bakery", "plan": "Pro", "seats": 14, "country": "DE"},
+    ),
+    (
+        "James Okafor",
+        "james.okafor@brightsmiles.example",
+        "+44 20 7946 0321",
+        {"company": "Bright Smiles Dental", "plan": "Business", "seats": 32, "country": "GB"},
+    ),
+    (
+        "Lucía Fernández",
+        "lucia@cafeolivo.example",
+        None,
+        {"company": "Café Olivo", "plan": "Pro", "seats": 6, "country": "ES"},
+    ),
+    (
+        "Tom Becker",
+        "tom@beckerlogistics.example",
+        "+49 40 5550 8870",
+        {"company": "Becker Logistics", "plan": "Business", "seats": 85, "country": "DE"},
+    ),
+    (
+        "Aisha Rahman",
+        "aisha.rahman@greenleafclinic.example",
+        None,
+        {"company": "Greenleaf Clinic", "plan": "Pro", "seats": 22, "country": "IE"},
+    ),
+    (
+        "Chen Wei",
+        "chen@pixelforge.example",
+        None,
+        {"company": "PixelForge Studio", "plan": "Trial", "seats": 9, "country": "SG"},
+    ),
+    (
+        "Olivia Brown",
+        "olivia@brownandco.example",
+        "+1 415 555 0142",
+        {"company": "Brown & Co Retail", "plan": "Pro", "seats": 40, "country": "US"},
+    ),
+    (
+        "Noah Schmidt",
+        "noah@alpinegym.example",
+        None,
+        {"company": "Alpine Gym", "plan": "Starter", "seats": 5, "country": "AT"},
+    ),
+    (
+        "Emma Dubois",
+        "emma@lepetitbistro.example",
+        "+33 1 55 55 01 77",
+        {"company": "Le Petit Bistro", "plan": "Pro", "seats": 11, "country": "FR"},
+    ),
+    (
+        "Raj Patel",
+        "raj@sunrisehotels.example",
+        "+1 212 555 0199",
+        {"company": "Sunrise Hotels", "plan": "Prospect", "seats": 400, "lead_source": "webinar"},
+    ),
+    (
+        "Sofia Rossi",
+        "sofia@trattoriaroma.example",
+        None,
+        {"company": "Trattoria Roma", "plan": "Starter", "seats": 8, "nonprofit": False},
+    ),
+    (
+        "Daniel Kim",
+        "daniel@northpeakit.example",
+        "+1 604 555 0110",
+        {"company": "NorthPeak IT", "plan": "Business", "seats": 120, "country": "CA"},
+    ),
 ]
 
 CONTACT_NOTES = {
@@ -86,125 +134,373 @@ class Thread:
 
 
 THREADS = [
-    Thread("Support", "james.okafor@brightsmiles.example", "Export timesheets to CSV", [
-        ("customer", "Hi! Is there a way to export last month's timesheets as a CSV for our "
-         "payroll provider?"),
-        ("sam", "Hi James, yes: open Timesheets, pick the date range, then Export > CSV. The "
-         "file has one row per shift with hours and breaks."),
-        ("customer", "Found it, thank you!"),
-    ], hours_ago=120, status="resolved", priority="low", assignee="sam"),
-    Thread("Billing", "lucia@cafeolivo.example", "Downgrade from Pro to Starter", [
-        ("customer", "We are a small café and don't use the Pro features. Can we move to "
-         "Starter from next month?"),
-        ("sam", "Of course, Lucía. I've scheduled the change for your next renewal on the 1st; "
-         "you keep Pro until then."),
-        ("customer", "Perfect, gracias."),
-    ], hours_ago=96, status="resolved", assignee="sam"),
-    Thread("Sales", "chen@pixelforge.example", "Can we extend our trial?", [
-        ("customer", "Our trial ends on Friday but half the team was away this week. Could "
-         "we get a few more days?"),
-        ("alex", "Hi Chen, I've extended your trial by 7 days. Let me know if you'd like a "
-         "quick walkthrough call."),
-    ], hours_ago=80, status="resolved", labels=("onboarding",), assignee="alex"),
-    Thread("Billing", "james.okafor@brightsmiles.example", "Annual billing discount?", [
-        ("customer", "Do you offer a discount if we pay yearly instead of monthly?"),
-        ("sam", "We do: annual billing is two months free. I can switch you at your next "
-         "renewal if you like."),
-        ("customer", "Yes please, switch us."),
-        ("sam", "Done! Your next invoice will be the annual one."),
-    ], hours_ago=72, status="resolved", priority="low", assignee="sam"),
-    Thread("Support", "lucia@cafeolivo.example", "How do I add a second location?", [
-        ("customer", "We're opening a second café next month. How do I add it so I can "
-         "schedule staff there?"),
-        ("sam", "Congratulations! Go to Settings > Locations > Add location. Each location "
-         "gets its own schedule and you can share staff between them."),
-        ("customer", "That was easy. Thanks Sam!"),
-    ], hours_ago=60, status="resolved", labels=("onboarding",), assignee="sam"),
-    Thread("Support", "noah@alpinegym.example", "Recurring shifts every other week", [
-        ("customer", "Could you add recurring shifts every *other* week? Our trainers "
-         "alternate weekends."),
-        ("sam", "Great suggestion, Noah. Bi-weekly repeats are on our roadmap for next "
-         "month; I'll check back with you when they ship."),
-        ("note:sam", "Snoozed until the release notes are out. Product ticket: PROD-418."),
-    ], hours_ago=50, status="snoozed", priority="low", labels=("feature-request",),
-        assignee="sam"),
-    Thread("Support", "chen@pixelforge.example", "Google Calendar sync duplicates shifts", [
-        ("customer", "Every shift shows up twice in our Google Calendars since we connected "
-         "the integration."),
-        ("sam", "Sorry about that! Could you disconnect and reconnect the calendar under "
-         "Settings > Integrations and tell me if the duplicates stop?"),
-        ("note:sam", "Probably the old iCal feed is still subscribed next to the new sync."),
-    ], hours_ago=30, status="pending", priority="medium", labels=("integration", "bug"),
-        assignee="sam"),
-    Thread("Billing", "tom@beckerlogistics.example", "Invoice shows the wrong VAT number", [
-        ("customer", "Our March invoice has our old VAT ID (DE123456789). The correct one "
-         "is DE987654321. Can you reissue it?"),
-        ("sam", "Hi Tom, I've updated the VAT ID on your account. I'm reissuing the March "
-         "invoice now; could you confirm the billing address is still current?"),
-    ], hours_ago=26, status="pending", priority="medium", assignee="sam"),
-    Thread("Sales", "sofia@trattoriaroma.example", "Discount for a family restaurant?", [
-        ("customer", "We're a small family restaurant with 8 staff. Is there any discount "
-         "for businesses our size?"),
-        ("alex", "Hi Sofia! Starter is our small-team plan and it's 20% off for the first "
-         "year if you sign up this month. Shall I send you a link?"),
-    ], hours_ago=22, status="pending", assignee="alex"),
-    Thread("Sales", "raj@sunrisehotels.example", "Pricing for 400 staff across 6 hotels", [
-        ("customer", "We're evaluating scheduling tools for our 6 hotels (about 400 staff). "
-         "What would Enterprise cost, and do you support SSO?"),
-        ("alex", "Thanks Raj! Yes, Enterprise includes SAML SSO and per-location admins. "
-         "I'll put together a quote; could we do a 30-minute call this week?"),
-        ("customer", "Thursday 3pm EST works. Please include onboarding support in the quote."),
-        ("note:alex", "Big one. Quote with 15% volume discount, onboarding package included."),
-    ], hours_ago=20, priority="high", labels=("vip",), assignee="alex"),
-    Thread("Support", "daniel@northpeakit.example", "API rate limits for our integration", [
-        ("customer", "Our HR system syncs shifts through your API and we keep hitting 429s "
-         "around 9am. What are the limits?"),
-        ("alex", "Hi Daniel, the default is 120 requests/minute per token. For a Business "
-         "account your size we can raise it; how many calls do you make at peak?"),
-        ("customer", "Roughly 400/minute for about ten minutes every morning."),
-    ], hours_ago=9, priority="medium", labels=("integration", "vip"), assignee="alex"),
-    Thread("Billing", "olivia@brownandco.example", "Charged twice this month", [
-        ("customer", "We were charged twice on the 3rd for the same amount ($480). Please "
-         "refund the duplicate."),
-        ("note:alex", "Confirmed in Stripe: duplicate charge from the retried webhook. "
-         "Refund approved."),
-        ("alex", "Hi Olivia, I'm so sorry. You're right, the second charge was our mistake. "
-         "I've refunded $480; it should reach your card in 5-10 business days."),
-        ("customer", "Thank you for the quick fix."),
-    ], hours_ago=7, priority="high", labels=("refund", "vip"), assignee="alex"),
-    Thread("Support", "maria@harborbakery.example", "Shift swaps missing in the mobile app", [
-        ("customer", "Hi, since this morning my staff can't see shift swap requests in the "
-         "mobile app. They do show on the desktop. Any idea?"),
-        ("sam", "Hi Maria, thanks for flagging this! Which app version is your team on? "
-         "You'll find it under Settings > About."),
-        ("customer", "Looks like 4.12.0 on Android."),
-        ("note:sam", "Reproduced on 4.12.0 Android: the swap list filters by the wrong week. "
-         "Filed ENG-2291."),
-        ("sam", "We've reproduced it and our engineers are on it. I'll update you as soon as "
-         "the fix ships. Swaps still work from the desktop in the meantime."),
-    ], hours_ago=5, priority="high", labels=("bug",), assignee="sam"),
-    Thread("Support", "olivia@brownandco.example", "Staff can't log in after password reset", [
-        ("customer", "Three of my store managers reset their passwords and now can't log in "
-         "at all. We open in an hour!"),
-        ("customer", "It says 'link expired' even for a fresh reset email."),
-    ], hours_ago=3, priority="urgent", labels=("bug", "vip")),
-    Thread("Billing", "maria@harborbakery.example", "Update the card on file", [
-        ("customer", "Our company card changed. Where do I update the payment method?"),
-        ("sam", "Hi Maria, under Settings > Billing > Payment method. Only account owners "
-         "see that page."),
-    ], hours_ago=2.5, status="resolved", assignee="sam"),
-    Thread("Support", "aisha.rahman@greenleafclinic.example", "Importing public holidays", [
-        ("customer", "Can we import Irish public holidays so nobody gets scheduled on them "
-         "by accident?"),
-    ], hours_ago=1.5, labels=("feature-request",)),
-    Thread("Sales", "daniel@northpeakit.example", "Adding 20 more seats", [
-        ("customer", "We're hiring 20 more technicians next month. Can we add seats mid-cycle "
-         "and get a prorated invoice?"),
-    ], hours_ago=1, labels=("vip",)),
-    Thread("Support", "emma@lepetitbistro.example", "Notifications in French?", [
-        ("customer", "Bonjour ! Is it possible to get the shift notifications in French for "
-         "our kitchen staff?"),
-    ], hours_ago=0.3),
+    Thread(
+        "Support",
+        "james.okafor@brightsmiles.example",
+        "Export timesheets to CSV",
+        [
+            (
+                "customer",
+                "Hi! Is there a way to export last month's timesheets as a CSV for our "
+                "payroll provider?",
+            ),
+            (
+                "sam",
+                "Hi James, yes: open Timesheets, pick the date range, then Export > CSV. The "
+                "file has one row per shift with hours and breaks.",
+            ),
+            ("customer", "Found it, thank you!"),
+        ],
+        hours_ago=120,
+        status="resolved",
+        priority="low",
+        assignee="sam",
+    ),
+    Thread(
+        "Billing",
+        "lucia@cafeolivo.example",
+        "Downgrade from Pro to Starter",
+        [
+            (
+                "customer",
+                "We are a small café and don't use the Pro features. Can we move to "
+                "Starter from next month?",
+            ),
+            (
+                "sam",
+                "Of course, Lucía. I've scheduled the change for your next renewal on the 1st; "
+                "you keep Pro until then.",
+            ),
+            ("customer", "Perfect, gracias."),
+        ],
+        hours_ago=96,
+        status="resolved",
+        assignee="sam",
+    ),
+    Thread(
+        "Sales",
+        "chen@pixelforge.example",
+        "Can we extend our trial?",
+        [
+            (
+                "customer",
+                "Our trial ends on Friday but half the team was away this week. Could "
+                "we get a few more days?",
+            ),
+            (
+                "alex",
+                "Hi Chen, I've extended your trial by 7 days. Let me know if you'd like a "
+                "quick walkthrough call.",
+            ),
+        ],
+        hours_ago=80,
+        status="resolved",
+        labels=("onboarding",),
+        assignee="alex",
+    ),
+    Thread(
+        "Billing",
+        "james.okafor@brightsmiles.example",
+        "Annual billing discount?",
+        [
+            ("customer", "Do you offer a discount if we pay yearly instead of monthly?"),
+            (
+                "sam",
+                "We do: annual billing is two months free. I can switch you at your next "
+                "renewal if you like.",
+            ),
+            ("customer", "Yes please, switch us."),
+            ("sam", "Done! Your next invoice will be the annual one."),
+        ],
+        hours_ago=72,
+        status="resolved",
+        priority="low",
+        assignee="sam",
+    ),
+    Thread(
+        "Support",
+        "lucia@cafeolivo.example",
+        "How do I add a second location?",
+        [
+            (
+                "customer",
+                "We're opening a second café next month. How do I add it so I can "
+                "schedule staff there?",
+            ),
+            (
+                "sam",
+                "Congratulations! Go to Settings > Locations > Add location. Each location "
+                "gets its own schedule and you can share staff between them.",
+            ),
+            ("customer", "That was easy. Thanks Sam!"),
+        ],
+        hours_ago=60,
+        status="resolved",
+        labels=("onboarding",),
+        assignee="sam",
+    ),
+    Thread(
+        "Support",
+        "noah@alpinegym.example",
+        "Recurring shifts every other week",
+        [
+            (
+                "customer",
+                "Could you add recurring shifts every *other* week? Our trainers "
+                "alternate weekends.",
+            ),
+            (
+                "sam",
+                "Great suggestion, Noah. Bi-weekly repeats are on our roadmap for next "
+                "month; I'll check back with you when they ship.",
+            ),
+            ("note:sam", "Snoozed until the release notes are out. Product ticket: PROD-418."),
+        ],
+        hours_ago=50,
+        status="snoozed",
+        priority="low",
+        labels=("feature-request",),
+        assignee="sam",
+    ),
+    Thread(
+        "Support",
+        "chen@pixelforge.example",
+        "Google Calendar sync duplicates shifts",
+        [
+            (
+                "customer",
+                "Every shift shows up twice in our Google Calendars since we connected "
+                "the integration.",
+            ),
+            (
+                "sam",
+                "Sorry about that! Could you disconnect and reconnect the calendar under "
+                "Settings > Integrations and tell me if the duplicates stop?",
+            ),
+            ("note:sam", "Probably the old iCal feed is still subscribed next to the new sync."),
+        ],
+        hours_ago=30,
+        status="pending",
+        priority="medium",
+        labels=("integration", "bug"),
+        assignee="sam",
+    ),
+    Thread(
+        "Billing",
+        "tom@beckerlogistics.example",
+        "Invoice shows the wrong VAT number",
+        [
+            (
+                "customer",
+                "Our March invoice has our old VAT ID (DE123456789). The correct one "
+                "is DE987654321. Can you reissue it?",
+            ),
+            (
+                "sam",
+                "Hi Tom, I've updated the VAT ID on your account. I'm reissuing the March "
+                "invoice now; could you confirm the billing address is still current?",
+            ),
+        ],
+        hours_ago=26,
+        status="pending",
+        priority="medium",
+        assignee="sam",
+    ),
+    Thread(
+        "Sales",
+        "sofia@trattoriaroma.example",
+        "Discount for a family restaurant?",
+        [
+            (
+                "customer",
+                "We're a small family restaurant with 8 staff. Is there any discount "
+                "for businesses our size?",
+            ),
+            (
+                "alex",
+                "Hi Sofia! Starter is our small-team plan and it's 20% off for the first "
+                "year if you sign up this month. Shall I send you a link?",
+            ),
+        ],
+        hours_ago=22,
+        status="pending",
+        assignee="alex",
+    ),
+    Thread(
+        "Sales",
+        "raj@sunrisehotels.example",
+        "Pricing for 400 staff across 6 hotels",
+        [
+            (
+                "customer",
+                "We're evaluating scheduling tools for our 6 hotels (about 400 staff). "
+                "What would Enterprise cost, and do you support SSO?",
+            ),
+            (
+                "alex",
+                "Thanks Raj! Yes, Enterprise includes SAML SSO and per-location admins. "
+                "I'll put together a quote; could we do a 30-minute call this week?",
+            ),
+            ("customer", "Thursday 3pm EST works. Please include onboarding support in the quote."),
+            ("note:alex", "Big one. Quote with 15% volume discount, onboarding package included."),
+        ],
+        hours_ago=20,
+        priority="high",
+        labels=("vip",),
+        assignee="alex",
+    ),
+    Thread(
+        "Support",
+        "daniel@northpeakit.example",
+        "API rate limits for our integration",
+        [
+            (
+                "customer",
+                "Our HR system syncs shifts through your API and we keep hitting 429s "
+                "around 9am. What are the limits?",
+            ),
+            (
+                "alex",
+                "Hi Daniel, the default is 120 requests/minute per token. For a Business "
+                "account your size we can raise it; how many calls do you make at peak?",
+            ),
+            ("customer", "Roughly 400/minute for about ten minutes every morning."),
+        ],
+        hours_ago=9,
+        priority="medium",
+        labels=("integration", "vip"),
+        assignee="alex",
+    ),
+    Thread(
+        "Billing",
+        "olivia@brownandco.example",
+        "Charged twice this month",
+        [
+            (
+                "customer",
+                "We were charged twice on the 3rd for the same amount ($480). Please "
+                "refund the duplicate.",
+            ),
+            (
+                "note:alex",
+                "Confirmed in Stripe: duplicate charge from the retried webhook. Refund approved.",
+            ),
+            (
+                "alex",
+                "Hi Olivia, I'm so sorry. You're right, the second charge was our mistake. "
+                "I've refunded $480; it should reach your card in 5-10 business days.",
+            ),
+            ("customer", "Thank you for the quick fix."),
+        ],
+        hours_ago=7,
+        priority="high",
+        labels=("refund", "vip"),
+        assignee="alex",
+    ),
+    Thread(
+        "Support",
+        "maria@harborbakery.example",
+        "Shift swaps missing in the mobile app",
+        [
+            (
+                "customer",
+                "Hi, since this morning my staff can't see shift swap requests in the "
+                "mobile app. They do show on the desktop. Any idea?",
+            ),
+            (
+                "sam",
+                "Hi Maria, thanks for flagging this! Which app version is your team on? "
+                "You'll find it under Settings > About.",
+            ),
+            ("customer", "Looks like 4.12.0 on Android."),
+            (
+                "note:sam",
+                "Reproduced on 4.12.0 Android: the swap list filters by the wrong week. "
+                "Filed ENG-2291.",
+            ),
+            (
+                "sam",
+                "We've reproduced it and our engineers are on it. I'll update you as soon as "
+                "the fix ships. Swaps still work from the desktop in the meantime.",
+            ),
+        ],
+        hours_ago=5,
+        priority="high",
+        labels=("bug",),
+        assignee="sam",
+    ),
+    Thread(
+        "Support",
+        "olivia@brownandco.example",
+        "Staff can't log in after password reset",
+        [
+            (
+                "customer",
+                "Three of my store managers reset their passwords and now can't log in "
+                "at all. We open in an hour!",
+            ),
+            ("customer", "It says 'link expired' even for a fresh reset email."),
+        ],
+        hours_ago=3,
+        priority="urgent",
+        labels=("bug", "vip"),
+    ),
+    Thread(
+        "Billing",
+        "maria@harborbakery.example",
+        "Update the card on file",
+        [
+            ("customer", "Our company card changed. Where do I update the payment method?"),
+            (
+                "sam",
+                "Hi Maria, under Settings > Billing > Payment method. Only account owners "
+                "see that page.",
+            ),
+        ],
+        hours_ago=2.5,
+        status="resolved",
+        assignee="sam",
+    ),
+    Thread(
+        "Support",
+        "aisha.rahman@greenleafclinic.example",
+        "Importing public holidays",
+        [
+            (
+                "customer",
+                "Can we import Irish public holidays so nobody gets scheduled on them by accident?",
+            ),
+        ],
+        hours_ago=1.5,
+        labels=("feature-request",),
+    ),
+    Thread(
+        "Sales",
+        "daniel@northpeakit.example",
+        "Adding 20 more seats",
+        [
+            (
+                "customer",
+                "We're hiring 20 more technicians next month. Can we add seats mid-cycle "
+                "and get a prorated invoice?",
+            ),
+        ],
+        hours_ago=1,
+        labels=("vip",),
+    ),
+    Thread(
+        "Support",
+        "emma@lepetitbistro.example",
+        "Notifications in French?",
+        [
+            (
+                "customer",
+                "Bonjour ! Is it possible to get the shift notifications in French for "
+                "our kitchen staff?",
+            ),
+        ],
+        hours_ago=0.3,
+    ),
 ]
 
 

@@ -40,7 +40,8 @@ def create_draft(
                 Draft.conversation_id == conversation.id,
                 Draft.status == "pending",
                 Draft.author_id == actor.user_id,
-                Draft.token_id.is_(None) if actor.token_id is None
+                Draft.token_id.is_(None)
+                if actor.token_id is None
                 else Draft.token_id == actor.token_id,
             )
             .values(status="superseded", reviewed_at=utcnow())
@@ -58,7 +59,9 @@ def create_draft(
         session.add(draft)
         session.flush()
         events.append(
-            actor, "draft.created", conversation=conversation,
+            actor,
+            "draft.created",
+            conversation=conversation,
             data={"display_id": display_id, "draft_id": draft.id},
         )
     return draft
@@ -82,7 +85,9 @@ def _claim(actor: Actor, draft_id: int, status: str, **values) -> Draft:
         who = db.session.get(User, draft.reviewer_id).name if draft.reviewer_id else "someone"
         raise Conflict(
             f"This draft was already handled by {who} ({draft.status}).",
-            reason="already_handled", status=draft.status, reviewer=who,
+            reason="already_handled",
+            status=draft.status,
+            reviewer=who,
         )
     db.session.refresh(draft)
     return draft
@@ -104,12 +109,23 @@ def approve(actor: Actor, draft_id: int, edited_body: str | None = None) -> Revi
         draft.sent_message_id = message.id
         draft.final_body = text if edited else None
         events.append(
-            actor, "draft.approved", conversation=conversation,
-            data={"display_id": conversation.display_id, "draft_id": draft.id,
-                  "message_id": message.id, "edited": edited, "final_body": text},
+            actor,
+            "draft.approved",
+            conversation=conversation,
+            data={
+                "display_id": conversation.display_id,
+                "draft_id": draft.id,
+                "message_id": message.id,
+                "edited": edited,
+                "final_body": text,
+            },
         )
-        audit.record(actor, "draft.approved", target=f"draft {draft.id}",
-                     detail="approved with edits" if edited else "approved as is")
+        audit.record(
+            actor,
+            "draft.approved",
+            target=f"draft {draft.id}",
+            detail="approved with edits" if edited else "approved as is",
+        )
     return Review(draft, message)
 
 
@@ -121,9 +137,10 @@ def reject(actor: Actor, draft_id: int, reason: str) -> Review:
         draft = _claim(actor, draft_id, "rejected", rejection_reason=reason)
         conversation = db.session.get(Conversation, draft.conversation_id)
         events.append(
-            actor, "draft.rejected", conversation=conversation,
-            data={"display_id": conversation.display_id, "draft_id": draft.id,
-                  "reason": reason},
+            actor,
+            "draft.rejected",
+            conversation=conversation,
+            data={"display_id": conversation.display_id, "draft_id": draft.id, "reason": reason},
         )
         audit.record(actor, "draft.rejected", target=f"draft {draft.id}", detail=reason[:500])
     return Review(draft, None)
@@ -131,10 +148,14 @@ def reject(actor: Actor, draft_id: int, reason: str) -> Review:
 
 def pending(actor: Actor, limit: int = 50) -> list[Draft]:
     """The review queue: pending drafts in conversations the teammate can see, oldest first."""
-    return list(db.session.execute(
-        policy.drafts(actor).where(Draft.status == "pending")
-        .order_by(Draft.created_at, Draft.id).limit(limit)
-    ).scalars())
+    return list(
+        db.session.execute(
+            policy.drafts(actor)
+            .where(Draft.status == "pending")
+            .order_by(Draft.created_at, Draft.id)
+            .limit(limit)
+        ).scalars()
+    )
 
 
 def pending_count(actor: Actor, cap: int | None = None) -> int:
@@ -150,11 +171,13 @@ def pending_count(actor: Actor, cap: int | None = None) -> int:
 
 
 def pending_for_conversation(actor: Actor, conversation: Conversation) -> list[Draft]:
-    return list(db.session.execute(
-        policy.drafts(actor).where(Draft.status == "pending",
-                                   Draft.conversation_id == conversation.id)
-        .order_by(Draft.created_at)
-    ).scalars())
+    return list(
+        db.session.execute(
+            policy.drafts(actor)
+            .where(Draft.status == "pending", Draft.conversation_id == conversation.id)
+            .order_by(Draft.created_at)
+        ).scalars()
+    )
 
 
 REPLIED_AFTER = "A teammate replied after this draft was written."
@@ -198,12 +221,13 @@ def stale_reasons(drafts: list[Draft]) -> dict[int, str | None]:
     """
     if not drafts:
         return {}
-    replied = set(db.session.execute(
-        select(Draft.id).where(Draft.id.in_([d.id for d in drafts]), _human_reply_after(Draft))
-    ).scalars())
+    replied = set(
+        db.session.execute(
+            select(Draft.id).where(Draft.id.in_([d.id for d in drafts]), _human_reply_after(Draft))
+        ).scalars()
+    )
     return {
-        d.id: REPLIED_AFTER if d.id in replied else _handoff_reason(d.conversation)
-        for d in drafts
+        d.id: REPLIED_AFTER if d.id in replied else _handoff_reason(d.conversation) for d in drafts
     }
 
 
@@ -263,9 +287,7 @@ def latest_messages(
     ).all()
     found: dict[int, tuple[list[Message], bool]] = {}
     for message, total in rows:
-        found.setdefault(message.conversation_id, ([], total > per_conversation))[0].append(
-            message
-        )
+        found.setdefault(message.conversation_id, ([], total > per_conversation))[0].append(message)
     return found
 
 
@@ -353,9 +375,7 @@ def review_queue(
     )
 
 
-def drafts_by_token(
-    actor: Actor, status: str | None = None, display_id: int | None = None
-):
+def drafts_by_token(actor: Actor, status: str | None = None, display_id: int | None = None):
     """Query for the calling token's own drafts (MCP list_drafts), newest first."""
     policy.require_scope(actor, "conversations:draft")
     if status is not None and status not in DRAFT_STATUSES:

@@ -33,20 +33,22 @@ class Page:
     has_more: bool
 
 
-def poll(actor: Actor, after_id: int | None, limit: int = 50,
-         types: list[str] | None = None) -> Page:
+def poll(
+    actor: Actor, after_id: int | None, limit: int = 50, types: list[str] | None = None
+) -> Page:
     """Events after `after_id` (or from 24 h back) that the actor may see, oldest first."""
     policy.require_scope(actor, "events:read")
     if types:
         unknown = sorted(set(types) - set(EVENT_TYPES))
         if unknown:
-            raise Invalid(f"Unknown event type(s): {', '.join(unknown)}. Known: "
-                          f"{', '.join(EVENT_TYPES)}.", field="types")
+            raise Invalid(
+                f"Unknown event type(s): {', '.join(unknown)}. Known: {', '.join(EVENT_TYPES)}.",
+                field="types",
+            )
     # Take the high-water mark first: anything committed later has a larger id (appends are
     # serialised per workspace), so reading up to it can never skip an event.
     high_water = db.session.execute(
-        select(func.coalesce(func.max(Event.id), 0)).where(
-            Event.workspace_id == actor.workspace_id)
+        select(func.coalesce(func.max(Event.id), 0)).where(Event.workspace_id == actor.workspace_id)
     ).scalar_one()
     query = policy.events(actor).where(Event.id <= high_water)
     if after_id is None:

@@ -31,16 +31,21 @@ class Outcome:
 
 def check_key(key) -> str:
     if not isinstance(key, str) or not 1 <= len(key) <= 255 or not key.isprintable():
-        raise Invalid("idempotency_key must be 1-255 printable characters.",
-                      field="idempotency_key")
+        raise Invalid(
+            "idempotency_key must be 1-255 printable characters.", field="idempotency_key"
+        )
     return key
 
 
 def fingerprint(action: str, arguments: dict) -> str:
     canonical = json.dumps(
-        {"action": action, "arguments": {k: v for k, v in arguments.items()
-                                         if k != "idempotency_key"}},
-        sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+        {
+            "action": action,
+            "arguments": {k: v for k, v in arguments.items() if k != "idempotency_key"},
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
     )
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -66,7 +71,11 @@ def _replay(row: IdempotencyKey, print_: str) -> Outcome:
 
 
 def run_once(
-    actor: Actor, action: str, key: str, arguments: dict, effect: Callable[[], dict],
+    actor: Actor,
+    action: str,
+    key: str,
+    arguments: dict,
+    effect: Callable[[], dict],
     on_commit: Callable[[Outcome], None] | None = None,
 ) -> Outcome:
     """Run `effect` once per (token, key); `on_commit` adds rows (audit) to the same transaction."""
@@ -80,8 +89,11 @@ def run_once(
                     outcome = _replay(row, print_)
                 else:
                     row = IdempotencyKey(
-                        workspace_id=actor.workspace_id, token_id=actor.token_id, key=key,
-                        fingerprint=print_, created_at=utcnow(),
+                        workspace_id=actor.workspace_id,
+                        token_id=actor.token_id,
+                        key=key,
+                        fingerprint=print_,
+                        created_at=utcnow(),
                     )
                     session.add(row)
                     session.flush()  # claim the key before the effect

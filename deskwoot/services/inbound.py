@@ -52,12 +52,12 @@ def receive_inbound(
         # same contact, the contact exists now, so try once more.
         if source_id:
             existing = db.session.execute(
-                select(Message).where(Message.inbox_id == inbox.id,
-                                      Message.source_id == source_id)
+                select(Message).where(Message.inbox_id == inbox.id, Message.source_id == source_id)
             ).scalar_one_or_none()
             if existing is not None:
-                return Inbound(db.session.get(Conversation, existing.conversation_id),
-                               existing, False)
+                return Inbound(
+                    db.session.get(Conversation, existing.conversation_id), existing, False
+                )
         return _receive(*args)
 
 

@@ -63,5 +63,8 @@ def delete_label(actor: Actor, label_id: int) -> None:
 
 
 def label_names(actor: Actor) -> list[str]:
-    return list(db.session.execute(select(Label.name).where(
-        Label.workspace_id == actor.workspace_id).order_by(Label.name)).scalars())
+    return list(
+        db.session.execute(
+            select(Label.name).where(Label.workspace_id == actor.workspace_id).order_by(Label.name)
+        ).scalars()
+    )

@@ -110,8 +110,7 @@ def list_conversations(
     query = keyset(conversation_query(actor, filters), before)
     rows = list(
         db.session.execute(
-            query
-            .options(
+            query.options(
                 selectinload(Conversation.inbox),
                 selectinload(Conversation.contact),
                 selectinload(Conversation.assignee),

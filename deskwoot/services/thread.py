@@ -21,9 +21,7 @@ def next_display_id(workspace_id: int) -> int:
     ).scalar_one()
 
 
-def record_change(
-    conversation: Conversation, actor: Actor, changes: dict, **event_actor
-) -> None:
+def record_change(conversation: Conversation, actor: Actor, changes: dict, **event_actor) -> None:
     """Record a conversation change: bump updated_at and append conversation.updated."""
     conversation.updated_at = utcnow()
     events.append(

@@ -36,8 +36,13 @@ PRESETS = {
     "read_only": ("Read only", ("conversations:read", "contacts:read", "events:read")),
     "drafts": (
         "Drafts for approval",
-        ("conversations:read", "conversations:note", "conversations:draft", "contacts:read",
-         "events:read"),
+        (
+            "conversations:read",
+            "conversations:note",
+            "conversations:draft",
+            "contacts:read",
+            "events:read",
+        ),
     ),
     "full": ("Full agent", SCOPES),
 }
@@ -46,9 +51,7 @@ PRESETS = {
 def preset_scopes(preset: str) -> tuple[str, ...]:
     """The scopes of a named preset (read_only, drafts, full)."""
     if preset not in PRESETS:
-        raise Invalid(
-            f"Unknown preset '{preset}'. Presets: {', '.join(PRESETS)}.", field="preset"
-        )
+        raise Invalid(f"Unknown preset '{preset}'. Presets: {', '.join(PRESETS)}.", field="preset")
     return PRESETS[preset][1]
 
 
@@ -73,7 +76,7 @@ def well_formed(token: str) -> bool:
     """Shape and checksum only: no database, constant work for every bad token."""
     if not isinstance(token, str) or len(token) != TOKEN_LEN or not token.startswith(PREFIX):
         return False
-    body = token[len(PREFIX):]
+    body = token[len(PREFIX) :]
     if any(ch not in ALPHABET for ch in body):
         return False
     random_part, check = body[:RANDOM_LEN], body[RANDOM_LEN:]
@@ -130,8 +133,12 @@ def mint(
         )
         session.add(token)
         session.flush()
-        audit.record(actor, "mcp.token_minted", target=f"{name} ({display(token)})",
-                     detail="scopes=" + ",".join(scopes))
+        audit.record(
+            actor,
+            "mcp.token_minted",
+            target=f"{name} ({display(token)})",
+            detail="scopes=" + ",".join(scopes),
+        )
     return Minted(token, plaintext)
 
 
@@ -148,8 +155,7 @@ def revoke(actor: Actor, token_id: int) -> McpToken:
 
 def _get(actor: Actor, token_id: int) -> McpToken:
     token = db.session.execute(
-        select(McpToken).where(McpToken.workspace_id == actor.workspace_id,
-                               McpToken.id == token_id)
+        select(McpToken).where(McpToken.workspace_id == actor.workspace_id, McpToken.id == token_id)
     ).scalar_one_or_none()
     if token is None:
         raise NotFound("No such token.")
@@ -158,10 +164,13 @@ def _get(actor: Actor, token_id: int) -> McpToken:
 
 def list_tokens(actor: Actor) -> list[McpToken]:
     policy.require_admin(actor)
-    return list(db.session.execute(
-        select(McpToken).where(McpToken.workspace_id == actor.workspace_id)
-        .order_by(McpToken.revoked_at.is_not(None), McpToken.id.desc())
-    ).scalars())
+    return list(
+        db.session.execute(
+            select(McpToken)
+            .where(McpToken.workspace_id == actor.workspace_id)
+            .order_by(McpToken.revoked_at.is_not(None), McpToken.id.desc())
+        ).scalars()
+    )
 
 
 def find_for_revoke(actor: Actor, needle: str) -> McpToken:
@@ -225,10 +234,19 @@ class LiveToken:
 # Built once: constructing a statement costs more than running it on this path.
 _LOOKUP = (
     select(
-        McpToken.id, McpToken.name, McpToken.scopes, McpToken.inbox_ids,
-        McpToken.last_used_at, McpToken.expires_at, McpToken.revoked_at,
-        Workspace.id.label("workspace_id"), Workspace.slug, Workspace.plan,
-        Workspace.trial_ends_at, Workspace.mcp_enabled, Workspace.bot_user_id,
+        McpToken.id,
+        McpToken.name,
+        McpToken.scopes,
+        McpToken.inbox_ids,
+        McpToken.last_used_at,
+        McpToken.expires_at,
+        McpToken.revoked_at,
+        Workspace.id.label("workspace_id"),
+        Workspace.slug,
+        Workspace.plan,
+        Workspace.trial_ends_at,
+        Workspace.mcp_enabled,
+        Workspace.bot_user_id,
     )
     .join(Workspace, Workspace.id == McpToken.workspace_id)
     .where(McpToken.token_hash == bindparam("token_hash"))
@@ -249,8 +267,12 @@ def lookup(plaintext: str | None) -> LiveToken | None:
     if row.expires_at is not None and row.expires_at <= utcnow():
         return None
     workspace = SimpleNamespace(
-        id=row.workspace_id, slug=row.slug, plan=row.plan, trial_ends_at=row.trial_ends_at,
-        mcp_enabled=row.mcp_enabled, bot_user_id=row.bot_user_id,
+        id=row.workspace_id,
+        slug=row.slug,
+        plan=row.plan,
+        trial_ends_at=row.trial_ends_at,
+        mcp_enabled=row.mcp_enabled,
+        bot_user_id=row.bot_user_id,
     )
     return LiveToken(row.id, row.name, row.scopes, row.inbox_ids, row.last_used_at, workspace)
 

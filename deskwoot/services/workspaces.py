@@ -270,8 +270,7 @@ def team_with_inboxes(actor: Actor) -> list[tuple[User, str, list[int] | None]]:
     visible = {i.id for i in db.session.execute(policy.inboxes(actor)).scalars()}
     works: dict[int, list[int]] = {}
     for user_id, inbox_id in db.session.execute(
-        select(InboxMember.user_id, InboxMember.inbox_id).where(
-            InboxMember.inbox_id.in_(visible))
+        select(InboxMember.user_id, InboxMember.inbox_id).where(InboxMember.inbox_id.in_(visible))
     ):
         works.setdefault(user_id, []).append(inbox_id)
     return [

@@ -51,15 +51,16 @@ def init_app(app) -> None:
 
 def load_workspace(slug: str) -> None:
     """Resolve /w/<slug>/: the logged-in teammate's workspace and actor, else 404."""
-    ws = db.session.execute(
-        db.select(Workspace).where(Workspace.slug == slug)
-    ).scalar_one_or_none()
+    ws = db.session.execute(db.select(Workspace).where(Workspace.slug == slug)).scalar_one_or_none()
     if ws is None or not current_user.is_authenticated:
         abort(404)
     try:
         g.actor = policy.member_actor(
-            current_user, ws, via="web",
-            request_id=g.get("request_id"), remote_addr=request.remote_addr,
+            current_user,
+            ws,
+            via="web",
+            request_id=g.get("request_id"),
+            remote_addr=request.remote_addr,
         )
     except NotFound:
         abort(404)
@@ -82,8 +83,9 @@ def _not_found(_error):
 
 def _method_not_allowed(error):
     if request.path.startswith(JSON_PREFIXES):
-        response = jsonify({"error": {"code": "method_not_allowed",
-                                      "message": "Use POST on this endpoint."}})
+        response = jsonify(
+            {"error": {"code": "method_not_allowed", "message": "Use POST on this endpoint."}}
+        )
         response.status_code = 405
         response.headers["Allow"] = "POST"
         return response
@@ -99,6 +101,4 @@ def home_redirect():
         return redirect(url_for("auth.login"))
     slugs = [ws.slug for ws, _ in memberships]
     slug = session.get("last_workspace")
-    return redirect(
-        url_for("conversations.index", workspace=slug if slug in slugs else slugs[0])
-    )
+    return redirect(url_for("conversations.index", workspace=slug if slug in slugs else slugs[0]))

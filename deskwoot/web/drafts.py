@@ -69,8 +69,13 @@ class Queue:
     next_url: str | None  # where the cards' forms return to: this page, or None (the first)
 
 
-def _card(draft: Draft, messages: list[Message], earlier: bool, stale_reason: str | None,
-          failed: Failed | None) -> DraftCard:
+def _card(
+    draft: Draft,
+    messages: list[Message],
+    earlier: bool,
+    stale_reason: str | None,
+    failed: Failed | None,
+) -> DraftCard:
     card = DraftCard(
         draft=draft,
         conversation=draft.conversation,
@@ -133,7 +138,10 @@ def render_queue(failed: Failed | None = None, status: int = 200, args=None):
     page = queue(args, failed)
     total = templating.pending_drafts(g.actor)  # the badge's count, counted once
     return render_template(
-        "drafts/index.html", queue=page, cards=page.cards, total=total,
+        "drafts/index.html",
+        queue=page,
+        cards=page.cards,
+        total=total,
         total_label=templating.capped(total, templating.DRAFTS_BADGE_CAP),
     ), status
 
@@ -163,7 +171,7 @@ def _page_of_this_workspace(target: str | None) -> tuple[str, dict] | None:
     path = urlsplit(target).path
     root = request.script_root
     if root and path.startswith(root + "/"):
-        path = path[len(root):]
+        path = path[len(root) :]
     try:
         endpoint, values = current_app.create_url_adapter(request).match(path, method="GET")
     except HTTPException:
@@ -189,11 +197,13 @@ def _show_again(failed: Failed):
 
 def _already_handled(error: Conflict) -> None:
     if error.data.get("status") == "superseded":
-        flash("The bot replaced this draft with a newer one; review that one instead.",
-              "warning")
+        flash("The bot replaced this draft with a newer one; review that one instead.", "warning")
     elif error.data.get("reason") == "already_handled":
-        flash(f"Already handled by {error.data.get('reviewer') or 'someone'} "
-              f"({error.data.get('status')}).", "warning")
+        flash(
+            f"Already handled by {error.data.get('reviewer') or 'someone'} "
+            f"({error.data.get('status')}).",
+            "warning",
+        )
     else:
         flash_error(error)
 

@@ -263,9 +263,9 @@ SCOPE_HINTS = {
 PRESET_HINTS = {
     "read_only": "Reads conversations, contacts and events. Changes nothing.",
     "drafts": "Reads, leaves private notes and drafts replies; a teammate approves every "
-              "reply before a customer sees it.",
+    "reply before a customer sees it.",
     "full": "Every scope: replies on its own, manages conversations and contacts, starts "
-            "conversations.",
+    "conversations.",
 }
 
 

@@ -71,17 +71,23 @@ def _parse_body() -> dict:
     if not isinstance(payload.get("content"), str) or not payload["content"].strip():
         raise Invalid("content is required and must be non-empty text.", field="content")
     contact = payload.get("contact", {})
-    if not isinstance(contact, dict) or not all(
-        isinstance(contact.get(k), str | None) for k in ("email", "name", "identifier")
-    ) or set(contact) - {"email", "name", "identifier"}:
-        raise Invalid("contact must be an object with email, name or identifier text.",
-                      field="contact")
+    if (
+        not isinstance(contact, dict)
+        or not all(isinstance(contact.get(k), str | None) for k in ("email", "name", "identifier"))
+        or set(contact) - {"email", "name", "identifier"}
+    ):
+        raise Invalid(
+            "contact must be an object with email, name or identifier text.", field="contact"
+        )
     for key in ("source_id", "subject"):
         if payload.get(key) is not None and not isinstance(payload[key], str):
             raise Invalid(f"{key} must be text.", field=key)
     display_id = payload.get("conversation_id")
-    if display_id is not None and (isinstance(display_id, bool) or not isinstance(display_id, int)
-                                   or not 0 < display_id < 2**31):
+    if display_id is not None and (
+        isinstance(display_id, bool)
+        or not isinstance(display_id, int)
+        or not 0 < display_id < 2**31
+    ):
         raise Invalid("conversation_id must be a conversation number.", field="conversation_id")
     return payload
 

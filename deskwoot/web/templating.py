@@ -75,7 +75,8 @@ def pending_drafts(actor) -> int:
     cached = g.get("_pending_drafts")
     if cached is None or cached[0] is not actor:
         cached = g._pending_drafts = (
-            actor, draft_service.pending_count(actor, cap=DRAFTS_BADGE_CAP + 1)
+            actor,
+            draft_service.pending_count(actor, cap=DRAFTS_BADGE_CAP + 1),
         )
     return cached[1]
 

@@ -72,7 +72,9 @@ def live_server(live_server_app):
 
     got_request_exception.connect(record, app)
     thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="live-server",
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.05},
+        name="live-server",
         daemon=True,
     )
     thread.start()

@@ -1,4 +1,4 @@
-""""Nothing ships unsupervised" in a real browser (DESIGN §5.1, §5.6, §6).
+""" "Nothing ships unsupervised" in a real browser (DESIGN §5.1, §5.6, §6).
 
 An admin mints a *Drafts for approval* token in Settings > MCP Server; the official `mcp`
 client, speaking both protocol eras over real HTTP, drafts replies with it; teammates in their
@@ -87,13 +87,18 @@ def outgoing(conversation_display_id: int, workspace_id: int) -> list[Message]:
     """What the customer can see from us: the conversation's outgoing messages."""
     fresh()
     conversation = db.session.execute(
-        select(Conversation).where(Conversation.workspace_id == workspace_id,
-                                   Conversation.display_id == conversation_display_id)
+        select(Conversation).where(
+            Conversation.workspace_id == workspace_id,
+            Conversation.display_id == conversation_display_id,
+        )
     ).scalar_one()
-    return list(db.session.execute(
-        select(Message).where(Message.conversation_id == conversation.id,
-                              Message.kind == "outgoing").order_by(Message.id)
-    ).scalars())
+    return list(
+        db.session.execute(
+            select(Message)
+            .where(Message.conversation_id == conversation.id, Message.kind == "outgoing")
+            .order_by(Message.id)
+        ).scalars()
+    )
 
 
 def login(page: Page, email: str) -> str:
@@ -227,9 +232,14 @@ def admin_sets_up_the_bot(page: Page, live_server: str, artifacts=None) -> tuple
     expect(page.locator("#mcp-url")).to_have_text(connection_url)
     snippet = page.get_by_test_id("mcp-snippet").inner_text()
     assert snippet.count(plaintext) == 1
-    assert json.loads(snippet) == {"mcpServers": {"deskwoot": {
-        "url": connection_url, "headers": {"Authorization": f"Bearer {plaintext}"},
-    }}}
+    assert json.loads(snippet) == {
+        "mcpServers": {
+            "deskwoot": {
+                "url": connection_url,
+                "headers": {"Authorization": f"Bearer {plaintext}"},
+            }
+        }
+    }
     if artifacts is not None:
         screenshot(page, artifacts / "mcp-settings.png")
 
@@ -240,8 +250,7 @@ def admin_sets_up_the_bot(page: Page, live_server: str, artifacts=None) -> tuple
         if reload:
             page.reload()
         expect(page.get_by_test_id("tokens")).to_contain_text(BOT_NAME)
-        expect(page.get_by_test_id("tokens")).to_contain_text(
-            f"{plaintext[:11]}…{plaintext[-4:]}")
+        expect(page.get_by_test_id("tokens")).to_contain_text(f"{plaintext[:11]}…{plaintext[-4:]}")
         html = page.content()
         assert plaintext not in html
         assert plaintext[7:] not in html  # not even the secret part
@@ -269,34 +278,64 @@ def test_admin_sets_up_the_bot(page: Page, page_log, live_server, artifacts, app
 # --- the teammates' side ---------------------------------------------------------------------
 
 
-def test_bot_drafts_and_a_teammate_approves_with_edits(page: Page, page_log, live_server,
-                                                       artifacts, app, open_page):
+def test_bot_drafts_and_a_teammate_approves_with_edits(
+    page: Page, page_log, live_server, artifacts, app, open_page
+):
     slug, token = admin_sets_up_the_bot(page, live_server)
     fresh()
     workspace = db.session.execute(select(Workspace).where(Workspace.slug == slug)).scalar_one()
     inbox = factories.make_inbox(workspace, name="Support", secret=INBOX_SECRET)
-    tom = factories.make_user(workspace, role="agent", inboxes=[inbox], name="Tom Teammate",
-                              email="tom@acme.test")
+    tom = factories.make_user(
+        workspace, role="agent", inboxes=[inbox], name="Tom Teammate", email="tom@acme.test"
+    )
 
     # Two customers write in over the inbound hook.
-    order = post_inbound(live_server, inbox, {
-        "contact": {"email": "jane@example.com", "name": "Jane Customer"},
-        "subject": "Where is my order?", "content": "My order #1042 has not arrived.",
-    })
-    refund = post_inbound(live_server, inbox, {
-        "contact": {"email": "bob@example.com", "name": "Bob Buyer"},
-        "subject": "Broken mug", "content": "The mug arrived in pieces. Refund please?",
-    })
+    order = post_inbound(
+        live_server,
+        inbox,
+        {
+            "contact": {"email": "jane@example.com", "name": "Jane Customer"},
+            "subject": "Where is my order?",
+            "content": "My order #1042 has not arrived.",
+        },
+    )
+    refund = post_inbound(
+        live_server,
+        inbox,
+        {
+            "contact": {"email": "bob@example.com", "name": "Bob Buyer"},
+            "subject": "Broken mug",
+            "content": "The mug arrived in pieces. Refund please?",
+        },
+    )
 
     # The bot drafts a reply to each, once per protocol era.
     original = "Hi Jane, your order shipped yesterday and should arrive within 3 days."
-    (first,) = mcp_calls(live_server, token, "legacy", ("create_draft_reply", {
-        "conversation_id": order, "body": original,
-        "note_to_reviewer": "Tracking says in transit.",
-    }))
-    (second,) = mcp_calls(live_server, token, "2026-07-28", ("create_draft_reply", {
-        "conversation_id": refund, "body": "Sorry Bob! A refund is on its way.",
-    }))
+    (first,) = mcp_calls(
+        live_server,
+        token,
+        "legacy",
+        (
+            "create_draft_reply",
+            {
+                "conversation_id": order,
+                "body": original,
+                "note_to_reviewer": "Tracking says in transit.",
+            },
+        ),
+    )
+    (second,) = mcp_calls(
+        live_server,
+        token,
+        "2026-07-28",
+        (
+            "create_draft_reply",
+            {
+                "conversation_id": refund,
+                "body": "Sorry Bob! A refund is on its way.",
+            },
+        ),
+    )
     assert (first["draft"]["outcome"], second["draft"]["outcome"]) == ("pending", "pending")
 
     # Nothing has reached either customer.
@@ -339,8 +378,9 @@ def test_bot_drafts_and_a_teammate_approves_with_edits(page: Page, page_log, liv
     expect(flash(teammate, SENT)).to_be_visible()
     expect(teammate.get_by_test_id("drafts-badge")).to_have_text("1")
     expect(teammate.get_by_test_id("draft-card")).to_have_count(1)
-    expect(teammate.get_by_test_id("draft-card").get_by_test_id("draft-conversation")) \
-        .to_contain_text("Broken mug")
+    expect(
+        teammate.get_by_test_id("draft-card").get_by_test_id("draft-conversation")
+    ).to_contain_text("Broken mug")
 
     # The thread shows the sent text, from the bot, approved by the teammate.
     teammate.goto(f"/w/{slug}/conversations/{order}")
@@ -355,14 +395,14 @@ def test_bot_drafts_and_a_teammate_approves_with_edits(page: Page, page_log, liv
     screenshot(teammate, artifacts / "drafts-approved-thread.png")
 
     (message,) = outgoing(order, workspace.id)
-    assert (message.body, message.sender_type, message.approved_by_id) == (
-        edited, "bot", tom.id)
+    assert (message.body, message.sender_type, message.approved_by_id) == (edited, "bot", tom.id)
     assert outgoing(refund, workspace.id) == []
 
     # The agent learns the outcome, in either era.
     (mine,) = mcp_calls(live_server, token, "legacy", ("list_drafts", {}))
-    (theirs,) = mcp_calls(live_server, token, "2026-07-28",
-                          ("list_drafts", {"conversation_id": order}))
+    (theirs,) = mcp_calls(
+        live_server, token, "2026-07-28", ("list_drafts", {"conversation_id": order})
+    )
     by_id = {d["id"]: d for d in mine["drafts"]}
     done = by_id[first["draft"]["id"]]
     assert done["outcome"] == "approved_with_edits"
@@ -393,16 +433,37 @@ class Desk:
     def slug(self) -> str:
         return self.workspace.slug
 
-    def customer_writes(self, content: str, name: str = "Jane Customer",
-                        email: str = "jane@example.com", subject: str = "Where is my order?"):
-        return post_inbound(self.base_url, self.inbox, {
-            "contact": {"email": email, "name": name}, "subject": subject, "content": content,
-        })
+    def customer_writes(
+        self,
+        content: str,
+        name: str = "Jane Customer",
+        email: str = "jane@example.com",
+        subject: str = "Where is my order?",
+    ):
+        return post_inbound(
+            self.base_url,
+            self.inbox,
+            {
+                "contact": {"email": email, "name": name},
+                "subject": subject,
+                "content": content,
+            },
+        )
 
     def bot_drafts(self, display_id: int, body: str, mode: str = "legacy", **extra) -> int:
-        (result,) = mcp_calls(self.base_url, self.token, mode, ("create_draft_reply", {
-            "conversation_id": display_id, "body": body, **extra,
-        }))
+        (result,) = mcp_calls(
+            self.base_url,
+            self.token,
+            mode,
+            (
+                "create_draft_reply",
+                {
+                    "conversation_id": display_id,
+                    "body": body,
+                    **extra,
+                },
+            ),
+        )
         return result["draft"]["id"]
 
     def agent(self, mode: str, *calls: tuple[str, dict]) -> list[dict]:
@@ -421,10 +482,12 @@ def desk(app, live_server) -> Desk:
     full_token = tokens.mint(admin_actor, "Autopilot", list(tokens.PRESETS["full"][1])).plaintext
     inbox = factories.make_inbox(workspace, name="Support", secret=INBOX_SECRET)
     people = {
-        "tom": factories.make_user(workspace, inboxes=[inbox], name="Tom Teammate",
-                                   email="tom@acme.test"),
-        "tia": factories.make_user(workspace, inboxes=[inbox], name="Tia Teammate",
-                                   email="tia@acme.test"),
+        "tom": factories.make_user(
+            workspace, inboxes=[inbox], name="Tom Teammate", email="tom@acme.test"
+        ),
+        "tia": factories.make_user(
+            workspace, inboxes=[inbox], name="Tia Teammate", email="tia@acme.test"
+        ),
     }
     return Desk(live_server, workspace, inbox, token, full_token, people)
 
@@ -478,8 +541,7 @@ def test_reject_with_a_reason(page: Page, page_log, desk):
     )
     (modern,) = desk.agent("2026-07-28", ("list_drafts", {"status": "rejected"}))
     (mine,) = drafts["drafts"]
-    assert (mine["id"], mine["outcome"], mine["rejection_reason"]) == (
-        draft_id, "rejected", reason)
+    assert (mine["id"], mine["outcome"], mine["rejection_reason"]) == (draft_id, "rejected", reason)
     assert mine["reviewer"]["name"] == "Tom Teammate"
     assert mine["final_body"] is None
     assert [d["id"] for d in modern["drafts"]] == [draft_id]
@@ -510,8 +572,10 @@ def test_two_teammates_approve_at_once(page: Page, page_log, desk, open_page):
         expect(teammate.locator(".flash")).to_be_visible()
         expect(teammate).to_have_url(re.compile(r"/drafts$"))
         expect(teammate.get_by_test_id("drafts-empty")).to_be_visible()
-    said = {name: p.locator(".flash").inner_text().strip() for name, p in
-            (("Tom Teammate", tom), ("Tia Teammate", tia))}
+    said = {
+        name: p.locator(".flash").inner_text().strip()
+        for name, p in (("Tom Teammate", tom), ("Tia Teammate", tia))
+    }
 
     # Exactly one message went out; the other teammate is told who beat them to it.
     (message,) = outgoing(conversation, desk.workspace.id)
@@ -539,14 +603,21 @@ EVIL_NOTE = "<a href='javascript:alert(6)'>reviewer</a>"
 
 def assert_inert(page: Page) -> None:
     """None of the payloads turned into markup."""
-    for selector in ("img[src='x']", "script:not([src])", "a[href^='javascript']",
-                     "[onerror]", "b", "i"):
+    for selector in (
+        "img[src='x']",
+        "script:not([src])",
+        "a[href^='javascript']",
+        "[onerror]",
+        "b",
+        "i",
+    ):
         assert page.locator(selector).count() == 0, f"{selector} made it into the page"
 
 
 def test_customer_html_stays_text(page: Page, page_log, desk, artifacts):
-    conversation = desk.customer_writes(EVIL_MESSAGE, name=EVIL_NAME,
-                                        email="mallory@example.com", subject=EVIL_SUBJECT)
+    conversation = desk.customer_writes(
+        EVIL_MESSAGE, name=EVIL_NAME, email="mallory@example.com", subject=EVIL_SUBJECT
+    )
     desk.bot_drafts(conversation, EVIL_DRAFT, note_to_reviewer=EVIL_NOTE)
 
     login(page, "tom@acme.test")
@@ -584,8 +655,9 @@ def test_customer_html_stays_text(page: Page, page_log, desk, artifacts):
 def test_queue_by_keyboard(page: Page, page_log, desk, artifacts, viewport):
     page.set_viewport_size(viewport)
     first_conv = desk.customer_writes("My order #1042 has not arrived.")
-    second_conv = desk.customer_writes("Do you ship to Norway?", name="Nils Nordmann",
-                                       email="nils@example.com", subject="Shipping")
+    second_conv = desk.customer_writes(
+        "Do you ship to Norway?", name="Nils Nordmann", email="nils@example.com", subject="Shipping"
+    )
     first = desk.bot_drafts(first_conv, "Sorry Jane! Your order ships today.")
     desk.bot_drafts(second_conv, "Yes, we ship to Norway.", mode="2026-07-28")
 
@@ -605,7 +677,10 @@ def test_queue_by_keyboard(page: Page, page_log, desk, artifacts, viewport):
     page.keyboard.press("Tab")
     reject = focused(page)
     assert [approve["text"], edit["text"], reject["text"]] == [
-        "Approve and send", "Edit then approve", "Reject"]
+        "Approve and send",
+        "Edit then approve",
+        "Reject",
+    ]
     assert {approve["card"], edit["card"], reject["card"]} == {str(first)}
     assert approve["ring"] and edit["ring"] and reject["ring"], "no visible focus ring"
     card = page.locator(f"[data-draft-id='{first}']")
@@ -668,9 +743,13 @@ def test_take_over_on_the_conversation_page(page: Page, page_log, desk, artifact
 
     # The bot may not reply now, but notes and drafts are still welcome.
     refused, note, draft = mcp_results(
-        desk.base_url, desk.full_token, "2026-07-28",
-        ("reply_to_conversation", {"conversation_id": conversation, "body": "Bot here!",
-                                   "idempotency_key": "reply-1"}),
+        desk.base_url,
+        desk.full_token,
+        "2026-07-28",
+        (
+            "reply_to_conversation",
+            {"conversation_id": conversation, "body": "Bot here!", "idempotency_key": "reply-1"},
+        ),
         ("add_private_note", {"conversation_id": conversation, "body": "Customer wants a human."}),
         ("create_draft_reply", {"conversation_id": conversation, "body": "A human is coming."}),
     )
@@ -683,12 +762,14 @@ def test_take_over_on_the_conversation_page(page: Page, page_log, desk, artifact
     expect(inline).to_have_count(2)
     expect(page.get_by_test_id("stale-badge")).to_have_count(2)
     expect(page.get_by_test_id("thread").locator("li.msg-note")).to_contain_text(
-        "Customer wants a human.")
+        "Customer wants a human."
+    )
     screenshot(page, artifacts / "drafts-conversation-taken-over.png")
 
     # Approve inline: back on the conversation page, the message sent as the bot.
-    page.locator(f"[data-draft-id='{first}']").get_by_role("button",
-                                                          name="Approve and send").click()
+    page.locator(f"[data-draft-id='{first}']").get_by_role(
+        "button", name="Approve and send"
+    ).click()
     expect(flash(page, SENT)).to_be_visible()
     expect(page).to_have_url(re.compile(rf"/conversations/{conversation}$"))
     sent = page.get_by_test_id("thread").locator("li.msg-outgoing")
@@ -697,19 +778,32 @@ def test_take_over_on_the_conversation_page(page: Page, page_log, desk, artifact
     expect(inline).to_have_count(1)
 
     page.get_by_role("link", name="← Conversations").click()
-    expect(page.get_by_test_id(f"conversation-{conversation}").locator(".badge-human")) \
-        .to_have_text("Human")
+    expect(
+        page.get_by_test_id(f"conversation-{conversation}").locator(".badge-human")
+    ).to_have_text("Human")
 
     # Hand back: the bot may reply again.
     page.get_by_test_id(f"conversation-{conversation}").click()
     page.get_by_role("button", name="Hand back to bot").click()
     expect(flash(page, "Handed back to the bot.")).to_be_visible()
     expect(page.locator(".conv-sub .badge-human")).to_have_count(0)
-    mcp_calls(desk.base_url, desk.full_token, "legacy", ("reply_to_conversation", {
-        "conversation_id": conversation, "body": "Bot here again!", "idempotency_key": "reply-2",
-    }))
+    mcp_calls(
+        desk.base_url,
+        desk.full_token,
+        "legacy",
+        (
+            "reply_to_conversation",
+            {
+                "conversation_id": conversation,
+                "body": "Bot here again!",
+                "idempotency_key": "reply-2",
+            },
+        ),
+    )
     assert [m.body for m in outgoing(conversation, desk.workspace.id)] == [
-        "Hi! I am the bot; how can I help?", "Bot here again!"]
+        "Hi! I am the bot; how can I help?",
+        "Bot here again!",
+    ]
 
     assert_clean(page_log)
     assert page_log.bad_responses == []

@@ -52,15 +52,16 @@ def full_screenshot(page: Page, path) -> None:
 def within_phone_width(box) -> bool:
     """A visible box that starts and ends inside the 390 px wide screen."""
     return bool(
-        box and box["width"] > 0 and box["height"] > 0
-        and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"] + 1
+        box
+        and box["width"] > 0
+        and box["height"] > 0
+        and box["x"] >= 0
+        and box["x"] + box["width"] <= PHONE["width"] + 1
     )
 
 
 def no_horizontal_overflow(page: Page) -> bool:
-    return page.evaluate(
-        "document.documentElement.scrollWidth <= window.innerWidth + 1"
-    )
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
 
 def test_first_day(page: Page, page_log, live_server, artifacts):
@@ -106,12 +107,16 @@ def test_first_day(page: Page, page_log, live_server, artifacts):
     full_screenshot(page, artifacts / "inbox-created.png")
 
     # A customer writes in, over real HTTP, with markup in the name and the message.
-    status, body = post_inbound(inbound_url, secret, {
-        "contact": {"email": "jane@example.com", "name": EVIL_NAME},
-        "content": EVIL_CONTENT,
-        "subject": "Where is my order?",
-        "source_id": "msg-1",
-    })
+    status, body = post_inbound(
+        inbound_url,
+        secret,
+        {
+            "contact": {"email": "jane@example.com", "name": EVIL_NAME},
+            "content": EVIL_CONTENT,
+            "subject": "Where is my order?",
+            "source_id": "msg-1",
+        },
+    )
     assert (status, body["conversation_id"], body["duplicate"]) == (201, 1, False)
 
     # It shows in the list, escaped.
@@ -156,9 +161,7 @@ def test_first_day(page: Page, page_log, live_server, artifacts):
     expect(note).to_be_visible()
     expect(note.get_by_text("Private note", exact=True)).to_be_visible()
     note_bg = note.locator(".msg-bubble").evaluate("e => getComputedStyle(e).backgroundColor")
-    reply_bg = outgoing.locator(".msg-bubble").evaluate(
-        "e => getComputedStyle(e).backgroundColor"
-    )
+    reply_bg = outgoing.locator(".msg-bubble").evaluate("e => getComputedStyle(e).backgroundColor")
     assert note_bg != reply_bg, "a private note must look different from a reply"
     expect(thread.locator("li.msg")).to_have_count(3)
 
@@ -193,7 +196,9 @@ def seeded(app):
     inbox = factories.make_inbox(ws, name="Support", members=[admin])
     contact = factories.make_contact(ws, name="Jane Customer", email="jane@example.com")
     conversation = factories.make_conversation(
-        inbox, contact, subject="Where is my order?",
+        inbox,
+        contact,
+        subject="Where is my order?",
         content=(
             "Hi! My order #1042 has not arrived. The tracking page says "
             "https://shop.example.com/orders/1042/tracking?carrier=postnord&reference="

@@ -51,19 +51,19 @@ def authenticate(plaintext: str):
 
 
 def ticked(page: Page) -> list[str]:
-    return sorted(page.locator("input[name=scopes]:checked").evaluate_all(
-        "boxes => boxes.map(b => b.value)"
-    ))
+    return sorted(
+        page.locator("input[name=scopes]:checked").evaluate_all("boxes => boxes.map(b => b.value)")
+    )
 
 
 def no_horizontal_overflow(page: Page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
 
-@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 800}, PHONE],
-                         ids=["desktop", "phone"])
-def test_mint_copy_and_revoke_a_token(page: Page, page_log, desk, live_server, artifacts,
-                                      viewport):
+@pytest.mark.parametrize(
+    "viewport", [{"width": 1280, "height": 800}, PHONE], ids=["desktop", "phone"]
+)
+def test_mint_copy_and_revoke_a_token(page: Page, page_log, desk, live_server, artifacts, viewport):
     page.set_viewport_size(viewport)
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server)
     login(page)

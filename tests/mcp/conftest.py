@@ -43,9 +43,13 @@ def _fresh_database(template_db, tmp) -> str:
     if PG_URL:
         engine = create_engine(template_db["url"])
         with engine.begin() as conn:
-            conn.execute(text(
-                "TRUNCATE " + ", ".join(f'"{t}"' for t in template_db["tables"])
-                + " RESTART IDENTITY CASCADE"))
+            conn.execute(
+                text(
+                    "TRUNCATE "
+                    + ", ".join(f'"{t}"' for t in template_db["tables"])
+                    + " RESTART IDENTITY CASCADE"
+                )
+            )
         engine.dispose()
         return template_db["url"]
     return copy_sqlite(template_db["url"], tmp / "live.sqlite3")
@@ -56,8 +60,14 @@ def live(template_db, tmp_path_factory):
     """Deskwoot under gunicorn with 2 workers, and an app context on the same database."""
     tmp = tmp_path_factory.mktemp("live")
     url = _fresh_database(template_db, tmp)
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test-secret-key",
-                      "TESTING": True, "PUBLIC_URL": "http://127.0.0.1"})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SECRET_KEY": "test-secret-key",
+            "TESTING": True,
+            "PUBLIC_URL": "http://127.0.0.1",
+        }
+    )
     with app.app_context(), gunicorn(url, tmp, workers=2) as server:
         yield Live(app, server, url)
         db.session.remove()

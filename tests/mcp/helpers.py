@@ -86,24 +86,31 @@ def mcp_error_in(group: BaseException) -> MCPError:
 
 
 def rpc_body(method: str, params: dict | None = None, request_id: int | None = None) -> dict:
-    return {"jsonrpc": "2.0", "id": next(_ids) if request_id is None else request_id,
-            "method": method, "params": params or {}}
+    return {
+        "jsonrpc": "2.0",
+        "id": next(_ids) if request_id is None else request_id,
+        "method": method,
+        "params": params or {},
+    }
 
 
 def raw_headers(token: str | None) -> dict:
-    headers = {"Content-Type": "application/json", "Accept": "application/json",
-               "MCP-Protocol-Version": LEGACY_VERSION}
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+        "MCP-Protocol-Version": LEGACY_VERSION,
+    }
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
     return headers
 
 
-async def raw_call(http: httpx2.AsyncClient, url: str, token: str | None, tool: str,
-                   arguments: dict) -> httpx2.Response:
+async def raw_call(
+    http: httpx2.AsyncClient, url: str, token: str | None, tool: str, arguments: dict
+) -> httpx2.Response:
     """POST one tools/call in the legacy era."""
     body = rpc_body("tools/call", {"name": tool, "arguments": arguments})
     return await http.post(url, content=json.dumps(body), headers=raw_headers(token))
-
 
 
 # --- database checks -----------------------------------------------------------------------
@@ -113,16 +120,18 @@ def token_row(workspace_id: int, plaintext: str) -> McpToken:
     """The stored row of the token minted as `plaintext` (found by its hash)."""
     fresh()
     return db.session.execute(
-        select(McpToken).where(McpToken.workspace_id == workspace_id,
-                               McpToken.token_hash == digest(plaintext))
+        select(McpToken).where(
+            McpToken.workspace_id == workspace_id, McpToken.token_hash == digest(plaintext)
+        )
     ).scalar_one()
 
 
 def audit_outcomes(workspace_id: int, action: str, token_id: int | None = None) -> list[str]:
     """Outcomes of the workspace's audit entries for `action`, oldest first (read fresh)."""
     fresh()
-    query = select(AuditEntry.outcome).where(AuditEntry.workspace_id == workspace_id,
-                                             AuditEntry.action == action)
+    query = select(AuditEntry.outcome).where(
+        AuditEntry.workspace_id == workspace_id, AuditEntry.action == action
+    )
     if token_id is not None:
         query = query.where(AuditEntry.token_id == token_id)
     return list(db.session.execute(query.order_by(AuditEntry.id)).scalars())

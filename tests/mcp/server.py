@@ -42,10 +42,24 @@ def gunicorn(database_url: str, tmp: Path, workers: int = 2, env: dict | None = 
     environment.pop("DESKWOOT_TEST_DATABASE_URL", None)
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind",
-             "127.0.0.1:0", "--access-logfile", "-", "--graceful-timeout", "2",
-             "deskwoot.wsgi:create()"],
-            cwd=tmp, env=environment, stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--workers",
+                str(workers),
+                "--bind",
+                "127.0.0.1:0",
+                "--access-logfile",
+                "-",
+                "--graceful-timeout",
+                "2",
+                "deskwoot.wsgi:create()",
+            ],
+            cwd=tmp,
+            env=environment,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     try:
         url = _wait_for_listen(process, log)

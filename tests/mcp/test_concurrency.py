@@ -72,8 +72,11 @@ def test_twenty_simultaneous_replies_with_one_key_make_one_message(live, artifac
     desk = make_desk()
     conv = f.make_conversation(desk.inbox)
     token = desk.mint()
-    args = {"conversation_id": conv.display_id, "body": "Exactly once, please.",
-            "idempotency_key": "burst-1"}
+    args = {
+        "conversation_id": conv.display_id,
+        "body": "Exactly once, please.",
+        "idempotency_key": "burst-1",
+    }
     callers = 20
     results: dict[int, dict] = {}
     timing: dict[str, float] = {}
@@ -117,17 +120,23 @@ def test_twenty_simultaneous_replies_with_one_key_make_one_message(live, artifac
     message_ids = {r["message"]["id"] for r in results.values()}
     assert len(message_ids) == 1
     fresh()
-    rows = db.session.execute(
-        select(Message).where(Message.conversation_id == conv.id, Message.kind == "outgoing")
-    ).scalars().all()
+    rows = (
+        db.session.execute(
+            select(Message).where(Message.conversation_id == conv.id, Message.kind == "outgoing")
+        )
+        .scalars()
+        .all()
+    )
     assert [r.id for r in rows] == list(message_ids)
     assert count(Outbox, Outbox.workspace_id == desk.workspace.id) == 1
     token_id = token_row(desk.workspace.id, token).id
     outcomes = audit_outcomes(desk.workspace.id, "reply_to_conversation", token_id)
     assert sorted(outcomes) == ["ok"] + ["replayed"] * (callers - 1)
-    line = (f"20 concurrent reply_to_conversation calls, one idempotency key "
-            f"({live.database_url.split(':')[0]}): {timing['burst'] * 1000:.0f} ms "
-            f"from release to the last answer\n")
+    line = (
+        f"20 concurrent reply_to_conversation calls, one idempotency key "
+        f"({live.database_url.split(':')[0]}): {timing['burst'] * 1000:.0f} ms "
+        f"from release to the last answer\n"
+    )
     print(line)
     with (artifacts / "mcp-concurrency-timing.txt").open("a") as out:
         out.write(line)
@@ -203,9 +212,18 @@ def test_trial_end_downgrade_and_disable_lock_the_next_call(live):
         assert error["data"] == {"reason": reason}
         assert error["message"]
         for mode in MODES:
-            official = run(official_error, live.url, token, mode, "reply_to_conversation",
-                           {"conversation_id": conv.display_id, "body": "Hello",
-                            "idempotency_key": next(keys)})
+            official = run(
+                official_error,
+                live.url,
+                token,
+                mode,
+                "reply_to_conversation",
+                {
+                    "conversation_id": conv.display_id,
+                    "body": "Hello",
+                    "idempotency_key": next(keys),
+                },
+            )
             assert official.code == code and official.data == {"reason": reason}
         assert outgoing() == before
 
@@ -230,12 +248,19 @@ def test_trial_end_downgrade_and_disable_lock_the_next_call(live):
 
     fresh()
     token_id = token_row(desk.workspace.id, token).id
-    denials = db.session.execute(
-        select(AuditEntry.detail).where(AuditEntry.workspace_id == desk.workspace.id,
-                                        AuditEntry.action == "mcp.request",
-                                        AuditEntry.token_id == token_id)
-        .order_by(AuditEntry.id)
-    ).scalars().all()
+    denials = (
+        db.session.execute(
+            select(AuditEntry.detail)
+            .where(
+                AuditEntry.workspace_id == desk.workspace.id,
+                AuditEntry.action == "mcp.request",
+                AuditEntry.token_id == token_id,
+            )
+            .order_by(AuditEntry.id)
+        )
+        .scalars()
+        .all()
+    )
     # One raw call and one per era (legacy refused at initialize, 2026 at the call).
     assert set(denials) == {"trial_expired", "plan_required", "mcp_disabled"}
     assert audit_outcomes(desk.workspace.id, "reply_to_conversation", token_id) == ["ok"] * 3
@@ -262,12 +287,21 @@ def test_events_feed_never_skips_or_repeats_under_concurrent_writers(live):
             for i in range(per_writer):
                 cid = conversations[(n + i) % len(conversations)]
                 if i % 3 == 0:
-                    await ok(client, "reply_to_conversation", {
-                        "conversation_id": cid, "body": f"reply {n}.{i}",
-                        "idempotency_key": f"w{n}-{i}"})
+                    await ok(
+                        client,
+                        "reply_to_conversation",
+                        {
+                            "conversation_id": cid,
+                            "body": f"reply {n}.{i}",
+                            "idempotency_key": f"w{n}-{i}",
+                        },
+                    )
                 elif i % 3 == 1:
-                    await ok(client, "add_private_note",
-                             {"conversation_id": cid, "body": f"note {n}.{i}"})
+                    await ok(
+                        client,
+                        "add_private_note",
+                        {"conversation_id": cid, "body": f"note {n}.{i}"},
+                    )
                 else:
                     await ok(client, "create_contact", {"name": f"Contact {n}.{i}"})
 
@@ -299,9 +333,11 @@ def test_events_feed_never_skips_or_repeats_under_concurrent_writers(live):
 
     run(main)
     fresh()
-    in_db = list(db.session.execute(
-        select(Event.id).where(Event.workspace_id == desk.workspace.id).order_by(Event.id)
-    ).scalars())
+    in_db = list(
+        db.session.execute(
+            select(Event.id).where(Event.workspace_id == desk.workspace.id).order_by(Event.id)
+        ).scalars()
+    )
     assert len(polled) == len(set(polled)), "an event was delivered twice"
     assert polled == in_db, "the feed skipped events or delivered them out of order"
     # 3 conversations x 2 setup events, then per writer: replies and notes (one event each)
@@ -329,9 +365,15 @@ def test_racing_creators_of_one_contact_get_a_conflict_never_a_500(live):
 
         async def create(http, email: str, n: int) -> None:
             if n % 3 == 2:  # start_conversation finds or creates the contact by email
-                tool, args = "start_conversation", {
-                    "inbox_id": desk.inbox.id, "body": f"Hello {n}", "contact": {"email": email},
-                    "idempotency_key": f"{email}-{n}"}
+                tool, args = (
+                    "start_conversation",
+                    {
+                        "inbox_id": desk.inbox.id,
+                        "body": f"Hello {n}",
+                        "contact": {"email": email},
+                        "idempotency_key": f"{email}-{n}",
+                    },
+                )
             else:
                 tool, args = "create_contact", {"name": f"Racer {n}", "email": email}
             answers[email].append(await raw_call(http, live.url, token, tool, args))
@@ -357,11 +399,19 @@ def test_racing_creators_of_one_contact_get_a_conflict_never_a_500(live):
             if result["isError"]:
                 assert result["structuredContent"]["error"]["code"] == "conflict", result
         created = [r.json()["result"] for r in responses]
-        contacts = [c["structuredContent"]["contact"] for c in created
-                    if not c["isError"] and "contact" in c["structuredContent"]]
+        contacts = [
+            c["structuredContent"]["contact"]
+            for c in created
+            if not c["isError"] and "contact" in c["structuredContent"]
+        ]
         assert len(contacts) <= 1
-        assert count(Contact, Contact.workspace_id == desk.workspace.id,
-                     Contact.email == email) == 1
-    started = sum(1 for responses in answers.values() for r in responses
-                  if "conversation" in r.json()["result"]["structuredContent"])
+        assert (
+            count(Contact, Contact.workspace_id == desk.workspace.id, Contact.email == email) == 1
+        )
+    started = sum(
+        1
+        for responses in answers.values()
+        for r in responses
+        if "conversation" in r.json()["result"]["structuredContent"]
+    )
     assert count(Conversation, Conversation.workspace_id == desk.workspace.id) == started

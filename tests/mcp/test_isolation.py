@@ -39,8 +39,12 @@ def base_arguments(name: str, world: dict) -> dict:
         "update_conversation": {**conv, "priority": "high"},
         "assign_conversation": {**conv, "assignee_id": None},
         "escalate_to_human": {**conv, "reason": "angry customer"},
-        "start_conversation": {"inbox_id": world["inbox"], "contact_id": world["contact"],
-                               "body": "Hello", "idempotency_key": key},
+        "start_conversation": {
+            "inbox_id": world["inbox"],
+            "contact_id": world["contact"],
+            "body": "Hello",
+            "idempotency_key": key,
+        },
         "get_contact": {"contact_id": world["contact"]},
         "update_contact": {"contact_id": world["contact"], "name": "Renamed"},
         "add_contact_note": {"contact_id": world["contact"], "body": "note"},
@@ -49,8 +53,7 @@ def base_arguments(name: str, world: dict) -> dict:
 
 def test_every_id_argument_is_declared():
     for spec in registry.REGISTRY.values():
-        named = {p for p in spec.input_schema["properties"]
-                 if p.endswith("_id") or p == "assignee"}
+        named = {p for p in spec.input_schema["properties"] if p.endswith("_id") or p == "assignee"}
         assert named == set(spec.id_args), f"{spec.name}: declare id_args for {named}"
 
 
@@ -73,24 +76,43 @@ def world(app):
     token = tokens.mint(admin_actor, "Restricted", list(SCOPES), inbox_ids=[allowed.id])
     bot_contact = contacts.create_contact(
         f.bot_actor(home, inbox_ids=[allowed.id], token_id=token.token.id),
-        email="made-by-bot@example.test")
+        email="made-by-bot@example.test",
+    )
     del bot_contact
     return {
         "token": token.plaintext,
-        "valid": {"conversation": mine.display_id, "inbox": allowed.id,
-                  "contact": mine.contact_id, "user": colleague.id},
-        "foreign": {"conversation": foreign_conv.display_id, "inbox": foreign_inbox.id,
-                    "contact": foreign_conv.contact_id, "user": foreign_user.id},
-        "forbidden": {"conversation": hidden.display_id, "inbox": forbidden.id,
-                      "contact": hidden.contact_id},
+        "valid": {
+            "conversation": mine.display_id,
+            "inbox": allowed.id,
+            "contact": mine.contact_id,
+            "user": colleague.id,
+        },
+        "foreign": {
+            "conversation": foreign_conv.display_id,
+            "inbox": foreign_inbox.id,
+            "contact": foreign_conv.contact_id,
+            "user": foreign_user.id,
+        },
+        "forbidden": {
+            "conversation": hidden.display_id,
+            "inbox": forbidden.id,
+            "contact": hidden.contact_id,
+        },
     }
 
 
 def call(client, token, name, arguments):
-    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-            "params": {"name": name, "arguments": arguments}}
-    res = client.post("/api/mcp", data=json.dumps(body), headers={
-        "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": name, "arguments": arguments},
+    }
+    res = client.post(
+        "/api/mcp",
+        data=json.dumps(body),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
     assert res.status_code == 200, res.get_data(as_text=True)
     return res.get_json()["result"]
 
@@ -116,8 +138,9 @@ CASES = [
 @pytest.mark.parametrize(("tool", "argument", "kind", "reach"), CASES)
 def test_out_of_reach_ids_are_not_found(client, world, tool, argument, kind, reach):
     arguments = base_arguments(tool, world["valid"])
-    assert not call(client, world["token"], tool, dict(arguments))["isError"], \
+    assert not call(client, world["token"], tool, dict(arguments))["isError"], (
         "the base case must succeed, or this test proves nothing"
+    )
     if "idempotency_key" in arguments:
         arguments["idempotency_key"] = str(uuid.uuid4())
     arguments[argument] = world[reach][kind]
@@ -127,5 +150,6 @@ def test_out_of_reach_ids_are_not_found(client, world, tool, argument, kind, rea
     assert result["structuredContent"]["error"]["code"] == "not_found"
     assert row_counts() == before
     entry = db.session.execute(
-        select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)).scalar_one()
+        select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)
+    ).scalar_one()
     assert (entry.action, entry.outcome) == (tool, "denied")

@@ -33,7 +33,7 @@ def secret_fragments(token: str) -> list[str]:
     prefix: none of them may be stored or logged."""
     shown = len(tokens.PREFIX) + 4
     hidden = token[shown:-4]
-    return [token, hidden] + [hidden[i:i + 10] for i in range(len(hidden) - 9)]
+    return [token, hidden] + [hidden[i : i + 10] for i in range(len(hidden) - 9)]
 
 
 def altered(token: str) -> list[str]:
@@ -41,7 +41,7 @@ def altered(token: str) -> list[str]:
     token (the random part changed, checksum recomputed, so it reaches the lookup)."""
     last = token[-1]
     bad_checksum = token[:-1] + ("A" if last != "A" else "B")
-    body = token[len(tokens.PREFIX):len(tokens.PREFIX) + tokens.RANDOM_LEN]
+    body = token[len(tokens.PREFIX) : len(tokens.PREFIX) + tokens.RANDOM_LEN]
     body = body[:-1] + ("x" if body[-1] != "x" else "y")
     unknown = tokens.PREFIX + body + tokens._checksum(body)
     assert tokens.well_formed(unknown) and not tokens.well_formed(bad_checksum)
@@ -57,12 +57,18 @@ def use(url: str, token: str, conversation_id: int) -> None:
                 await ok(client, "whoami")
                 await ok(client, "list_conversations", {"limit": 1})
                 await fails(client, "get_conversation", {"conversation_id": 987654})
-                args = {"conversation_id": conversation_id, "body": f"hi ({mode})",
-                        "idempotency_key": f"secret-{mode}"}
+                args = {
+                    "conversation_id": conversation_id,
+                    "body": f"hi ({mode})",
+                    "idempotency_key": f"secret-{mode}",
+                }
                 await ok(client, "reply_to_conversation", args)
                 await ok(client, "reply_to_conversation", args)
-                await fails(client, "update_conversation",
-                            {"conversation_id": conversation_id, "add_labels": ["nope"]})
+                await fails(
+                    client,
+                    "update_conversation",
+                    {"conversation_id": conversation_id, "add_labels": ["nope"]},
+                )
         async with httpx2.AsyncClient(timeout=30) as http:
             for wrong in altered(token):
                 response = await raw_call(http, url, wrong, "whoami", {})
@@ -102,7 +108,8 @@ def assert_nowhere(live, plaintexts: list[str], workspace_id: int) -> None:
     audit = "\n".join(
         repr({c.key: getattr(entry, c.key) for c in AuditEntry.__table__.columns})
         for entry in db.session.execute(
-            select(AuditEntry).where(AuditEntry.workspace_id == workspace_id)).scalars()
+            select(AuditEntry).where(AuditEntry.workspace_id == workspace_id)
+        ).scalars()
     )
     raw = sqlite_bytes(live.database_url) if live.database_url.startswith("sqlite") else b""
     assert "mcp_tokens" in dump and "audit_entries" in dump
@@ -133,9 +140,15 @@ def test_service_minted_token_is_stored_nowhere(live):
     fresh()
     row = token_row(desk.workspace.id, token)
     assert row.last_used_at is not None
-    entries = db.session.execute(
-        select(AuditEntry.outcome).where(AuditEntry.workspace_id == desk.workspace.id,
-                                         AuditEntry.token_id == row.id)).scalars().all()
+    entries = (
+        db.session.execute(
+            select(AuditEntry.outcome).where(
+                AuditEntry.workspace_id == desk.workspace.id, AuditEntry.token_id == row.id
+            )
+        )
+        .scalars()
+        .all()
+    )
     assert {"ok", "replayed", "error", "denied"} <= set(entries)
     assert_nowhere(live, [token], desk.workspace.id)
 
@@ -149,8 +162,9 @@ def test_cli_minted_token_is_stored_nowhere(live):
     desk = make_desk()
     conv = f.make_conversation(desk.inbox)
     runner = live.app.test_cli_runner()
-    result = runner.invoke(args=["mcp", "mint", desk.workspace.slug, "--name", "CLI bot",
-                                 "--preset", "full"])
+    result = runner.invoke(
+        args=["mcp", "mint", desk.workspace.slug, "--name", "CLI bot", "--preset", "full"]
+    )
     if result.exit_code == 2:  # a usage error: the command takes other arguments
         pytest.skip(f"`deskwoot mcp mint` has another signature:\n{result.output}")
     assert result.exit_code == 0, result.output

@@ -105,8 +105,9 @@ def test_inbox_secret_is_hashed_and_authenticates(app):
 def test_contacts_create_update_note_and_events(app):
     ws = f.make_workspace()
     admin = f.actor_for(f.make_user(ws, role="admin"), ws)
-    contact = contacts.create_contact(admin, name="Jane", email="JANE@example.com",
-                                      custom_attributes={"plan": "pro", "seats": 5})
+    contact = contacts.create_contact(
+        admin, name="Jane", email="JANE@example.com", custom_attributes={"plan": "pro", "seats": 5}
+    )
     assert contact.email == "jane@example.com" and contact.created_via == "web"
     with pytest.raises(Conflict):
         contacts.create_contact(admin, email="jane@example.com")
@@ -114,17 +115,22 @@ def test_contacts_create_update_note_and_events(app):
         contacts.create_contact(admin)
     with pytest.raises(Invalid):
         contacts.create_contact(admin, name="X", custom_attributes=["not", "a", "dict"])
-    contacts.update_contact(admin, contact.id, phone="+1 555 0100",
-                            custom_attributes={"seats": None, "tier": "gold"})
+    contacts.update_contact(
+        admin, contact.id, phone="+1 555 0100", custom_attributes={"seats": None, "tier": "gold"}
+    )
     assert contact.custom_attributes == {"plan": "pro", "tier": "gold"}
     note = contacts.add_note(admin, contact.id, "Prefers email")
     assert note.author_id == admin.user_id
     types = db.session.execute(select(Event.type).order_by(Event.id)).scalars().all()
     assert types == ["contact.created", "contact.updated", "contact.updated"]
     with pytest.raises(NotFound):
-        contacts.update_contact(f.actor_for(f.make_user(f.make_workspace(), role="admin"),
-                                            db.session.get(Workspace, ws.id + 1)), contact.id,
-                                name="Hijack")
+        contacts.update_contact(
+            f.actor_for(
+                f.make_user(f.make_workspace(), role="admin"), db.session.get(Workspace, ws.id + 1)
+            ),
+            contact.id,
+            name="Hijack",
+        )
 
 
 def test_bots_cannot_log_in_or_be_teammates(app):

@@ -29,15 +29,22 @@ def events_of(type_: str) -> list[Event]:
 
 def test_inbound_opens_conversation_with_contact_and_events(desk):
     ws, inbox, _, _ = desk
-    result = inbound.receive_inbound(inbox, {"email": "Jane@Example.com", "name": "Jane"},
-                                 "My parcel never arrived", subject="Where is my parcel?")
+    result = inbound.receive_inbound(
+        inbox,
+        {"email": "Jane@Example.com", "name": "Jane"},
+        "My parcel never arrived",
+        subject="Where is my parcel?",
+    )
     assert result.created
     conv = result.conversation
     assert conv.display_id == 1 and conv.status == "open"
     assert conv.contact.email == "jane@example.com"
     assert result.message.kind == "incoming" and result.message.sender_type == "contact"
     assert [e.type for e in db.session.execute(select(Event).order_by(Event.id)).scalars()] == [
-        "contact.created", "conversation.created", "message.created"]
+        "contact.created",
+        "conversation.created",
+        "message.created",
+    ]
     assert events_of("message.created")[0].actor_type == "contact"
 
 
@@ -50,8 +57,12 @@ def test_inbound_continues_open_conversation_and_numbers_per_workspace(desk):
     assert (first.display_id, other.display_id) == (1, 2)
     other_ws = f.make_workspace()
     other_inbox = f.make_inbox(other_ws)
-    assert inbound.receive_inbound(other_inbox, {"email": "a@example.com"}, "x").conversation \
-        .display_id == 1
+    assert (
+        inbound.receive_inbound(
+            other_inbox, {"email": "a@example.com"}, "x"
+        ).conversation.display_id
+        == 1
+    )
 
 
 def test_inbound_dedupes_on_source_id(desk):
@@ -69,8 +80,9 @@ def test_inbound_after_resolve_opens_new_conversation_but_named_one_reopens(desk
     fresh = inbound.receive_inbound(inbox, {"email": "a@example.com"}, "again").conversation
     assert fresh.display_id == 2
     svc.set_status(admin, fresh.display_id, "resolved")
-    reopened = inbound.receive_inbound(inbox, {"email": "a@example.com"}, "back",
-                                   conversation_display_id=1).conversation
+    reopened = inbound.receive_inbound(
+        inbox, {"email": "a@example.com"}, "back", conversation_display_id=1
+    ).conversation
     assert reopened.display_id == 1 and reopened.status == "open"
 
 
@@ -183,8 +195,9 @@ def test_escalate_notes_reason_raises_priority_and_sets_handoff(desk):
     ws, inbox, _, admin_user = desk
     conv = f.make_conversation(inbox)
     bot = f.bot_actor(ws)
-    svc.escalate(bot, conv.display_id, "Customer asks for a refund over $500",
-                 assignee_id=admin_user.id)
+    svc.escalate(
+        bot, conv.display_id, "Customer asks for a refund over $500", assignee_id=admin_user.id
+    )
     conv = db.session.get(Conversation, conv.id)
     assert conv.handoff and conv.priority == "high" and conv.assignee_id == admin_user.id
     note = db.session.execute(select(Message).where(Message.kind == "note")).scalar_one()
@@ -193,9 +206,13 @@ def test_escalate_notes_reason_raises_priority_and_sets_handoff(desk):
 
 def test_start_conversation_outbound_to_new_or_existing_contact(desk):
     ws, inbox, admin, _ = desk
-    conv, message = svc.start_conversation(admin, inbox.id, "Welcome aboard!",
-                                           contact={"email": "new@example.com"},
-                                           subject="Onboarding")
+    conv, message = svc.start_conversation(
+        admin,
+        inbox.id,
+        "Welcome aboard!",
+        contact={"email": "new@example.com"},
+        subject="Onboarding",
+    )
     assert conv.display_id == 1 and message.kind == "outgoing"
     assert conv.contact.created_via == "web"
     again, _ = svc.start_conversation(admin, inbox.id, "Checking in", contact_id=conv.contact_id)

@@ -70,7 +70,8 @@ def test_seed_demo_builds_a_lived_in_workspace(app):
     assert snoozed.snoozed_until > utcnow()
     assert {c.priority for c in everything} >= {"none", "low", "medium", "high", "urgent"}
     assert {c.assignee.email for c in everything if c.assignee} == {
-        info.admin_email, info.agent_email
+        info.admin_email,
+        info.agent_email,
     }
     assert any(c.labels for c in everything) and any(not c.assignee for c in everything)
     kinds = db.session.execute(select(Message.kind, func.count()).group_by(Message.kind)).all()
@@ -101,17 +102,27 @@ def test_seed_demo_leaves_other_workspaces_alone(app):
     other = f.make_workspace(name="Acme", slug="acme")
     demo.seed_demo()
     assert count(Workspace) == 2
-    assert db.session.scalar(
-        select(func.count()).select_from(Conversation).where(Conversation.workspace_id == other.id)
-    ) == 0
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Conversation)
+            .where(Conversation.workspace_id == other.id)
+        )
+        == 0
+    )
 
 
 # --- prune ---------------------------------------------------------------------------------
 
 
 def _event(ws: Workspace, age: timedelta) -> Event:
-    event = Event(workspace_id=ws.id, type="conversation.updated", actor_type="system",
-                  data={}, created_at=utcnow() - age)
+    event = Event(
+        workspace_id=ws.id,
+        type="conversation.updated",
+        actor_type="system",
+        data={},
+        created_at=utcnow() - age,
+    )
     db.session.add(event)
     return event
 
@@ -122,13 +133,28 @@ def aged_rows(app):
     ws = f.make_workspace()
     person = f.make_user(ws)
     now = utcnow()
-    token = McpToken(workspace_id=ws.id, name="bot", token_hash="h" * 64, prefix="dw_mcp_x",
-                     last4="abcd", scopes=[], inbox_ids=[])
+    token = McpToken(
+        workspace_id=ws.id,
+        name="bot",
+        token_hash="h" * 64,
+        prefix="dw_mcp_x",
+        last4="abcd",
+        scopes=[],
+        inbox_ids=[],
+    )
     db.session.add(token)
     db.session.flush()
     for key, age in (("old", timedelta(hours=49)), ("fresh", timedelta(hours=47))):
-        db.session.add(IdempotencyKey(workspace_id=ws.id, token_id=token.id, key=key,
-                                      fingerprint="f", result={}, created_at=now - age))
+        db.session.add(
+            IdempotencyKey(
+                workspace_id=ws.id,
+                token_id=token.id,
+                key=key,
+                fingerprint="f",
+                result={},
+                created_at=now - age,
+            )
+        )
     _event(ws, timedelta(days=31))
     _event(ws, timedelta(days=10))
     _event(ws, timedelta(hours=1))
@@ -138,27 +164,46 @@ def aged_rows(app):
         "still open": (now - timedelta(days=90), None),
     }
     for n, (created, ended) in enumerate(sessions.values()):
-        db.session.add(WebSession(sid_hash=f"{n}" * 64, user_id=person.id, created_at=created,
-                                  last_seen_at=created, ended_at=ended))
-    links = {"expired": (now - timedelta(hours=1), None), "used": (now + timedelta(days=1), now),
-             "live": (now + timedelta(days=1), None)}
+        db.session.add(
+            WebSession(
+                sid_hash=f"{n}" * 64,
+                user_id=person.id,
+                created_at=created,
+                last_seen_at=created,
+                ended_at=ended,
+            )
+        )
+    links = {
+        "expired": (now - timedelta(hours=1), None),
+        "used": (now + timedelta(days=1), now),
+        "live": (now + timedelta(days=1), None),
+    }
     for name, (expires, used) in links.items():
-        db.session.add(PasswordToken(token_hash=name.ljust(64, "x"), user_id=person.id,
-                                     expires_at=expires, used_at=used))
+        db.session.add(
+            PasswordToken(
+                token_hash=name.ljust(64, "x"), user_id=person.id, expires_at=expires, used_at=used
+            )
+        )
     throttles = {
         "stale": (now - timedelta(days=2), None),
         "recent": (now - timedelta(minutes=5), now + timedelta(seconds=30)),
         "stale but blocked": (now - timedelta(days=2), now + timedelta(minutes=1)),
     }
     for key, (failed, blocked) in throttles.items():
-        db.session.add(LoginThrottle(key=key, failures=9, last_failure_at=failed,
-                                     blocked_until=blocked))
+        db.session.add(
+            LoginThrottle(key=key, failures=9, last_failure_at=failed, blocked_until=blocked)
+        )
     db.session.commit()
     return ws
 
 
-EXPECTED = {"idempotency_keys": 1, "events": 1, "web_sessions": 1, "password_tokens": 2,
-            "login_throttles": 1}
+EXPECTED = {
+    "idempotency_keys": 1,
+    "events": 1,
+    "web_sessions": 1,
+    "password_tokens": 2,
+    "login_throttles": 1,
+}
 
 
 def _counts(result: maintenance.PruneResult) -> dict[str, int]:
@@ -211,6 +256,9 @@ def test_prune_via_cli_prints_counts(aged_rows, runner):
     assert result.exit_code == 0, result.output
     lines = dict(line.rsplit(None, 1) for line in result.stdout.splitlines()[1:])
     assert {k.strip(): int(v) for k, v in lines.items()} == {
-        "idempotency keys": 1, "events": 1, "ended web sessions": 1, "password links": 2,
+        "idempotency keys": 1,
+        "events": 1,
+        "ended web sessions": 1,
+        "password links": 2,
         "login throttle rows": 1,
     }

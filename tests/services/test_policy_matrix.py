@@ -30,9 +30,11 @@ def _search_has(actor, target):
     )
     if not rows:
         raise NotFound("not found by search")
-    found = db.session.execute(
-        contact_base(actor).where(search_service.contact_match("Zed"))
-    ).scalars().all()
+    found = (
+        db.session.execute(contact_base(actor).where(search_service.contact_match("Zed")))
+        .scalars()
+        .all()
+    )
     if not found:
         raise NotFound("contact not found by search")
 
@@ -45,14 +47,16 @@ CONVERSATION_ACTIONS = {
     "note": lambda a, t: conversations.add_note(a, t["conversation"].display_id, "n"),
     "status": lambda a, t: conversations.set_status(a, t["conversation"].display_id, "pending"),
     "priority": lambda a, t: conversations.set_priority(a, t["conversation"].display_id, "low"),
-    "labels": lambda a, t: conversations.update_labels(a, t["conversation"].display_id,
-                                                       add=["vip"]),
+    "labels": lambda a, t: conversations.update_labels(
+        a, t["conversation"].display_id, add=["vip"]
+    ),
     "assign": lambda a, t: conversations.assign(a, t["conversation"].display_id, None),
     "take_over": lambda a, t: conversations.take_over(a, t["conversation"].display_id),
     "view_contact": lambda a, t: contacts.get_contact(a, t["contact"].id),
     "note_contact": lambda a, t: contacts.add_note(a, t["contact"].id, "n"),
     "start_conversation": lambda a, t: conversations.start_conversation(
-        a, t["inbox"].id, "Hello", contact_id=t["contact"].id),
+        a, t["inbox"].id, "Hello", contact_id=t["contact"].id
+    ),
 }
 ADMIN_ACTIONS = {
     "create_inbox": lambda a, t: inboxes.create_inbox(a, "New inbox"),

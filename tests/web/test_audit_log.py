@@ -79,10 +79,17 @@ def test_newest_first_with_every_column(as_admin, desk, trail):
     ours = ids(AuditEntry.workspace_id == desk.workspace.id)
     assert shown(response) == ours  # fewer than a page: all of them, newest first
     page = response.get_data(as_text=True)
-    row = page[page.index(f'data-testid="audit-{ours[1]}"'):]
-    row = row[:row.index("</tr>")]
-    for expected in ("Writer", "Bot", "reply_to_conversation", "conversation 1", "replayed",
-                     "req-writer-1", "10.0.0.8"):
+    row = page[page.index(f'data-testid="audit-{ours[1]}"') :]
+    row = row[: row.index("</tr>")]
+    for expected in (
+        "Writer",
+        "Bot",
+        "reply_to_conversation",
+        "conversation 1",
+        "replayed",
+        "req-writer-1",
+        "10.0.0.8",
+    ):
         assert expected in row, expected
     assert "Ada Admin" in page and "mcp.token_minted" in page and "mcp.enabled" in page
     assert "Conversation 99 was not found." in page
@@ -105,9 +112,13 @@ def test_filter_by_action_and_outcome(as_admin, desk, trail):
     assert len(replies) == 3
     denied = shown(as_admin.get(audit_url(desk, outcome="denied")))
     assert denied == ids(AuditEntry.outcome == "denied") and len(denied) == 1
-    both = shown(as_admin.get(audit_url(
-        desk, action="reply_to_conversation", outcome="replayed", token=trail["writer"].id
-    )))
+    both = shown(
+        as_admin.get(
+            audit_url(
+                desk, action="reply_to_conversation", outcome="replayed", token=trail["writer"].id
+            )
+        )
+    )
     assert len(both) == 1
     assert shown(as_admin.get(audit_url(desk, action="delete_everything"))) == []
     page = as_admin.get(audit_url(desk, action="delete_everything")).get_data(as_text=True)
@@ -115,8 +126,9 @@ def test_filter_by_action_and_outcome(as_admin, desk, trail):
 
     # Every distinct action of this workspace is offered, and only those.
     page = as_admin.get(audit_url(desk)).get_data(as_text=True)
-    select_html = page[page.index('id="filter-action"'):page.index("</select>",
-                                                                   page.index('id="filter-action"'))]
+    select_html = page[
+        page.index('id="filter-action"') : page.index("</select>", page.index('id="filter-action"'))
+    ]
     for action in ("get_conversation", "reply_to_conversation", "mcp.token_minted"):
         assert f'<option value="{action}"' in select_html
 

@@ -36,9 +36,7 @@ def bot(desk):
     """The workspace's bot, acting through a freshly minted token named "Triage bot"."""
     admin = factories.actor_for(desk.admin, desk.workspace)
     mcp_settings.set_enabled(admin, True)
-    minted = token_service.mint(
-        admin, "Triage bot", ["conversations:draft", "conversations:read"]
-    )
+    minted = token_service.mint(admin, "Triage bot", ["conversations:draft", "conversations:read"])
     workspace = db.session.get(Workspace, desk.workspace.id)
     assert workspace.bot_user_id is not None
     return factories.bot_actor(workspace, token_id=minted.token.id)
@@ -55,16 +53,19 @@ def _fresh_draft(draft: Draft) -> Draft:
 
 def _outgoing(conversation: Conversation) -> list[Message]:
     db.session.rollback()  # end any read snapshot: the requests may use their own connection
-    return list(db.session.execute(
-        select(Message).where(Message.conversation_id == conversation.id,
-                              Message.kind == "outgoing").order_by(Message.id)
-    ).scalars())
+    return list(
+        db.session.execute(
+            select(Message)
+            .where(Message.conversation_id == conversation.id, Message.kind == "outgoing")
+            .order_by(Message.id)
+        ).scalars()
+    )
 
 
 def _events(kind: str) -> list[Event]:
-    return list(db.session.execute(
-        select(Event).where(Event.type == kind).order_by(Event.id)
-    ).scalars())
+    return list(
+        db.session.execute(select(Event).where(Event.type == kind).order_by(Event.id)).scalars()
+    )
 
 
 def _page(client, url: str) -> str:
@@ -82,11 +83,14 @@ def _approve_url(desk, draft: Draft, action: str = "approve") -> str:
 
 def test_queue_lists_pending_drafts_oldest_first(as_admin, desk, bot):
     second = factories.make_conversation(
-        desk.support, factories.make_contact(desk.workspace, name="Bea Buyer"),
-        content="Can I change my address?", subject="Address change",
+        desk.support,
+        factories.make_contact(desk.workspace, name="Bea Buyer"),
+        content="Can I change my address?",
+        subject="Address change",
     )
-    oldest = _draft(bot, second, "Sure, what is the new address?",
-                    note="She emailed twice already.")
+    oldest = _draft(
+        bot, second, "Sure, what is the new address?", note="She emailed twice already."
+    )
     newer = _draft(bot, desk.conversation, "Sorry about that, we will re-send it today.")
     in_sales = _draft(bot, desk.hidden, "Volume pricing starts at 50 seats.")
 
@@ -126,8 +130,10 @@ def test_queue_shows_only_drafts_from_inboxes_the_agent_works(as_agent, desk, bo
 
 def test_empty_queue_explains_itself(as_agent, desk):
     page = _page(as_agent, desk.url("/drafts"))
-    assert "No drafts waiting. When your AI agent drafts a reply, it shows up here for approval." \
+    assert (
+        "No drafts waiting. When your AI agent drafts a reply, it shows up here for approval."
         in page
+    )
     assert 'data-testid="draft-card"' not in page
 
 
@@ -142,8 +148,12 @@ def test_nav_badge_counts_pending_drafts_on_every_page(client, auth, desk, bot):
     _draft(bot, other, "Here it is.")
     _draft(bot, desk.hidden, "Not for the agent's eyes.")
 
-    for path in ("/conversations", "/contacts", "/drafts",
-                 f"/conversations/{desk.conversation.display_id}"):
+    for path in (
+        "/conversations",
+        "/contacts",
+        "/drafts",
+        f"/conversations/{desk.conversation.display_id}",
+    ):
         page = _page(client, desk.url(path))
         assert 'aria-label="Drafts, 2 waiting"' in page, path
         assert re.search(r'data-testid="drafts-badge"[^>]*>2<', page), path
@@ -174,9 +184,12 @@ def test_approve_sends_the_draft_as_the_bot(as_admin, desk, bot):
     assert message.approved_by_id == desk.admin.id
     assert message.token_id == bot.token_id
     assert workspace.bot_user_id is not None
-    assert db.session.execute(
-        select(func.count()).select_from(Outbox).where(Outbox.message_id == message.id)
-    ).scalar_one() == 1
+    assert (
+        db.session.execute(
+            select(func.count()).select_from(Outbox).where(Outbox.message_id == message.id)
+        ).scalar_one()
+        == 1
+    )
 
     draft = _fresh_draft(draft)
     assert draft.status == "approved"
@@ -189,8 +202,11 @@ def test_approve_sends_the_draft_as_the_bot(as_admin, desk, bot):
     assert event.data["final_body"] == "Sorry! A new parcel is on its way."
 
     thread = _page(as_admin, desk.conv_url())
-    head = re.search(r'<header class="msg-head">(.*?)</header>', thread.split(
-        f'data-message-id="{message.id}"')[1], re.S).group(1)
+    head = re.search(
+        r'<header class="msg-head">(.*?)</header>',
+        thread.split(f'data-message-id="{message.id}"')[1],
+        re.S,
+    ).group(1)
     text = " ".join(re.sub(r"<[^>]+>", " ", head).split())
     assert text.startswith("Bot · Triage bot · approved by Ada Admin")
 
@@ -268,8 +284,9 @@ def test_second_reviewer_sees_who_got_there_first(client, auth, desk, bot):
         assert response.status_code == 200
         assert "Already handled by Ada Admin (approved)." in response.get_data(as_text=True)
         assert 'class="flash flash-warning"' in response.get_data(as_text=True)
-    response = client.post(_approve_url(desk, draft, "reject"), data={"reason": "Too late"},
-                           follow_redirects=True)
+    response = client.post(
+        _approve_url(desk, draft, "reject"), data={"reason": "Too late"}, follow_redirects=True
+    )
     assert "Already handled by Ada Admin (approved)." in response.get_data(as_text=True)
     assert len(_outgoing(desk.conversation)) == 1
     assert len(_events("draft.approved")) == 1
@@ -357,8 +374,9 @@ def test_conversation_page_shows_its_pending_drafts_above_the_reply_box(as_agent
 
 def test_reject_without_reason_on_the_conversation_page_stays_there(as_agent, desk, bot):
     draft = _draft(bot, desk.conversation, "A new parcel ships today.")
-    response = as_agent.post(_approve_url(desk, draft, "reject"),
-                             data={"reason": "", "next": desk.conv_url()})
+    response = as_agent.post(
+        _approve_url(desk, draft, "reject"), data={"reason": "", "next": desk.conv_url()}
+    )
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert 'id="composer"' in page and "My parcel never arrived" in page
@@ -381,7 +399,8 @@ def test_a_human_reply_after_the_draft_flags_it_stale(as_admin, desk, bot):
     assert 'data-testid="stale-badge"' not in _page(as_admin, desk.url("/drafts"))
 
     conversation_service.reply(
-        factories.actor_for(desk.agent, desk.workspace), desk.conversation.display_id,
+        factories.actor_for(desk.agent, desk.workspace),
+        desk.conversation.display_id,
         "I found it, it arrives tomorrow.",
     )
     for url in (desk.url("/drafts"), desk.conv_url()):
@@ -404,8 +423,9 @@ def test_take_over_flags_the_draft_and_approval_still_works(as_admin, desk, bot)
     assert "Possibly stale" in conv_page and "Hand back to bot" in conv_page
 
     # The teammate decides: approving is allowed, and the conversation stays with the humans.
-    response = as_admin.post(_approve_url(desk, draft), data={"next": desk.conv_url()},
-                             follow_redirects=True)
+    response = as_admin.post(
+        _approve_url(desk, draft), data={"next": desk.conv_url()}, follow_redirects=True
+    )
     assert "Sent. The customer will receive it." in response.get_data(as_text=True)
     assert len(_outgoing(desk.conversation)) == 1
     assert db.session.get(Conversation, desk.conversation.id).handoff is True
@@ -417,7 +437,9 @@ def test_take_over_flags_the_draft_and_approval_still_works(as_admin, desk, bot)
 def test_customer_html_is_escaped_on_the_queue_and_the_conversation(as_admin, desk, bot):
     conversation = factories.make_conversation(desk.support, content=XSS_IMG, subject=XSS_SCRIPT)
     inbound_service.receive_inbound(
-        desk.support, {"email": conversation.contact.email}, f"Also: {XSS_SCRIPT}",
+        desk.support,
+        {"email": conversation.contact.email},
+        f"Also: {XSS_SCRIPT}",
         conversation_display_id=conversation.display_id,
     )
     _draft(bot, conversation, f"Reply quoting {XSS_IMG}", note=XSS_SCRIPT)
@@ -434,12 +456,17 @@ def test_review_posts_need_the_csrf_token(csrf_app, desk, bot):
     draft = _draft(bot, desk.conversation, "On its way.")
     client = csrf_app.test_client()
     token = TOKEN_RE.search(client.get("/login").get_data(as_text=True)).group(1)
-    login = client.post("/login", data={"email": desk.admin.email,
-                                        "password": factories.PASSWORD, "csrf_token": token})
+    login = client.post(
+        "/login",
+        data={"email": desk.admin.email, "password": factories.PASSWORD, "csrf_token": token},
+    )
     assert login.status_code == 302
 
-    for action, data in (("approve", {}), ("approve", {"body": "forged"}),
-                         ("reject", {"reason": "forged"})):
+    for action, data in (
+        ("approve", {}),
+        ("approve", {"body": "forged"}),
+        ("reject", {"reason": "forged"}),
+    ):
         response = client.post(_approve_url(desk, draft, action), data=data)
         assert response.status_code == 400, action
     assert _fresh_draft(draft).status == "pending"
@@ -459,7 +486,8 @@ def test_each_review_outcome_is_audited_to_the_teammate(as_admin, desk, bot):
     draft_service.reject(policy.member_actor(desk.admin, desk.workspace), rejected.id, "Too curt")
     rows = db.session.execute(
         select(AuditEntry.action, AuditEntry.actor_id, AuditEntry.detail)
-        .where(AuditEntry.action.like("draft.%")).order_by(AuditEntry.id)
+        .where(AuditEntry.action.like("draft.%"))
+        .order_by(AuditEntry.id)
     ).all()
     assert [tuple(r) for r in rows] == [
         ("draft.approved", desk.admin.id, "approved with edits"),

@@ -20,9 +20,7 @@ from tests import factories
 def bot(desk):
     admin = factories.actor_for(desk.admin, desk.workspace)
     mcp_settings.set_enabled(admin, True)
-    minted = token_service.mint(
-        admin, "Triage bot", ["conversations:draft", "conversations:read"]
-    )
+    minted = token_service.mint(admin, "Triage bot", ["conversations:draft", "conversations:read"])
     workspace = db.session.get(Workspace, desk.workspace.id)
     return factories.bot_actor(workspace, token_id=minted.token.id)
 
@@ -48,7 +46,8 @@ def five(desk, bot, monkeypatch):
     monkeypatch.setattr(draft_views, "QUEUE_PAGE", 2)
     return [
         draft_service.create_draft(
-            bot, factories.make_conversation(desk.support).display_id, f"Answer {i}").id
+            bot, factories.make_conversation(desk.support).display_id, f"Answer {i}"
+        ).id
         for i in range(5)
     ]
 
@@ -87,8 +86,9 @@ def test_reviewing_on_a_later_page_comes_back_to_it(as_agent, desk, five):
     assert _ids(_page(as_agent, url)) == five[3:5]
 
     # A reject without a reason shows that same page again, the card's panel open.
-    response = as_agent.post(desk.url(f"/drafts/{five[4]}/reject"),
-                             data={"reason": "", "next": url})
+    response = as_agent.post(
+        desk.url(f"/drafts/{five[4]}/reject"), data={"reason": "", "next": url}
+    )
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert _ids(page) == five[3:5]
@@ -131,9 +131,13 @@ def test_stale_reasons_match_stale_reason_draft_by_draft(desk, bot):
     drafts = {
         name: draft_service.create_draft(bot, display_id, f"Draft for {name}")
         for name, display_id in (
-            ("fresh", fresh), ("replied_before", replied_before),
-            ("replied_after", replied_after), ("taken", taken), ("escalated", escalated),
-            ("unexplained", unexplained), ("both", both),
+            ("fresh", fresh),
+            ("replied_before", replied_before),
+            ("replied_after", replied_after),
+            ("taken", taken),
+            ("escalated", escalated),
+            ("unexplained", unexplained),
+            ("both", both),
         )
     }
     conversation_service.reply(agent, replied_after, "A human answered meanwhile")
@@ -141,8 +145,11 @@ def test_stale_reasons_match_stale_reason_draft_by_draft(desk, bot):
     conversation_service.take_over(admin, both)
     conversation_service.reply(agent, both, "And replied")
     for display_id, reason in ((escalated, "Refund over the limit."), (unexplained, None)):
-        row = db.session.query(Conversation).filter_by(
-            workspace_id=desk.workspace.id, display_id=display_id).one()
+        row = (
+            db.session.query(Conversation)
+            .filter_by(workspace_id=desk.workspace.id, display_id=display_id)
+            .one()
+        )
         row.handoff, row.handoff_reason = True, reason
     db.session.commit()
 
@@ -178,7 +185,8 @@ def test_each_card_shows_the_same_thread_end_as_the_conversation_pager(desk, bot
     by_conversation = {item.draft.conversation_id: item for item in queue.items}
     for conversation in (short, long, desk.conversation):
         _c, messages, has_more = listing.messages_page(
-            admin, conversation.display_id, limit=draft_service.CONTEXT_MESSAGES)
+            admin, conversation.display_id, limit=draft_service.CONTEXT_MESSAGES
+        )
         item = by_conversation[conversation.id]
         assert [m.id for m in item.messages] == [m.id for m in messages]
         assert item.earlier == has_more

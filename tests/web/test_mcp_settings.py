@@ -32,11 +32,13 @@ def workspace(desk) -> Workspace:
 
 
 def audit_actions(desk) -> list[str]:
-    return list(db.session.execute(
-        select(AuditEntry.action)
-        .where(AuditEntry.workspace_id == desk.workspace.id)
-        .order_by(AuditEntry.id)
-    ).scalars())
+    return list(
+        db.session.execute(
+            select(AuditEntry.action)
+            .where(AuditEntry.workspace_id == desk.workspace.id)
+            .order_by(AuditEntry.id)
+        ).scalars()
+    )
 
 
 def token_rows() -> list[McpToken]:
@@ -87,7 +89,10 @@ def test_enabling_provisions_the_bot_once_and_is_audited(as_admin, desk):
     ws = workspace(desk)
     assert ws.mcp_enabled and ws.bot_user_id == bot.id
     assert audit_actions(desk) == [
-        "mcp.bot_provisioned", "mcp.enabled", "mcp.disabled", "mcp.enabled",
+        "mcp.bot_provisioned",
+        "mcp.enabled",
+        "mcp.disabled",
+        "mcp.enabled",
     ]
     bots = db.session.scalar(select(func.count()).select_from(User).where(User.kind == "bot"))
     assert bots == 1
@@ -108,9 +113,7 @@ def test_agents_do_not_find_the_pages(as_agent, desk, path):
 def test_agents_cannot_switch_mint_or_revoke(as_agent, desk):
     minted = mint(desk)
     assert as_agent.post(mcp_url(desk, "/switch"), data={"enabled": "on"}).status_code == 404
-    response = as_agent.post(
-        mcp_url(desk, "/tokens"), data={"name": "Sneaky", "preset": "full"}
-    )
+    response = as_agent.post(mcp_url(desk, "/tokens"), data={"name": "Sneaky", "preset": "full"})
     assert response.status_code == 404
     assert TOKEN_RE.search(text(response)) is None
     assert as_agent.post(mcp_url(desk, f"/tokens/{minted.token.id}/revoke")).status_code == 404
@@ -162,10 +165,14 @@ def test_minting_with_a_preset_shows_the_token_once(app, as_admin, desk):
 
     # The ready mcpServers snippet, in the product's shape, with this token.
     snippet = json.loads(html.unescape(SNIPPET_RE.search(page).group(1)))
-    assert snippet == {"mcpServers": {"deskwoot": {
-        "url": "http://localhost/api/mcp",
-        "headers": {"Authorization": f"Bearer {plaintext}"},
-    }}}
+    assert snippet == {
+        "mcpServers": {
+            "deskwoot": {
+                "url": "http://localhost/api/mcp",
+                "headers": {"Authorization": f"Bearer {plaintext}"},
+            }
+        }
+    }
     assert "http://localhost/api/mcp" in page
 
     [token] = token_rows()
@@ -186,13 +193,16 @@ def test_minting_with_a_preset_shows_the_token_once(app, as_admin, desk):
 
 
 def test_minting_with_scopes_inboxes_and_expiry(as_admin, desk):
-    response = as_admin.post(mcp_url(desk, "/tokens"), data={
-        "name": "Support replier",
-        "preset": "full",  # ticked boxes win over the preset
-        "scopes": ["conversations:read", "conversations:reply"],
-        "inboxes": [str(desk.support.id)],
-        "expires_in_days": "30",
-    })
+    response = as_admin.post(
+        mcp_url(desk, "/tokens"),
+        data={
+            "name": "Support replier",
+            "preset": "full",  # ticked boxes win over the preset
+            "scopes": ["conversations:read", "conversations:reply"],
+            "inboxes": [str(desk.support.id)],
+            "expires_in_days": "30",
+        },
+    )
     assert response.status_code == 200
     page = text(response)
     plaintext = TOKEN_RE.search(page).group(0)
@@ -210,8 +220,8 @@ def test_minting_with_scopes_inboxes_and_expiry(as_admin, desk):
     assert actor.scopes == frozenset({"conversations:read", "conversations:reply"})
 
     listing = text(as_admin.get(mcp_url(desk)))
-    item = listing[listing.index(f'data-testid="token-{token.id}"'):]
-    item = item[:item.index("</li>")]
+    item = listing[listing.index(f'data-testid="token-{token.id}"') :]
+    item = item[: item.index("</li>")]
     assert "Support" in item and "All inboxes" not in item
     assert "Active" in item and "Ada Admin" in item and "Revoke" in item
 
@@ -237,8 +247,13 @@ def test_a_refused_mint_stores_nothing_and_shows_why(as_admin, desk, data, messa
 
 
 def test_a_token_list_row_says_everything_but_the_token(as_admin, desk):
-    restricted = mint(desk, "Narrow", ["conversations:read", "contacts:read"],
-                      inbox_ids=[desk.sales.id], expires_in_days=5)
+    restricted = mint(
+        desk,
+        "Narrow",
+        ["conversations:read", "contacts:read"],
+        inbox_ids=[desk.sales.id],
+        expires_in_days=5,
+    )
     old = mint(desk, "Old", ["events:read"], expires_in_days=1)
     operator = tokens.mint(policy.system_actor(workspace(desk)), "From the CLI", ["events:read"])
     old.token.expires_at = utcnow() - timedelta(minutes=1)
@@ -251,7 +266,7 @@ def test_a_token_list_row_says_everything_but_the_token(as_admin, desk):
 
     def item(token) -> str:
         start = page.index(f'data-testid="token-{token.id}"')
-        return page[start:page.index("</li>", start)]
+        return page[start : page.index("</li>", start)]
 
     narrow = item(restricted.token)
     assert "Sales" in narrow and "conversations: read" in narrow and "contacts: read" in narrow
@@ -347,8 +362,12 @@ def test_the_service_refuses_minting_on_a_locked_plan(desk):
 
 def test_the_client_config_is_the_products_shape():
     config = json.loads(mcp_settings.client_config("https://help.example.com/", "dw_mcp_x"))
-    assert config == {"mcpServers": {"deskwoot": {
-        "url": "https://help.example.com/api/mcp",
-        "headers": {"Authorization": "Bearer dw_mcp_x"},
-    }}}
+    assert config == {
+        "mcpServers": {
+            "deskwoot": {
+                "url": "https://help.example.com/api/mcp",
+                "headers": {"Authorization": "Bearer dw_mcp_x"},
+            }
+        }
+    }
     assert list(config["mcpServers"]["deskwoot"]) == ["url", "headers"]

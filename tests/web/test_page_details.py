@@ -19,23 +19,26 @@ def current_settings_section(page: str) -> str:
 
 
 def test_the_inbox_created_page_highlights_inboxes(as_admin, desk):
-    response = as_admin.post(desk.url("/settings/inboxes"), data={"name": "Billing",
-                                                                  "channel": "api"})
+    response = as_admin.post(
+        desk.url("/settings/inboxes"), data={"name": "Billing", "channel": "api"}
+    )
     page = text(response)
     assert current_settings_section(page) == "inboxes"
     # The command keeps its lines (the stylesheet scrolls it sideways instead of breaking it).
     curl = re.search(r'<pre class="code-block" id="curl-example">(.*?)</pre>', page, re.S).group(1)
     assert curl.startswith("curl -X POST http://localhost/hooks/inbound/")
-    assert len(curl.splitlines()) == 4 and all(line.endswith(" \\")
-                                               for line in curl.splitlines()[:-1])
+    assert len(curl.splitlines()) == 4 and all(
+        line.endswith(" \\") for line in curl.splitlines()[:-1]
+    )
 
 
 def test_every_settings_page_highlights_its_section(as_admin, desk):
     for section in ("inboxes", "team", "labels", "mcp", "audit", "billing"):
         page = text(as_admin.get(desk.url(f"/settings/{section}")))
         assert current_settings_section(page) == section
-    response = as_admin.post(desk.url("/settings/team"), data={"email": "new@acme.test",
-                                                               "role": "agent"})
+    response = as_admin.post(
+        desk.url("/settings/team"), data={"email": "new@acme.test", "role": "agent"}
+    )
     assert current_settings_section(text(response)) == "team"  # the one-time link page
 
 
@@ -72,7 +75,10 @@ def test_conversation_page_has_test_hooks(as_admin, desk):
     as_admin.post(desk.conv_url(action="reply"), data={"body": "On its way."})
     as_admin.post(desk.conv_url(action="note"), data={"body": "Checked the warehouse."})
     page = text(as_admin.get(desk.conv_url()))
-    assert re.search(r'<span class="badge badge-status badge-open" '
-                     r'data-testid="conversation-status">Open</span>', page)
+    assert re.search(
+        r'<span class="badge badge-status badge-open" '
+        r'data-testid="conversation-status">Open</span>',
+        page,
+    )
     kinds = re.findall(r'data-testid="message" data-kind="(\w+)"', page)
     assert kinds == ["incoming", "outgoing", "note"]

@@ -53,9 +53,7 @@ def _get(client, url: str) -> tuple[str, list[str]]:
 def bot(desk):
     admin = factories.actor_for(desk.admin, desk.workspace)
     mcp_settings.set_enabled(admin, True)
-    minted = token_service.mint(
-        admin, "Triage bot", ["conversations:draft", "conversations:read"]
-    )
+    minted = token_service.mint(admin, "Triage bot", ["conversations:draft", "conversations:read"])
     workspace = db.session.get(Workspace, desk.workspace.id)
     return factories.bot_actor(workspace, token_id=minted.token.id)
 
@@ -106,8 +104,7 @@ def test_later_queue_pages_and_the_conversation_page_stay_within_budget(as_agent
     conversation = first.items[0].draft.conversation
     workspace = db.session.get(Workspace, desk.workspace.id)
     for body in ("Second opinion", "Third opinion"):  # other bots: nothing is superseded
-        draft_service.create_draft(
-            factories.bot_actor(workspace), conversation.display_id, body)
+        draft_service.create_draft(factories.bot_actor(workspace), conversation.display_id, body)
     page, one = _get(as_agent, desk.conv_url(conversation))
     assert page.count('data-testid="draft-card"') == 3
     stale_checks = [s for s in one if "EXISTS" in s and "messages" in s]
@@ -123,8 +120,9 @@ def test_conversation_list_queries_do_not_grow_with_the_data(as_admin, desk):
     assert len(many) == len(few) <= CONVERSATIONS_PAGE_BUDGET, "\n".join(many)
     # The status tabs: one statement of LIMITed counts, no GROUP BY over the table.
     assert not [s for s in many if "GROUP BY conversations.status" in s]
-    [counts] = [s for s in many if "FROM conversations WHERE" in s and "LIMIT" in s
-                and "count(*)" in s]
+    [counts] = [
+        s for s in many if "FROM conversations WHERE" in s and "LIMIT" in s and "count(*)" in s
+    ]
     assert counts.count("LIMIT") == len(STATUSES)
 
 
@@ -153,21 +151,24 @@ def test_status_counts_are_exact_below_the_cap(desk):
     admin = factories.actor_for(desk.admin, desk.workspace)
     agent = factories.actor_for(desk.agent, desk.workspace)
     conversation_service.set_status(admin, desk.conversation.display_id, "resolved")
-    assert listing.status_counts(admin) == {
-        "open": 1, "pending": 0, "snoozed": 0, "resolved": 1}
-    assert listing.status_counts(agent) == {
-        "open": 0, "pending": 0, "snoozed": 0, "resolved": 1}
+    assert listing.status_counts(admin) == {"open": 1, "pending": 0, "snoozed": 0, "resolved": 1}
+    assert listing.status_counts(agent) == {"open": 0, "pending": 0, "snoozed": 0, "resolved": 1}
     assert listing.status_counts(admin, desk.sales.id)["open"] == 1
     assert listing.status_counts(admin, desk.sales.id)["resolved"] == 0
     assert listing.status_counts(admin, cap=0) == {
-        "open": 1, "pending": 0, "snoozed": 0, "resolved": 1}  # 1 means "more than 0"
+        "open": 1,
+        "pending": 0,
+        "snoozed": 0,
+        "resolved": 1,
+    }  # 1 means "more than 0"
 
 
 def test_drafts_badge_and_total_stop_counting_at_the_cap(client, auth, desk, bot, monkeypatch):
     monkeypatch.setattr(templating, "DRAFTS_BADGE_CAP", 2)
     for _ in range(2):
         draft_service.create_draft(
-            bot, factories.make_conversation(desk.support).display_id, "Support answer")
+            bot, factories.make_conversation(desk.support).display_id, "Support answer"
+        )
     draft_service.create_draft(bot, desk.hidden.display_id, "Sales answer")
 
     auth.login(desk.admin.email)
@@ -182,5 +183,4 @@ def test_drafts_badge_and_total_stop_counting_at_the_cap(client, auth, desk, bot
     assert 'aria-label="Drafts, 2 waiting"' in page
     assert 'data-testid="drafts-total">2<' in page
     assert draft_service.pending_count(factories.actor_for(desk.admin, desk.workspace)) == 3
-    assert draft_service.pending_count(
-        factories.actor_for(desk.admin, desk.workspace), cap=2) == 2
+    assert draft_service.pending_count(factories.actor_for(desk.admin, desk.workspace), cap=2) == 2

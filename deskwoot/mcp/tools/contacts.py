@@ -19,11 +19,12 @@ CONTACT_FIELDS = {
 
 
 @tool(
-    "search_contacts", title="Search contacts", scope="contacts:read",
+    "search_contacts",
+    title="Search contacts",
+    scope="contacts:read",
     description="Find contacts by name or email words, or an exact phone or identifier. "
-                "Page with next_cursor.",
-    input_schema=S.obj({"query": S.text(200), "cursor": S.CURSOR, "limit": S.LIMIT},
-                       ("query",)),
+    "Page with next_cursor.",
+    input_schema=S.obj({"query": S.text(200), "cursor": S.CURSOR, "limit": S.LIMIT}, ("query",)),
     output_schema=S.page("contacts", S.CONTACT),
     read_only=True,
 )
@@ -33,26 +34,32 @@ def search_contacts(ctx: ToolContext, args: dict) -> dict:
         raise Invalid("query needs at least one word to search for.", field="query")
     key = {"query": args["query"]}
     after = cursors.decode(args.get("cursor"), actor.workspace_id, "contacts", key)
-    rows, has_more = svc.search_contacts_after(actor, args["query"], after,
-                                               args.get("limit", 25))
+    rows, has_more = svc.search_contacts_after(actor, args["query"], after, args.get("limit", 25))
     return {
         "contacts": [views.contact(c) for c in rows],
         "next_cursor": cursors.encode(actor.workspace_id, "contacts", key, rows[-1].id)
-        if has_more else None,
+        if has_more
+        else None,
         "has_more": has_more,
     }
 
 
 @tool(
-    "get_contact", title="Get a contact", scope="contacts:read",
+    "get_contact",
+    title="Get a contact",
+    scope="contacts:read",
     description="Read a contact: fields, custom attributes, the team's notes, and the "
-                "conversations with them that you can see (most recent first).",
+    "conversations with them that you can see (most recent first).",
     input_schema=S.obj({"contact_id": S.ID}, ("contact_id",)),
-    output_schema=S.obj({
-        "contact": S.CONTACT,
-        "notes": S.array(S.NOTE),
-        "conversations": S.array(S.CONVERSATION),
-    }, ("contact", "notes", "conversations"), strict=False),
+    output_schema=S.obj(
+        {
+            "contact": S.CONTACT,
+            "notes": S.array(S.NOTE),
+            "conversations": S.array(S.CONVERSATION),
+        },
+        ("contact", "notes", "conversations"),
+        strict=False,
+    ),
     read_only=True,
     id_args={"contact_id": "contact"},
 )
@@ -68,13 +75,18 @@ def get_contact(ctx: ToolContext, args: dict) -> dict:
 
 
 @tool(
-    "create_contact", title="Create a contact", scope="contacts:write",
+    "create_contact",
+    title="Create a contact",
+    scope="contacts:write",
     description="Create a contact; give at least a name, email, phone or identifier. Email "
-                "and identifier are unique in the workspace.",
-    input_schema=S.obj({**CONTACT_FIELDS, "identifier": S.text(200),
-                        "idempotency_key": S.IDEMPOTENCY_KEY}),
+    "and identifier are unique in the workspace.",
+    input_schema=S.obj(
+        {**CONTACT_FIELDS, "identifier": S.text(200), "idempotency_key": S.IDEMPOTENCY_KEY}
+    ),
     output_schema=CONTACT_OUT,
-    read_only=False, idempotent=False, idempotency="optional",
+    read_only=False,
+    idempotent=False,
+    idempotency="optional",
 )
 def create_contact(ctx: ToolContext, args: dict) -> dict:
     fields = {k: v for k, v in args.items() if k != "idempotency_key"}
@@ -82,12 +94,15 @@ def create_contact(ctx: ToolContext, args: dict) -> dict:
 
 
 @tool(
-    "update_contact", title="Update a contact", scope="contacts:write",
+    "update_contact",
+    title="Update a contact",
+    scope="contacts:write",
     description="Change a contact's name, email or phone, and merge custom attributes (a "
-                "null value removes the key).",
+    "null value removes the key).",
     input_schema=S.obj({"contact_id": S.ID, **CONTACT_FIELDS}, ("contact_id",)),
     output_schema=CONTACT_OUT,
-    read_only=False, idempotent=True,
+    read_only=False,
+    idempotent=True,
     id_args={"contact_id": "contact"},
 )
 def update_contact(ctx: ToolContext, args: dict) -> dict:
@@ -98,13 +113,18 @@ def update_contact(ctx: ToolContext, args: dict) -> dict:
 
 
 @tool(
-    "add_contact_note", title="Add a note to a contact", scope="contacts:write",
+    "add_contact_note",
+    title="Add a note to a contact",
+    scope="contacts:write",
     description="Leave a note on the contact's profile for the team (customers never see it).",
-    input_schema=S.obj({"contact_id": S.ID, "body": S.BODY,
-                        "idempotency_key": S.IDEMPOTENCY_KEY}, ("contact_id", "body")),
-    output_schema=S.obj({"contact_id": S.ID, "note": S.NOTE}, ("contact_id", "note"),
-                        strict=False),
-    read_only=False, idempotent=False, idempotency="optional",
+    input_schema=S.obj(
+        {"contact_id": S.ID, "body": S.BODY, "idempotency_key": S.IDEMPOTENCY_KEY},
+        ("contact_id", "body"),
+    ),
+    output_schema=S.obj({"contact_id": S.ID, "note": S.NOTE}, ("contact_id", "note"), strict=False),
+    read_only=False,
+    idempotent=False,
+    idempotency="optional",
     id_args={"contact_id": "contact"},
 )
 def add_contact_note(ctx: ToolContext, args: dict) -> dict:

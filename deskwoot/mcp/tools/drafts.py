@@ -13,42 +13,54 @@ from deskwoot.services import drafts as svc
 
 
 @tool(
-    "create_draft_reply", title="Draft a reply for approval", scope="conversations:draft",
+    "create_draft_reply",
+    title="Draft a reply for approval",
+    scope="conversations:draft",
     description=(
         "Propose a reply that a teammate reviews: nothing reaches the customer until a human "
         "approves it (possibly with edits) or rejects it with a reason. A newer draft from you "
         "on the same conversation supersedes your older pending one. Follow the outcome with "
         "list_drafts or the draft.* events."
     ),
-    input_schema=S.obj({
-        "conversation_id": S.CONVERSATION_ID,
-        "body": S.BODY,
-        "note_to_reviewer": S.text(2000),
-        "idempotency_key": S.IDEMPOTENCY_KEY,
-    }, ("conversation_id", "body")),
+    input_schema=S.obj(
+        {
+            "conversation_id": S.CONVERSATION_ID,
+            "body": S.BODY,
+            "note_to_reviewer": S.text(2000),
+            "idempotency_key": S.IDEMPOTENCY_KEY,
+        },
+        ("conversation_id", "body"),
+    ),
     output_schema=S.obj({"draft": S.DRAFT}, ("draft",), strict=False),
-    read_only=False, idempotent=False, idempotency="optional",
+    read_only=False,
+    idempotent=False,
+    idempotency="optional",
     id_args={"conversation_id": "conversation"},
 )
 def create_draft_reply(ctx: ToolContext, args: dict) -> dict:
-    draft = svc.create_draft(ctx.actor, args["conversation_id"], args["body"],
-                             args.get("note_to_reviewer"))
+    draft = svc.create_draft(
+        ctx.actor, args["conversation_id"], args["body"], args.get("note_to_reviewer")
+    )
     return {"draft": views.draft(draft, args["conversation_id"])}
 
 
 @tool(
-    "list_drafts", title="List my drafts", scope="conversations:draft",
+    "list_drafts",
+    title="List my drafts",
+    scope="conversations:draft",
     description=(
         "List the drafts this token wrote, newest first, with their outcome: pending, "
         "approved_as_is, approved_with_edits (final_body is what was sent), rejected "
         "(rejection_reason says why) or superseded. Filter by status or conversation_id."
     ),
-    input_schema=S.obj({
-        "status": S.DRAFT_STATUS,
-        "conversation_id": S.CONVERSATION_ID,
-        "cursor": S.CURSOR,
-        "limit": S.LIMIT,
-    }),
+    input_schema=S.obj(
+        {
+            "status": S.DRAFT_STATUS,
+            "conversation_id": S.CONVERSATION_ID,
+            "cursor": S.CURSOR,
+            "limit": S.LIMIT,
+        }
+    ),
     output_schema=S.page("drafts", S.DRAFT),
     read_only=True,
     id_args={"conversation_id": "conversation"},
@@ -61,15 +73,19 @@ def list_drafts(ctx: ToolContext, args: dict) -> dict:
     query = svc.drafts_by_token(actor, args.get("status"), args.get("conversation_id"))
     if before is not None:
         query = query.where(Draft.id < int(before))
-    rows = list(db.session.execute(
-        query.options(selectinload(Draft.conversation), selectinload(Draft.reviewer))
-        .limit(limit + 1)
-    ).scalars())
+    rows = list(
+        db.session.execute(
+            query.options(selectinload(Draft.conversation), selectinload(Draft.reviewer)).limit(
+                limit + 1
+            )
+        ).scalars()
+    )
     has_more = len(rows) > limit
     rows = rows[:limit]
     return {
         "drafts": [views.draft(d, d.conversation.display_id) for d in rows],
         "next_cursor": cursors.encode(actor.workspace_id, "drafts", key, rows[-1].id)
-        if has_more else None,
+        if has_more
+        else None,
         "has_more": has_more,
     }

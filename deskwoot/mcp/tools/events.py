@@ -17,7 +17,9 @@ from deskwoot.services import feed
 
 
 @tool(
-    "poll_events", title="Poll the events feed", scope="events:read",
+    "poll_events",
+    title="Poll the events feed",
+    scope="events:read",
     description=(
         "Events in commit order since your cursor (or from 24 hours back without one): "
         "conversation.created/updated, message.created, draft.created/approved/rejected, "
@@ -25,16 +27,22 @@ from deskwoot.services import feed
         "repeats an event, even when a page is empty. actor.is_self marks your own actions. "
         "Filter with types (keep the same types for the same cursor)."
     ),
-    input_schema=S.obj({
-        "cursor": S.CURSOR,
-        "limit": S.LIMIT,
-        "types": S.array(S.EVENT_TYPE, minItems=1, uniqueItems=True),
-    }),
-    output_schema=S.obj({
-        "events": S.array(S.EVENT),
-        "next_cursor": S.STRING,
-        "has_more": S.BOOL,
-    }, ("events", "next_cursor", "has_more"), strict=False),
+    input_schema=S.obj(
+        {
+            "cursor": S.CURSOR,
+            "limit": S.LIMIT,
+            "types": S.array(S.EVENT_TYPE, minItems=1, uniqueItems=True),
+        }
+    ),
+    output_schema=S.obj(
+        {
+            "events": S.array(S.EVENT),
+            "next_cursor": S.STRING,
+            "has_more": S.BOOL,
+        },
+        ("events", "next_cursor", "has_more"),
+        strict=False,
+    ),
     read_only=True,
 )
 def poll_events(ctx: ToolContext, args: dict) -> dict:
@@ -50,17 +58,26 @@ def poll_events(ctx: ToolContext, args: dict) -> dict:
                 "This cursor is older than the event retention window, so events may have "
                 "been pruned. Resync: re-read the conversations you care about, then poll "
                 "again without a cursor.",
-                field="cursor", reason="resync_required",
+                field="cursor",
+                reason="resync_required",
             )
     page = feed.poll(actor, after_id, args.get("limit", 50), args.get("types"))
     conversation_ids = {e.conversation_id for e in page.events if e.conversation_id}
-    display_ids = dict(db.session.execute(
-        select(Conversation.id, Conversation.display_id).where(
-            Conversation.id.in_(conversation_ids))
-    ).all()) if conversation_ids else {}
+    display_ids = (
+        dict(
+            db.session.execute(
+                select(Conversation.id, Conversation.display_id).where(
+                    Conversation.id.in_(conversation_ids)
+                )
+            ).all()
+        )
+        if conversation_ids
+        else {}
+    )
     return {
         "events": [views.event(e, display_ids, actor.token_id) for e in page.events],
-        "next_cursor": cursors.encode(actor.workspace_id, "events", key,
-                                      [page.next_after_id, int(utcnow().timestamp())]),
+        "next_cursor": cursors.encode(
+            actor.workspace_id, "events", key, [page.next_after_id, int(utcnow().timestamp())]
+        ),
         "has_more": page.has_more,
     }

@@ -12,18 +12,29 @@ from deskwoot.services import inboxes, workspaces
 
 OUTPUT = S.obj(
     {
-        "workspace": S.obj({"id": S.ID, "name": S.STRING, "slug": S.STRING},
-                           ("id", "name", "slug"), strict=False),
+        "workspace": S.obj(
+            {"id": S.ID, "name": S.STRING, "slug": S.STRING}, ("id", "name", "slug"), strict=False
+        ),
         "token": S.obj(
-            {"id": S.ID, "name": S.STRING, "scopes": S.array(S.STRING),
-             "inbox_ids": S.nullable(S.array(S.ID))},
-            ("id", "name", "scopes", "inbox_ids"), strict=False,
+            {
+                "id": S.ID,
+                "name": S.STRING,
+                "scopes": S.array(S.STRING),
+                "inbox_ids": S.nullable(S.array(S.ID)),
+            },
+            ("id", "name", "scopes", "inbox_ids"),
+            strict=False,
         ),
         "inboxes": S.array(S.INBOX_REF),
         "plan": S.obj(
-            {"name": S.STRING, "trial_ends_at": S.nullable(S.TIME),
-             "trial_days_left": S.nullable(S.INT), "mcp_available": S.BOOL},
-            ("name", "trial_ends_at", "trial_days_left", "mcp_available"), strict=False,
+            {
+                "name": S.STRING,
+                "trial_ends_at": S.nullable(S.TIME),
+                "trial_days_left": S.nullable(S.INT),
+                "mcp_available": S.BOOL,
+            },
+            ("name", "trial_ends_at", "trial_days_left", "mcp_available"),
+            strict=False,
         ),
     },
     ("workspace", "token", "inboxes", "plan"),

@@ -33,9 +33,7 @@ def _url(filters: audit_log.AuditFilters, **cursor) -> str:
 def audit():
     """The audit trail, 50 entries a page, with filters for token, action and outcome."""
     filters = _filters()
-    result = audit_log.page(
-        g.actor, filters, before=int_arg("before"), after=int_arg("after")
-    )
+    result = audit_log.page(g.actor, filters, before=int_arg("before"), after=int_arg("after"))
     tokens = token_service.list_tokens(g.actor)
     return render_template(
         "settings/audit.html",

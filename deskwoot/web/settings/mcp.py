@@ -70,8 +70,9 @@ def mcp_switch():
         if enable:
             flash("MCP server enabled. Agents with a token can connect now.", "success")
         else:
-            flash("MCP server disabled. Every token is refused until you enable it again.",
-                  "success")
+            flash(
+                "MCP server disabled. Every token is refused until you enable it again.", "success"
+            )
     return redirect(url_for(".mcp"))
 
 
