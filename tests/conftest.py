@@ -58,9 +58,9 @@ def template_db(tmp_path_factory):
     return {"url": url, "tables": tables}
 
 
-@pytest.fixture
-def database_url(template_db, tmp_path):
-    """A clean, migrated database for this test."""
+def fresh_database(template_db: dict, target: Path) -> str:
+    """A clean, migrated database: PostgreSQL's test database emptied, or a copy of the
+    migrated SQLite template at `target`."""
     if PG_URL:
         engine = create_engine(template_db["url"])
         with engine.begin() as conn:
@@ -73,10 +73,14 @@ def database_url(template_db, tmp_path):
             )
         engine.dispose()
         return template_db["url"]
-    source = template_db["url"].removeprefix("sqlite:///")
-    target = tmp_path / "deskwoot.sqlite3"
-    shutil.copyfile(source, target)
+    shutil.copyfile(template_db["url"].removeprefix("sqlite:///"), target)
     return "sqlite:///" + str(target)
+
+
+@pytest.fixture
+def database_url(template_db, tmp_path):
+    """A clean, migrated database for this test."""
+    return fresh_database(template_db, tmp_path / "deskwoot.sqlite3")
 
 
 @pytest.fixture

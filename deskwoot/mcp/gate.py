@@ -45,6 +45,20 @@ def bearer() -> str | None:
     return value.strip()
 
 
+class Locked(RpcError):
+    """The token is good but the workspace may not use MCP now; carries the actor so the
+    refusal can be audited to the token without looking it up again."""
+
+    def __init__(self, actor: Actor, reason: str):
+        super().__init__(
+            MCP_DISABLED if reason == "mcp_disabled" else PLAN_REQUIRED,
+            LOCK_MESSAGES[reason],
+            data={"reason": reason},
+            http=403,
+        )
+        self.actor = actor
+
+
 def admit() -> Actor:
     """Turn the request's token into an Actor, or raise the gate's RpcError."""
     token = tokens.lookup(bearer())
@@ -54,16 +68,12 @@ def admit() -> Actor:
     reason = policy.mcp_lock_reason(workspace)
     if reason is None and (not workspace.mcp_enabled or workspace.bot_user_id is None):
         reason = "mcp_disabled"
+    actor = policy.token_actor(
+        token, workspace, request_id=g.get("request_id"), remote_addr=request.remote_addr
+    )
     if reason is not None:
-        raise RpcError(
-            MCP_DISABLED if reason == "mcp_disabled" else PLAN_REQUIRED,
-            LOCK_MESSAGES[reason],
-            data={"reason": reason},
-            http=403,
-        )
+        raise Locked(actor, reason)
     if tokens.needs_touch(token):
         with write_transaction():
             tokens.touch(token)
-    return policy.token_actor(
-        token, workspace, request_id=g.get("request_id"), remote_addr=request.remote_addr
-    )
+    return actor

@@ -52,6 +52,7 @@ IDEMPOTENCY_KEY = described(
     "arguments returns the original result and never sends twice.",
 )
 STATUS = {"type": "string", "enum": list(STATUSES)}
+STATUS_FILTER = {"type": "string", "enum": [*STATUSES, "all"]}  # lists: "all" = any status
 PRIORITY = {"type": "string", "enum": list(PRIORITIES)}
 DRAFT_STATUS = {"type": "string", "enum": list(DRAFT_STATUSES)}
 EVENT_TYPE = {"type": "string", "enum": list(EVENT_TYPES)}

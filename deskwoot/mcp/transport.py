@@ -128,8 +128,8 @@ def _serve() -> Response:
     _check_http()
     try:
         actor = gate.admit()
-    except RpcError as error:
-        _audit_gate_denial(error)
+    except gate.Locked as locked:
+        _audit_refusal(locked)
         raise
     body = _read_body()
     header_version = request.headers.get("MCP-Protocol-Version")
@@ -282,19 +282,11 @@ def _first_error(exc: ValidationError) -> str:
     return f"{where}: {first.get('msg', 'invalid')}"
 
 
-def _audit_gate_denial(error: RpcError) -> None:
-    """Record plan/disabled refusals of a known token's tool calls (401s have no workspace)."""
-    if error.http != 403:
-        return
-    found = gate.tokens.authenticate(gate.bearer())
-    if found is None:
-        return
-    token, workspace = found
-    from deskwoot.policy import token_actor
-
-    actor = token_actor(token, workspace, remote_addr=request.remote_addr)
+def _audit_refusal(locked: gate.Locked) -> None:
+    """Record a known token's request refused by plan, trial or the MCP switch (a 401 has
+    no workspace to record it in)."""
     db.session.rollback()
     with write_transaction():
-        audit.record(
-            actor, "mcp.request", outcome="denied", detail=(error.data or {}).get("reason")
+        audit.record_fast(
+            locked.actor, "mcp.request", outcome="denied", detail=locked.data["reason"]
         )

@@ -208,6 +208,26 @@ def _already_handled(error: Conflict) -> None:
         flash_error(error)
 
 
+def _review(draft_id: int, form, field: str, kind: str, action, done: str):
+    """Run one review action; keep what the teammate typed when it is refused."""
+    try:
+        action()
+    except Invalid as error:
+        if field is None:
+            flash_error(error)
+            return _back()
+        getattr(form, field).errors = [error.message]
+        return _show_again(Failed(draft_id, kind, form))
+    except Conflict as error:
+        _already_handled(error)
+        return _back()
+    except Forbidden as error:
+        flash_error(error)
+        return _back()
+    flash(done, "success")
+    return _back()
+
+
 @bp.post("/drafts/<int:draft_id>/approve")
 def approve(draft_id: int):
     """Send the draft as it is or, when the form carries `body`, the teammate's edit of it."""
@@ -218,22 +238,15 @@ def approve(draft_id: int):
             return _show_again(Failed(draft_id, "edit", form))
         flash_form_errors(form)
         return _back()
-    try:
-        draft_service.approve(g.actor, draft_id, form.body.data if editing else None)
-    except Invalid as error:
-        if not editing:
-            flash_error(error)
-            return _back()
-        form.body.errors = [error.message]
-        return _show_again(Failed(draft_id, "edit", form))
-    except Conflict as error:
-        _already_handled(error)
-        return _back()
-    except Forbidden as error:
-        flash_error(error)
-        return _back()
-    flash(SENT, "success")
-    return _back()
+    edited = form.body.data if editing else None
+    return _review(
+        draft_id,
+        form,
+        "body" if editing else None,
+        "edit",
+        lambda: draft_service.approve(g.actor, draft_id, edited),
+        SENT,
+    )
 
 
 @bp.post("/drafts/<int:draft_id>/reject")
@@ -242,16 +255,11 @@ def reject(draft_id: int):
     form = DraftRejectForm()
     if not form.validate_on_submit():
         return _show_again(Failed(draft_id, "reject", form))
-    try:
-        draft_service.reject(g.actor, draft_id, form.reason.data)
-    except Invalid as error:
-        form.reason.errors = [error.message]
-        return _show_again(Failed(draft_id, "reject", form))
-    except Conflict as error:
-        _already_handled(error)
-        return _back()
-    except Forbidden as error:
-        flash_error(error)
-        return _back()
-    flash(REJECTED, "success")
-    return _back()
+    return _review(
+        draft_id,
+        form,
+        "reason",
+        "reject",
+        lambda: draft_service.reject(g.actor, draft_id, form.reason.data),
+        REJECTED,
+    )

@@ -15,15 +15,14 @@ import httpx2
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from sqlalchemy import create_engine, text
 
 from deskwoot import create_app
 from deskwoot.extensions import db
 from deskwoot.policy import SCOPES, member_actor
 from deskwoot.services import mcp_settings, tokens
 from tests import factories as f
-from tests.conftest import PG_URL
-from tests.mcp.server import LiveServer, copy_sqlite, gunicorn
+from tests.conftest import fresh_database
+from tests.mcp.server import LiveServer, gunicorn
 
 MODES = ("legacy", "2026-07-28")
 
@@ -39,27 +38,11 @@ class Live:
         return self.server.mcp_url
 
 
-def _fresh_database(template_db, tmp) -> str:
-    if PG_URL:
-        engine = create_engine(template_db["url"])
-        with engine.begin() as conn:
-            conn.execute(
-                text(
-                    "TRUNCATE "
-                    + ", ".join(f'"{t}"' for t in template_db["tables"])
-                    + " RESTART IDENTITY CASCADE"
-                )
-            )
-        engine.dispose()
-        return template_db["url"]
-    return copy_sqlite(template_db["url"], tmp / "live.sqlite3")
-
-
 @pytest.fixture(scope="module")
 def live(template_db, tmp_path_factory):
     """Deskwoot under gunicorn with 2 workers, and an app context on the same database."""
     tmp = tmp_path_factory.mktemp("live")
-    url = _fresh_database(template_db, tmp)
+    url = fresh_database(template_db, tmp / "live.sqlite3")
     app = create_app(
         {
             "SQLALCHEMY_DATABASE_URI": url,

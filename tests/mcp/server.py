@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -98,8 +97,3 @@ def _wait_for_workers(url: str, workers: int, timeout: float = 30) -> None:
             pass
         time.sleep(0.1)
     raise RuntimeError("the app never answered")
-
-
-def copy_sqlite(template_url: str, target: Path) -> str:
-    shutil.copyfile(template_url.removeprefix("sqlite:///"), target)
-    return "sqlite:///" + str(target)

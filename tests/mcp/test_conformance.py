@@ -33,8 +33,8 @@ import pytest
 
 from deskwoot import create_app
 from deskwoot.extensions import db
-from tests.conftest import PG_URL
-from tests.mcp.conftest import _fresh_database, make_desk
+from tests.conftest import PG_URL, fresh_database
+from tests.mcp.conftest import make_desk
 from tests.mcp.server import ROOT, gunicorn
 
 pytestmark = pytest.mark.skipif(
@@ -161,7 +161,7 @@ def conformance_bin() -> Path:
 def target(template_db, tmp_path_factory) -> Iterator[Target]:
     """gunicorn on a fresh database, seeded with a desk and a full-scope token, behind the proxy."""
     tmp = tmp_path_factory.mktemp("conformance")
-    url = _fresh_database(template_db, tmp)
+    url = fresh_database(template_db, tmp / "live.sqlite3")
     app = create_app(
         {
             "SQLALCHEMY_DATABASE_URI": url,

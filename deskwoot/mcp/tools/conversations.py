@@ -135,7 +135,7 @@ def list_labels(ctx: ToolContext, args: dict) -> dict:
     ),
     input_schema=S.obj(
         {
-            "status": {"type": "string", "enum": ["open", "pending", "snoozed", "resolved", "all"]},
+            "status": S.STATUS_FILTER,
             "inbox_id": S.ID,
             "assignee": {"anyOf": [{"type": "string", "enum": ["me", "unassigned"]}, S.ID]},
             "label": S.text(64),
@@ -173,7 +173,7 @@ def list_conversations(ctx: ToolContext, args: dict) -> dict:
     input_schema=S.obj(
         {
             "query": S.text(500),
-            "status": {"type": "string", "enum": ["open", "pending", "snoozed", "resolved", "all"]},
+            "status": S.STATUS_FILTER,
             "inbox_id": S.ID,
             "cursor": S.CURSOR,
             "limit": S.LIMIT,
