@@ -15,12 +15,12 @@ from sqlalchemy.exc import IntegrityError
 from deskwoot.database import write_transaction
 from deskwoot.errors import Forbidden, NotFound, ServiceError
 from deskwoot.extensions import db
-from deskwoot.mcp import registry
+from deskwoot.mcp import gate, registry
 from deskwoot.mcp.jsonrpc import INSUFFICIENT_SCOPE, RpcError
 from deskwoot.mcp.registry import ToolContext, ToolSpec
 from deskwoot.mcp.untrusted import remark, render
 from deskwoot.policy import Actor
-from deskwoot.services import audit, idempotency
+from deskwoot.services import audit, idempotency, ratelimit
 
 _validators: dict[str, Draft202012Validator] = {}
 
@@ -40,16 +40,25 @@ def _target(spec: ToolSpec, args: dict) -> str | None:
     return None
 
 
+def _account(
+    actor: Actor, action: str, target: str | None, outcome: str, detail: str | None = None
+) -> None:
+    """Every tools/call leaves one audit entry and costs one unit of the token's rate limit,
+    both in the caller's write transaction."""
+    audit.record_fast(
+        actor, action[:64], target=target, outcome=outcome, detail=(detail or "")[:500] or None
+    )
+    ratelimit.spend(actor.token_id)
+
+
 def _audit_alone(
     actor: Actor, action: str, target: str | None, outcome: str, detail: str | None = None
 ) -> None:
-    """Audit a call that wrote nothing else (a read, or a refused write) in its own short
+    """Account for a call that wrote nothing else (a read, or a refused write) in its own short
     write transaction; the read snapshot (or failed transaction) before it is ended first."""
     db.session.rollback()
     with write_transaction():
-        audit.record_fast(
-            actor, action[:64], target=target, outcome=outcome, detail=(detail or "")[:500] or None
-        )
+        _account(actor, action, target, outcome, detail)
 
 
 def result(text: str, structured: dict, is_error: bool = False) -> dict:
@@ -68,6 +77,7 @@ def business_error(code: str, message: str, **data) -> dict:
 
 def call(actor: Actor, name: str, arguments: dict | None) -> dict:
     """Run a tool for `actor`; JSON-RPC failures raise RpcError, business ones return isError."""
+    gate.check_rate(actor)
     spec = registry.get(name)
     if spec is None:
         _audit_alone(actor, name, None, "error", "unknown tool")
@@ -131,14 +141,12 @@ def _run(ctx: ToolContext, spec: ToolSpec, args: dict, target: str | None) -> di
             return structured
 
         def record(outcome: idempotency.Outcome) -> None:
-            audit.record_fast(
-                actor, spec.name, target=target, outcome="replayed" if outcome.replayed else "ok"
-            )
+            _account(actor, spec.name, target, "replayed" if outcome.replayed else "ok")
 
         outcome = idempotency.run_once(actor, spec.name, key, args, effect, on_commit=record)
         text = rendered.get("text") or render(remark(outcome.result))[0]
         return result(text, outcome.result)
     with write_transaction():
         text, structured = render(spec.handler(ctx, args))
-        audit.record_fast(actor, spec.name, target=target, outcome="ok")
+        _account(actor, spec.name, target, "ok")
     return result(text, structured)

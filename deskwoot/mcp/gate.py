@@ -7,9 +7,15 @@ from flask import g, request
 
 from deskwoot import policy
 from deskwoot.database import write_transaction
-from deskwoot.mcp.jsonrpc import MCP_DISABLED, PLAN_REQUIRED, UNAUTHORIZED, RpcError
+from deskwoot.mcp.jsonrpc import (
+    MCP_DISABLED,
+    PLAN_REQUIRED,
+    RATE_LIMITED,
+    UNAUTHORIZED,
+    RpcError,
+)
 from deskwoot.policy import Actor
-from deskwoot.services import tokens
+from deskwoot.services import ratelimit, tokens
 
 CHALLENGE = 'Bearer realm="deskwoot", error="invalid_token"'
 
@@ -59,11 +65,30 @@ class Locked(RpcError):
         self.actor = actor
 
 
+def _suspended() -> RpcError:
+    # The caller proved it holds a real token, so it may learn why the token stopped working.
+    return RpcError(
+        UNAUTHORIZED,
+        "This token is suspended: the admin who minted it is no longer an active admin of the "
+        "workspace. An admin can mint a new token under Settings > MCP Server.",
+        data={"reason": "token_suspended"},
+        http=401,
+        headers={"WWW-Authenticate": CHALLENGE},
+    )
+
+
 def admit() -> Actor:
-    """Turn the request's token into an Actor, or raise the gate's RpcError."""
+    """Turn the request's token into an Actor, or raise the gate's RpcError.
+
+    The token's rate limit state is left in `g.mcp_rate_tat` for calls.py, which charges
+    tools/call only (see services/ratelimit.py).
+    """
     token = tokens.lookup(bearer())
     if token is None:
         raise _unauthorized()
+    if token.suspended:
+        raise _suspended()
+    g.mcp_rate_tat = token.rate_tat
     workspace = token.workspace
     reason = policy.mcp_lock_reason(workspace)
     if reason is None and (not workspace.mcp_enabled or workspace.bot_user_id is None):
@@ -77,3 +102,17 @@ def admit() -> Actor:
         with write_transaction():
             tokens.touch(token)
     return actor
+
+
+def check_rate(actor: Actor) -> None:
+    """Refuse a tools/call the token has no budget for, with how long to wait. Not audited:
+    a client hammering past its limit must not be able to turn that into writes."""
+    wait = ratelimit.retry_after(g.get("mcp_rate_tat"), ratelimit.configured())
+    if wait:
+        raise RpcError(
+            RATE_LIMITED,
+            f"Rate limit reached for this token. Retry after {wait} s.",
+            data={"reason": "rate_limited", "retry_after": wait},
+            http=429,
+            headers={"Retry-After": str(wait)},
+        )

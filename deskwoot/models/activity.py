@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from deskwoot.models.base import Base, JSONType, UTCDateTime, utcnow
@@ -97,6 +97,8 @@ class McpToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Rate limit state (GCRA theoretical arrival time, epoch seconds); see services/ratelimit.py.
+    rate_tat: Mapped[float | None] = mapped_column(Float)
 
     created_by = relationship("User")
 

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy.orm import selectinload
 
 from deskwoot import policy
 from deskwoot.database import write_transaction
 from deskwoot.errors import Invalid, NotFound
 from deskwoot.extensions import db
-from deskwoot.models import McpToken, Workspace, utcnow
+from deskwoot.models import McpToken, Membership, User, Workspace, utcnow
 from deskwoot.policy import SCOPES, Actor
 from deskwoot.services import audit, validation
 from deskwoot.services.secrets import digest
@@ -168,6 +169,7 @@ def list_tokens(actor: Actor) -> list[McpToken]:
         db.session.execute(
             select(McpToken)
             .where(McpToken.workspace_id == actor.workspace_id)
+            .options(selectinload(McpToken.created_by).selectinload(User.memberships))
             .order_by(McpToken.revoked_at.is_not(None), McpToken.id.desc())
         ).scalars()
     )
@@ -189,12 +191,35 @@ def find_for_revoke(actor: Actor, needle: str) -> McpToken:
     return matches[0]
 
 
+def creator_is_admin(token: McpToken) -> bool:
+    """Whether the token's minter still stands behind it (DESIGN §5.2, the suspension rule).
+
+    A token minted in the browser is only as good as the admin who minted it: while that person
+    is deactivated, removed from the workspace or no longer an admin, the token is *suspended*
+    (refused, but not revoked: it works again if they are made admin again). Tokens minted by
+    the operator with the CLI have no creator and are not affected.
+    """
+    if token.created_by_id is None:
+        return True
+    creator = token.created_by
+    return (
+        creator is not None
+        and creator.is_active
+        and any(
+            m.workspace_id == token.workspace_id and m.role == "admin" for m in creator.memberships
+        )
+    )
+
+
 def status(token: McpToken, now: datetime | None = None) -> str:
+    """revoked, expired, suspended (see creator_is_admin) or active."""
     now = now or utcnow()
     if token.revoked_at is not None:
         return "revoked"
     if token.expires_at is not None and token.expires_at <= now:
         return "expired"
+    if not creator_is_admin(token):
+        return "suspended"
     return "active"
 
 
@@ -214,7 +239,7 @@ def authenticate(plaintext: str | None) -> tuple[McpToken, Workspace] | None:
     if row is None:
         return None
     token, workspace = row
-    if status(token) != "active":
+    if status(token) != "active":  # revoked, expired or suspended
         return None
     return token, workspace
 
@@ -228,6 +253,8 @@ class LiveToken:
     scopes: list
     inbox_ids: list
     last_used_at: datetime | None
+    rate_tat: float | None  # the rate limit's state, see services/ratelimit.py
+    suspended: bool  # its minter is no longer an active admin (creator_is_admin)
     workspace: SimpleNamespace  # id, slug, plan, trial_ends_at, mcp_enabled, bot_user_id
 
 
@@ -241,6 +268,10 @@ _LOOKUP = (
         McpToken.last_used_at,
         McpToken.expires_at,
         McpToken.revoked_at,
+        McpToken.rate_tat,
+        McpToken.created_by_id,
+        User.is_active.label("creator_active"),
+        Membership.role.label("creator_role"),
         Workspace.id.label("workspace_id"),
         Workspace.slug,
         Workspace.plan,
@@ -249,6 +280,14 @@ _LOOKUP = (
         Workspace.bot_user_id,
     )
     .join(Workspace, Workspace.id == McpToken.workspace_id)
+    .outerjoin(User, User.id == McpToken.created_by_id)
+    .outerjoin(
+        Membership,
+        and_(
+            Membership.user_id == McpToken.created_by_id,
+            Membership.workspace_id == McpToken.workspace_id,
+        ),
+    )
     .where(McpToken.token_hash == bindparam("token_hash"))
 )
 
@@ -274,7 +313,19 @@ def lookup(plaintext: str | None) -> LiveToken | None:
         mcp_enabled=row.mcp_enabled,
         bot_user_id=row.bot_user_id,
     )
-    return LiveToken(row.id, row.name, row.scopes, row.inbox_ids, row.last_used_at, workspace)
+    suspended = row.created_by_id is not None and not (
+        row.creator_active and row.creator_role == "admin"
+    )
+    return LiveToken(
+        row.id,
+        row.name,
+        row.scopes,
+        row.inbox_ids,
+        row.last_used_at,
+        row.rate_tat,
+        suspended,
+        workspace,
+    )
 
 
 def needs_touch(token: McpToken) -> bool:

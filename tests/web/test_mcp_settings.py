@@ -16,6 +16,7 @@ from deskwoot import policy
 from deskwoot.extensions import db
 from deskwoot.models import AuditEntry, McpToken, User, Workspace, utcnow
 from deskwoot.services import mcp_settings, tokens
+from deskwoot.services import workspaces as workspace_service
 from tests import factories
 
 TOKEN_RE = re.compile(r"dw_mcp_[0-9A-Za-z]{38}")
@@ -371,3 +372,22 @@ def test_the_client_config_is_the_products_shape():
         }
     }
     assert list(config["mcpServers"]["deskwoot"]) == ["url", "headers"]
+
+
+def test_a_token_whose_minter_lost_admin_shows_suspended(as_admin, desk):
+    colleague = factories.make_user(desk.workspace, role="admin", name="Cleo Colleague")
+    theirs = tokens.mint(
+        factories.actor_for(colleague, workspace(desk)), "Cleo's bot", ["events:read"]
+    )
+    mine = mint(desk, "Ada's bot")
+    workspace_service.set_role(admin_actor(desk), colleague.id, "agent")
+
+    page = text(as_admin.get(mcp_url(desk)))
+    start = page.index(f'data-testid="token-{theirs.token.id}"')
+    item = page[start : page.index("</li>", start)]
+    assert "Suspended" in item and 'data-testid="token-suspended-note"' in item
+    assert "Cleo Colleague, who minted it, is no longer an active admin" in item
+    start = page.index(f'data-testid="token-{mine.token.id}"')
+    assert "Active" in page[start : page.index("</li>", start)]
+    assert tokens.authenticate(theirs.plaintext) is None
+    assert tokens.authenticate(mine.plaintext) is not None
