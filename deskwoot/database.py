@@ -49,6 +49,13 @@ def is_sqlite() -> bool:
     return db.engine.dialect.name == "sqlite"
 
 
+def core(statement, params: dict | None = None):
+    """Run a prebuilt statement on the session's own connection and transaction, without the
+    ORM's per-statement work (entity loading, bulk-update evaluation): for the agent's hot
+    paths, which read and write plain rows. Returns the CursorResult."""
+    return db.session.connection().execute(statement, params or {})
+
+
 @contextmanager
 def write_transaction() -> Iterator:
     """Run one write unit of work: commit on success, roll back on any error.

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import Select, and_, bindparam, exists, or_, select
 
 from deskwoot.errors import Forbidden, Invalid, NotFound
 from deskwoot.extensions import db
@@ -160,6 +160,29 @@ def conversation_filter(actor: Actor):
     return (Conversation.workspace_id == actor.workspace_id) & _inbox_clause(
         actor, Conversation.inbox_id
     )
+
+
+# The reach of `conversations`/`conversation_filter` as prebuilt clauses whose workspace and
+# inboxes are bind parameters: the agent's hot paths build a statement once per variant and
+# execute it with conversation_reach(actor), instead of building one per request. The
+# decision stays here, in one place.
+CONVERSATION_REACH = {
+    "workspace": Conversation.workspace_id == bindparam("reach_workspace_id"),
+    "inboxes": and_(
+        Conversation.workspace_id == bindparam("reach_workspace_id"),
+        Conversation.inbox_id.in_(bindparam("reach_inbox_ids", expanding=True)),
+    ),
+}
+
+
+def conversation_reach(actor: Actor) -> tuple[str, dict]:
+    """Which CONVERSATION_REACH clause applies to the actor, and its parameters."""
+    if actor.inbox_ids is None:
+        return "workspace", {"reach_workspace_id": actor.workspace_id}
+    return "inboxes", {
+        "reach_workspace_id": actor.workspace_id,
+        "reach_inbox_ids": sorted(actor.inbox_ids),  # empty: an IN that matches nothing
+    }
 
 
 def contacts(actor: Actor) -> Select:

@@ -14,8 +14,8 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import aliased
 
 from deskwoot import policy
+from deskwoot.database import core
 from deskwoot.errors import NotFound
-from deskwoot.extensions import db
 from deskwoot.models import (
     Contact,
     Conversation,
@@ -86,16 +86,19 @@ def _ref(ref_id, name):
     return SimpleNamespace(id=ref_id, name=name) if ref_id is not None else None
 
 
+_LABEL_NAMES = (
+    select(ConversationLabel.conversation_id, Label.name)
+    .join(Label, Label.id == ConversationLabel.label_id)
+    .where(ConversationLabel.conversation_id.in_(bindparam("ids", expanding=True)))
+    .order_by(Label.name)
+)
+
+
 def _conversations(rows) -> list[SimpleNamespace]:
     ids = [row.id for row in rows]
     names: dict[int, list] = {}
     if ids:
-        for conversation_id, name in db.session.execute(
-            select(ConversationLabel.conversation_id, Label.name)
-            .join(Label, Label.id == ConversationLabel.label_id)
-            .where(ConversationLabel.conversation_id.in_(ids))
-            .order_by(Label.name)
-        ):
+        for conversation_id, name in core(_LABEL_NAMES, {"ids": ids}):
             names.setdefault(conversation_id, []).append(SimpleNamespace(name=name))
     return [
         SimpleNamespace(
@@ -148,8 +151,19 @@ _PAGE = _message_select(_NEWEST)
 _PAGE_BEFORE = _message_select(_NEWEST.where(Message.id < bindparam("before_id")))
 
 
-def _messages(query) -> list[SimpleNamespace]:
-    return _rows_to_messages(db.session.execute(_message_select(query)).all())
+# The newest non-note message of each of some conversations (list previews).
+_LAST_MESSAGES = _message_select(
+    select(Message).where(
+        Message.id.in_(
+            select(func.max(Message.id))
+            .where(
+                Message.conversation_id.in_(bindparam("conversation_ids", expanding=True)),
+                Message.kind != "note",
+            )
+            .group_by(Message.conversation_id)
+        )
+    )
+)
 
 
 def _rows_to_messages(rows) -> list[SimpleNamespace]:
@@ -175,7 +189,7 @@ def conversation_page(
 ) -> tuple[list[SimpleNamespace], bool]:
     """Like listing.list_conversations, as plain rows."""
     query = listing.keyset(listing.conversation_query(actor, filters), before)
-    rows = db.session.execute(
+    rows = core(
         _with_joins(query)
         .order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
         .limit(limit + 1)
@@ -183,12 +197,20 @@ def conversation_page(
     return _conversations(rows[:limit]), len(rows) > limit
 
 
+# One conversation by display id, per reach variant (policy.CONVERSATION_REACH).
+_BY_DISPLAY_ID = {
+    variant: _with_joins(
+        select(Conversation).where(reach, Conversation.display_id == bindparam("display_id"))
+    )
+    for variant, reach in policy.CONVERSATION_REACH.items()
+}
+
+
 def conversation(actor: Actor, display_id: int) -> SimpleNamespace:
     """One conversation in the actor's reach, as a plain row; NotFound otherwise."""
     policy.require_scope(actor, "conversations:read")
-    row = db.session.execute(
-        _with_joins(policy.conversations(actor).where(Conversation.display_id == display_id))
-    ).first()
+    variant, params = policy.conversation_reach(actor)
+    row = core(_BY_DISPLAY_ID[variant], {**params, "display_id": display_id}).first()
     if row is None:
         raise NotFound(f"Conversation {display_id} was not found.")
     return _conversations([row])[0]
@@ -203,7 +225,7 @@ def messages(
     statement = _PAGE
     if before_id is not None:
         statement, params["before_id"] = _PAGE_BEFORE, before_id
-    rows = _rows_to_messages(db.session.execute(statement, params).all())
+    rows = _rows_to_messages(core(statement, params).all())
     return list(reversed(rows[:limit])), len(rows) > limit
 
 
@@ -211,9 +233,5 @@ def last_messages(conversation_ids: list[int]) -> dict[int, SimpleNamespace]:
     """The newest non-note message of each conversation (list previews)."""
     if not conversation_ids:
         return {}
-    newest = (
-        select(func.max(Message.id))
-        .where(Message.conversation_id.in_(conversation_ids), Message.kind != "note")
-        .group_by(Message.conversation_id)
-    )
-    return {m.conversation_id: m for m in _messages(select(Message).where(Message.id.in_(newest)))}
+    rows = core(_LAST_MESSAGES, {"conversation_ids": list(conversation_ids)}).all()
+    return {m.conversation_id: m for m in _rows_to_messages(rows)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import insert
 
+from deskwoot.database import core
 from deskwoot.extensions import db
 from deskwoot.models import AuditEntry, utcnow
 from deskwoot.policy import Actor
@@ -46,7 +47,7 @@ def record_fast(
 ) -> None:
     """The same row as `record`, as one Core INSERT (no ORM unit of work): for hot paths
     that write nothing else, such as an agent's read-only tool calls."""
-    db.session.execute(
+    core(
         _INSERT,
         {
             "workspace_id": actor.workspace_id,

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import bindparam, case, update
 
-from deskwoot.extensions import db
+from deskwoot.database import core
 from deskwoot.models import McpToken
 
 
@@ -56,12 +56,13 @@ def retry_after(rate_tat: float | None, limit: Limit | None, now: float | None =
 
 
 # Built once: this runs on every tools/call. A NULL or past value restarts from now.
+_TOKENS = McpToken.__table__
 _SPEND = (
-    update(McpToken)
-    .where(McpToken.id == bindparam("token_id"))
+    update(_TOKENS)
+    .where(_TOKENS.c.id == bindparam("token_id"))
     .values(
         rate_tat=case(
-            (McpToken.rate_tat > bindparam("now"), McpToken.rate_tat), else_=bindparam("now")
+            (_TOKENS.c.rate_tat > bindparam("now"), _TOKENS.c.rate_tat), else_=bindparam("now")
         )
         + bindparam("interval")
     )
@@ -73,7 +74,7 @@ def spend(token_id: int | None, now: float | None = None) -> None:
     limit = configured()
     if token_id is None or limit is None:
         return
-    db.session.execute(
+    core(
         _SPEND,
         {
             "token_id": token_id,

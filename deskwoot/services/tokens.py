@@ -18,7 +18,7 @@ from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.orm import selectinload
 
 from deskwoot import policy
-from deskwoot.database import write_transaction
+from deskwoot.database import core, write_transaction
 from deskwoot.errors import Invalid, NotFound
 from deskwoot.extensions import db
 from deskwoot.models import McpToken, Membership, User, Workspace, utcnow
@@ -300,7 +300,7 @@ def lookup(plaintext: str | None) -> LiveToken | None:
     """
     if not plaintext or not well_formed(plaintext):
         return None
-    row = db.session.execute(_LOOKUP, {"token_hash": digest(plaintext)}).first()
+    row = core(_LOOKUP, {"token_hash": digest(plaintext)}).first()
     if row is None or row.revoked_at is not None:
         return None
     if row.expires_at is not None and row.expires_at <= utcnow():
