@@ -16,6 +16,12 @@ DEFAULTS = {
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_NAME": "deskwoot_session",
+    # None: decided by PUBLIC_URL (https -> Secure) in load(). Set it to override; Flask's
+    # own default (False) must not stand, or https deployments would send plain cookies.
+    "SESSION_COOKIE_SECURE": None,
+    # How many reverse proxies (nginx, Caddy) sit in front and append X-Forwarded-For/-Proto.
+    # 0 trusts none: a client could otherwise forge its address and dodge login throttling.
+    "TRUSTED_PROXIES": 0,
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
     "LOGIN_THROTTLE_FREE_FAILURES": 5,
     "LOGIN_THROTTLE_MAX_DELAY": 300,
@@ -48,8 +54,8 @@ def load(app, overrides: dict | None) -> None:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
     app.config["PUBLIC_URL"] = app.config["PUBLIC_URL"].rstrip("/")
-    if app.config["PUBLIC_URL"].startswith("https://"):
-        app.config.setdefault("SESSION_COOKIE_SECURE", True)
+    if app.config["SESSION_COOKIE_SECURE"] is None:
+        app.config["SESSION_COOKIE_SECURE"] = app.config["PUBLIC_URL"].startswith("https://")
 
 
 def database_url(app) -> str:

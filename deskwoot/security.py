@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from werkzeug.middleware.proxy_fix import ProxyFix
+
 CSP = "; ".join(
     [
         "default-src 'self'",
@@ -19,6 +21,12 @@ CSP = "; ".join(
 
 
 def init_app(app) -> None:
+    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies > 0:
+        # Behind nginx or Caddy every request arrives from 127.0.0.1; login throttling and the
+        # audit log need the client's own address, taken from the proxies we trust and no more.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
+
     @app.after_request
     def _harden(response):
         headers = response.headers

@@ -95,16 +95,21 @@ def authenticate(
         if needs_rehash(user.password_hash):
             user.password_hash = hash_password(password)
         _clear_failures(keys)
-        session.add(
-            WebSession(
-                sid_hash=digest(session_id),
-                user_id=user.id,
-                remote_addr=(remote_addr or "")[:64] or None,
-                user_agent=(user_agent or "")[:255] or None,
-            )
-        )
+        session.add(_session_row(session_id, user.id, remote_addr, user_agent))
     user.web_session_id = session_id
     return Login(user, session_id)
+
+
+def _session_row(
+    session_id: str, user_id: int, remote_addr: str | None, user_agent: str | None
+) -> WebSession:
+    # Only the digest is stored: a copy of this table opens no sessions.
+    return WebSession(
+        sid_hash=digest(session_id),
+        user_id=user_id,
+        remote_addr=(remote_addr or "")[:64] or None,
+        user_agent=(user_agent or "")[:255] or None,
+    )
 
 
 def load_user(session_id: str) -> User | None:
@@ -152,6 +157,29 @@ def change_password(user_id: int, current: str, new: str, keep_session_id: str |
     with write_transaction() as session:
         session.get(User, user_id).password_hash = new_hash
         _end_sessions(user_id, except_id=keep_session_id)
+        _spend_links(user_id)
+
+
+def renew_session(
+    session_id: str, remote_addr: str | None = None, user_agent: str | None = None
+) -> Login | None:
+    """Swap a live session for a new id (after a password change): someone holding a copy of
+    the old cookie, often the reason for the change, is logged out too. None if it had ended."""
+    new_id = secrets.token_urlsafe(32)
+    with write_transaction() as session:
+        row = session.execute(
+            select(WebSession).where(
+                WebSession.sid_hash == digest(session_id or ""), WebSession.ended_at.is_(None)
+            )
+        ).scalar_one_or_none()
+        if row is None:
+            return None
+        row.ended_at = utcnow()
+        session.add(_session_row(new_id, row.user_id, remote_addr, user_agent))
+        user_id = row.user_id
+    user = db.session.get(User, user_id)
+    user.web_session_id = new_id
+    return Login(user, new_id)
 
 
 def _end_sessions(user_id: int, except_id: str | None = None) -> None:
@@ -159,6 +187,16 @@ def _end_sessions(user_id: int, except_id: str | None = None) -> None:
     if except_id:
         query = query.where(WebSession.sid_hash != digest(except_id))
     db.session.execute(query.values(ended_at=utcnow()))
+
+
+def _spend_links(user_id: int) -> None:
+    # Once a password is chosen, every other link for it (an older one leaked from an inbox,
+    # say) must stop working: otherwise it could set the password again and take the account.
+    db.session.execute(
+        update(PasswordToken)
+        .where(PasswordToken.user_id == user_id, PasswordToken.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
 
 
 def create_password_link(user: User) -> str:
@@ -197,4 +235,5 @@ def set_password_with_link(raw: str, new: str) -> User:
         token.used_at = utcnow()
         session.get(User, user.id).password_hash = new_hash
         _end_sessions(user.id)
+        _spend_links(user.id)
     return db.session.get(User, user.id)

@@ -41,6 +41,23 @@ def _open_session(email: str, password: str) -> None:
     login_user(login.user)
 
 
+def _renew_session() -> None:
+    """Keep this browser logged in, on a new session id (services.auth.renew_session)."""
+    login = auth_service.renew_session(
+        current_user.get_id(),
+        remote_addr=request.remote_addr,
+        user_agent=request.headers.get("User-Agent"),
+    )
+    workspace = session.get("last_workspace")
+    session.clear()
+    if login is None:
+        logout_user()
+        return
+    login_user(login.user)
+    if workspace:
+        session["last_workspace"] = workspace
+
+
 @bp.get("/")
 def index():
     """Send people to their workspace, or to the login page."""
@@ -127,6 +144,7 @@ def change_password():
             else:
                 form.new_password.errors = [error.message]
         else:
+            _renew_session()
             flash("Password changed. Your other sessions were logged out.", "success")
             return redirect(url_for("auth.change_password"))
     return render_template("auth/password.html", form=form)

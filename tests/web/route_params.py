@@ -1,0 +1,83 @@
+"""Real rows behind every URL parameter in app.url_map, so tests can walk every route.
+
+A route with a parameter this module has no value for makes `path_for` fail loudly: a new
+route gets a value here instead of silently escaping the route-walking tests.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from deskwoot.extensions import db
+from deskwoot.models import Draft, McpToken, User
+from deskwoot.policy import member_actor, token_actor
+from deskwoot.services import auth as auth_service
+from deskwoot.services import drafts as draft_service
+from deskwoot.services import mcp_settings, tokens
+from tests import factories
+
+PARAM = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")
+INBOX_SECRET = "dw_in_route_walk"
+
+
+@dataclass
+class World:
+    workspace: object
+    admin: User
+    agent: User
+    newcomer: User  # added without a password: has a set-password link
+    draft: Draft
+    token: McpToken
+    values: dict = field(default_factory=dict)
+
+
+def build_world() -> World:
+    """One workspace with one of everything a URL can name."""
+    ws = factories.make_workspace("Route Walk")
+    admin = factories.make_user(ws, role="admin", email="admin@walk.test")
+    inbox = factories.make_inbox(ws, name="Support", secret=INBOX_SECRET)
+    agent = factories.make_user(ws, role="agent", inboxes=[inbox], email="agent@walk.test")
+    newcomer = factories.make_user(ws, role="agent", email="newcomer@walk.test")
+    newcomer.password_hash = None
+    db.session.commit()
+    contact = factories.make_contact(ws, name="Jane Customer", email="jane@walk.test")
+    conversation = factories.make_conversation(inbox, contact, subject="Lost parcel")
+    label = factories.make_label(ws, "vip")
+    admin_actor = member_actor(admin, ws)
+    mcp_settings.set_enabled(admin_actor, True)
+    minted = tokens.mint(admin_actor, "Walker bot", sorted(tokens.PRESETS["drafts"][1]))
+    db.session.refresh(ws)
+    draft = draft_service.create_draft(
+        token_actor(minted.token, ws), conversation.display_id, "A reply for review"
+    )
+    link = auth_service.create_password_link(newcomer)
+    values = {
+        "workspace": ws.slug,
+        "contact_id": contact.id,
+        "display_id": conversation.display_id,
+        "draft_id": draft.id,
+        "inbox_id": inbox.id,
+        "label_id": label.id,
+        "token_id": minted.token.id,
+        "user_id": newcomer.id,
+        "token": link,
+        "uid": inbox.uid,
+        "filename": "app.css",
+    }
+    return World(ws, admin, agent, newcomer, draft, minted.token, values)
+
+
+def path_for(rule, values: dict) -> str:
+    """The rule's URL with every parameter filled from `values`."""
+    missing = sorted(set(rule.arguments) - set(values))
+    if missing:
+        raise LookupError(
+            f"{rule.rule} ({rule.endpoint}): no test value for {missing}; "
+            "add one to tests/web/route_params.py"
+        )
+    return PARAM.sub(lambda m: str(values[m.group(1)]), rule.rule)
+
+
+def blueprint_of(rule) -> str:
+    return rule.endpoint.rpartition(".")[0]
