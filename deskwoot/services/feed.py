@@ -52,7 +52,16 @@ def poll(
     ).scalar_one()
     query = policy.events(actor).where(Event.id <= high_water)
     if after_id is None:
-        query = query.where(Event.created_at >= utcnow() - DEFAULT_LOOKBACK)
+        # Where the look-back starts: the oldest recent event through the created_at index.
+        # (Filtering the id-ordered scan by time, or asking for min(id), walks every older
+        # event first: 0.5 s on a million.)
+        first_recent = db.session.execute(
+            select(Event.id)
+            .where(Event.created_at >= utcnow() - DEFAULT_LOOKBACK)
+            .order_by(Event.created_at)
+            .limit(1)
+        ).scalar()
+        query = query.where(Event.id >= (first_recent or high_water + 1))
     else:
         query = query.where(Event.id > after_id)
     if types:

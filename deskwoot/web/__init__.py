@@ -16,11 +16,13 @@ from deskwoot.errors import NotFound
 from deskwoot.extensions import db, login_manager
 from deskwoot.models import Workspace
 from deskwoot.services import auth as auth_service
+from deskwoot.web.cookie_session import BEARER_ONLY_PREFIXES, BrowserOnlySessionInterface
 
-JSON_PREFIXES = ("/hooks/", "/api/")
+JSON_PREFIXES = BEARER_ONLY_PREFIXES  # the bearer-token endpoints answer in JSON, always
 
 
 def init_app(app) -> None:
+    app.session_interface = BrowserOnlySessionInterface()
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Log in to continue."

@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 
@@ -176,3 +177,22 @@ def test_racing_appenders_and_pollers_see_every_event_exactly_once(app):
         assert len(stored) == 60
         for i in (0, 1):
             assert seen[(actor.workspace_id, i)] == stored  # all of them, once, in order
+
+
+def test_a_first_poll_without_a_cursor_starts_24_hours_back(app):
+    ws, other = f.make_workspace("Now"), f.make_workspace("Elsewhere")
+    actor = system_actor(ws)
+    with write_transaction():
+        old = events.append(actor, "contact.updated", data={"age": "old"})
+        recent_elsewhere = events.append(system_actor(other), "contact.updated")
+        recent = [events.append(actor, "contact.updated", data={"n": n}) for n in range(3)]
+        db.session.flush()
+        old.created_at -= timedelta(hours=25)
+        recent_elsewhere.created_at -= timedelta(hours=1)
+    page = feed.poll(actor, after_id=None, limit=10)
+    assert [row.id for row in page.events] == [e.id for e in recent]
+    assert not page.has_more
+    # The cursor it hands back continues exactly after them.
+    with write_transaction():
+        newer = events.append(actor, "contact.updated")
+    assert [row.id for row in feed.poll(actor, page.next_after_id).events] == [newer.id]
