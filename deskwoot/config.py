@@ -25,6 +25,8 @@ DEFAULTS = {
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
     "LOGIN_THROTTLE_FREE_FAILURES": 5,
     "LOGIN_THROTTLE_MAX_DELAY": 300,
+    # A browser session left unused this long ends: the next visit asks to log in again.
+    "SESSION_IDLE_DAYS": 14,
     "EVENT_RETENTION_DAYS": 30,
     "IDEMPOTENCY_RETENTION_HOURS": 48,
     # Per MCP token, shared by every worker (services/ratelimit.py): a burst of

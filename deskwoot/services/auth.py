@@ -124,7 +124,11 @@ def load_user(session_id: str) -> User | None:
     if row is None or not row[0].is_active:
         return None
     user, last_seen = row
-    if utcnow() - last_seen > timedelta(minutes=5):
+    idle = utcnow() - last_seen
+    if idle > timedelta(days=current_app.config["SESSION_IDLE_DAYS"]):
+        end_session(session_id)  # a laptop left logged in for weeks is not a login
+        return None
+    if idle > timedelta(minutes=5):
         with write_transaction() as session:
             session.execute(
                 update(WebSession)

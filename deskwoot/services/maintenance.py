@@ -43,7 +43,7 @@ class PruneResult:
         return {
             "idempotency keys": self.idempotency_keys,
             "events": self.events,
-            "ended web sessions": self.web_sessions,
+            "ended or idle web sessions": self.web_sessions,
             "password links": self.password_tokens,
             "login throttle rows": self.login_throttles,
         }
@@ -68,7 +68,12 @@ def prune(
         "events": (Event, Event.created_at < now - timedelta(days=days)),
         "web_sessions": (
             WebSession,
-            WebSession.ended_at < now - timedelta(days=ENDED_SESSION_DAYS),
+            # Ended a while ago, or idle so long that it can never be used again.
+            or_(
+                WebSession.ended_at < now - timedelta(days=ENDED_SESSION_DAYS),
+                WebSession.last_seen_at
+                < now - timedelta(days=config["SESSION_IDLE_DAYS"] + ENDED_SESSION_DAYS),
+            ),
         ),
         "password_tokens": (
             PasswordToken,

@@ -73,3 +73,34 @@ def test_password_link_is_single_use(person):
     with pytest.raises(NotFound):
         auth.set_password_with_link(raw, "second use fails")
     auth.authenticate("ann@example.test", "chosen via the link")
+
+
+def test_a_session_left_idle_past_the_limit_ends(person, app):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from deskwoot.extensions import db
+    from deskwoot.models import WebSession, utcnow
+    from deskwoot.services.secrets import digest
+
+    def idle_for(login, days: float) -> None:
+        db.session.execute(
+            update(WebSession)
+            .where(WebSession.sid_hash == digest(login.session_id))
+            .values(last_seen_at=utcnow() - timedelta(days=days))
+        )
+        db.session.commit()
+
+    limit = app.config["SESSION_IDLE_DAYS"]
+    recent, stale = (auth.authenticate("ann@example.test", f.PASSWORD) for _ in range(2))
+    idle_for(recent, limit - 1)
+    idle_for(stale, limit + 1)
+    assert auth.load_user(recent.session_id).id == person.id  # and that use renews it
+    assert auth.load_user(stale.session_id) is None
+    ended = db.session.execute(
+        db.select(WebSession.ended_at).where(WebSession.sid_hash == digest(stale.session_id))
+    ).scalar_one()
+    assert ended is not None  # ended for good, not just refused this once
+    idle_for(recent, limit - 1)
+    assert auth.load_user(recent.session_id) is not None

@@ -158,18 +158,27 @@ def aged_rows(app):
     _event(ws, timedelta(days=31))
     _event(ws, timedelta(days=10))
     _event(ws, timedelta(hours=1))
-    sessions = {
-        "ended long ago": (now - timedelta(days=60), now - timedelta(days=31)),
-        "ended lately": (now - timedelta(days=60), now - timedelta(days=2)),
-        "still open": (now - timedelta(days=90), None),
+    sessions = {  # created, last seen, ended
+        "ended long ago": (
+            now - timedelta(days=60),
+            now - timedelta(days=31),
+            now - timedelta(days=31),
+        ),
+        "ended lately": (
+            now - timedelta(days=60),
+            now - timedelta(days=2),
+            now - timedelta(days=2),
+        ),
+        "still open": (now - timedelta(days=90), now - timedelta(hours=1), None),
+        "abandoned": (now - timedelta(days=90), now - timedelta(days=50), None),  # idle > 14+30
     }
-    for n, (created, ended) in enumerate(sessions.values()):
+    for n, (created, seen, ended) in enumerate(sessions.values()):
         db.session.add(
             WebSession(
                 sid_hash=f"{n}" * 64,
                 user_id=person.id,
                 created_at=created,
-                last_seen_at=created,
+                last_seen_at=seen,
                 ended_at=ended,
             )
         )
@@ -200,7 +209,7 @@ def aged_rows(app):
 EXPECTED = {
     "idempotency_keys": 1,
     "events": 1,
-    "web_sessions": 1,
+    "web_sessions": 2,
     "password_tokens": 2,
     "login_throttles": 1,
 }
@@ -258,7 +267,7 @@ def test_prune_via_cli_prints_counts(aged_rows, runner):
     assert {k.strip(): int(v) for k, v in lines.items()} == {
         "idempotency keys": 1,
         "events": 1,
-        "ended web sessions": 1,
+        "ended or idle web sessions": 2,
         "password links": 2,
         "login throttle rows": 1,
     }
