@@ -38,19 +38,26 @@ class Live:
         return self.server.mcp_url
 
 
+def side_app(database_url: str, **config):
+    """An app on a live server's database, for arranging and checking rows beside it (its
+    config must match the server's where the test relies on it, e.g. rate limits)."""
+    return create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SECRET_KEY": "test-secret-key",
+            "TESTING": True,
+            "PUBLIC_URL": "http://127.0.0.1",
+            **config,
+        }
+    )
+
+
 @pytest.fixture(scope="module")
 def live(template_db, tmp_path_factory):
     """Deskwoot under gunicorn with 2 workers, and an app context on the same database."""
     tmp = tmp_path_factory.mktemp("live")
     url = fresh_database(template_db, tmp / "live.sqlite3")
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": url,
-            "SECRET_KEY": "test-secret-key",
-            "TESTING": True,
-            "PUBLIC_URL": "http://127.0.0.1",
-        }
-    )
+    app = side_app(url)
     with app.app_context(), gunicorn(url, tmp, workers=2) as server:
         yield Live(app, server, url)
         db.session.remove()

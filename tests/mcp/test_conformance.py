@@ -31,10 +31,9 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from deskwoot import create_app
 from deskwoot.extensions import db
 from tests.conftest import PG_URL, fresh_database
-from tests.mcp.conftest import make_desk
+from tests.mcp.conftest import make_desk, side_app
 from tests.mcp.server import ROOT, gunicorn
 
 pytestmark = pytest.mark.skipif(
@@ -162,14 +161,7 @@ def target(template_db, tmp_path_factory) -> Iterator[Target]:
     """gunicorn on a fresh database, seeded with a desk and a full-scope token, behind the proxy."""
     tmp = tmp_path_factory.mktemp("conformance")
     url = fresh_database(template_db, tmp / "live.sqlite3")
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": url,
-            "SECRET_KEY": "test-secret-key",
-            "TESTING": True,
-            "PUBLIC_URL": "http://127.0.0.1",
-        }
-    )
+    app = side_app(url)
     with _proxy() as proxy:
         origin = f"http://127.0.0.1:{proxy.server_port}"
         with app.app_context():

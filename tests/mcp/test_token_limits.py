@@ -15,14 +15,13 @@ import httpx2
 import pytest
 from sqlalchemy import update
 
-from deskwoot import create_app
 from deskwoot.extensions import db
 from deskwoot.models import AuditEntry, McpToken, Membership, User, utcnow
 from deskwoot.policy import SCOPES, member_actor, system_actor
 from deskwoot.services import tokens, workspaces
 from tests import factories as f
 from tests.conftest import fresh_database
-from tests.mcp.conftest import make_desk
+from tests.mcp.conftest import make_desk, side_app
 from tests.mcp.helpers import (
     count,
     fresh,
@@ -44,15 +43,7 @@ def pair(template_db, tmp_path_factory):
     """Two independent servers on one database, and an app context on it."""
     tmp = tmp_path_factory.mktemp("limits")
     url = fresh_database(template_db, tmp / "limits.sqlite3")
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": url,
-            "SECRET_KEY": "test-secret-key",
-            "TESTING": True,
-            "MCP_RATE_LIMIT": PER_MINUTE,
-            "MCP_RATE_BURST": BURST,
-        }
-    )
+    app = side_app(url, MCP_RATE_LIMIT=PER_MINUTE, MCP_RATE_BURST=BURST)
     (tmp / "a").mkdir()
     (tmp / "b").mkdir()
     with (
