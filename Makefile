@@ -5,12 +5,13 @@
 #   make lint / make fmt        ruff check + format check / apply fixes and formatting
 #   make bench                  the performance benchmark (ARGS go to bench/run.sh)
 #   make bench-quick            the same on the small dataset, 2 s per scenario
+#   make stress                 load + kill -9 on SQLite and PostgreSQL (ARGS go to stress/run.sh)
 #   make clean                  remove .venv and test-artifacts
 VENV  := .venv
 STAMP := $(VENV)/.deskwoot-installed
 ARGS  ?=
 
-.PHONY: run test lint fmt clean bench bench-quick
+.PHONY: run test lint fmt clean bench bench-quick stress
 
 run:
 	bash scripts/serve.sh $(ARGS)
@@ -23,6 +24,9 @@ bench:
 
 bench-quick:
 	bash bench/run.sh --quick $(ARGS)
+
+stress:
+	bash stress/run.sh $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

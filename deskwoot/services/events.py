@@ -23,14 +23,7 @@ def append(
 ) -> Event:
     """Add one event to the workspace feed; call inside a write transaction."""
     session = db.session
-    if session.get_bind().dialect.name == "postgresql":
-        # PostgreSQL hands out sequence values before commit, so two writers can commit ids
-        # out of order and a poller could skip one. Serialise appends per workspace until
-        # commit: ids then become visible in id order (DESIGN §5.6).
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(:ns, :ws)"),
-            {"ns": 0x4457, "ws": actor.workspace_id},
-        )
+    lock_feed(actor.workspace_id)
     if conversation is not None:
         inbox_id = conversation.inbox_id
         contact_id = contact_id or conversation.contact_id
@@ -49,6 +42,18 @@ def append(
     )
     session.add(event)
     return event
+
+
+def lock_feed(workspace_id: int) -> None:
+    """Hold the workspace's feed lock until commit (PostgreSQL; SQLite's single writer
+    already serialises). PostgreSQL hands out sequence values before commit, so two writers
+    could commit event ids out of order and a poller skip one; serialising appends per
+    workspace makes ids visible in id order (DESIGN §5.6). Taking it twice is harmless."""
+    session = db.session
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:ns, :ws)"), {"ns": 0x4457, "ws": workspace_id}
+        )
 
 
 def latest_id(workspace_id: int) -> int:

@@ -12,6 +12,10 @@ from deskwoot.services import events
 
 def next_display_id(workspace_id: int) -> int:
     """Take the next per-workspace number; the UPDATE row lock serialises concurrent takers."""
+    # The feed lock first: every new conversation appends an event right after, and a writer
+    # that already holds the feed lock (a contact.created before it) would otherwise wait
+    # for this row while we wait for the feed lock — a deadlock on PostgreSQL.
+    events.lock_feed(workspace_id)
     return db.session.execute(
         text(
             "UPDATE workspaces SET next_display_id = next_display_id + 1 "

@@ -1,0 +1,3 @@
+from stress.main import main
+
+raise SystemExit(main())
