@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 from deskwoot.extensions import db
 
@@ -18,6 +20,7 @@ from deskwoot.extensions import db
 _write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("write_intent", default=False)
 
 BUSY_TIMEOUT_MS = 10_000
+T = TypeVar("T")
 
 
 def init_app(app) -> None:
@@ -47,6 +50,30 @@ def _configure_sqlite(engine: Engine) -> None:
 
 def is_sqlite() -> bool:
     return db.engine.dialect.name == "sqlite"
+
+
+# PostgreSQL's answers for "this transaction lost a race, run it again": deadlock_detected and
+# serialization_failure. Nothing was applied, so the whole unit of work may simply be retried.
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+TRANSIENT_ATTEMPTS = 3
+
+
+def is_transient(exc: BaseException) -> bool:
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in TRANSIENT_SQLSTATES
+
+
+def retry_transient(work: Callable[[], T]) -> T:
+    """Run `work` (one or more whole transactions) again when the database aborted it as a
+    deadlock victim or a serialization failure: a safety net for lock orders no test found.
+    Each attempt starts clean: the failed transaction was rolled back by write_transaction."""
+    for attempt in range(1, TRANSIENT_ATTEMPTS + 1):
+        try:
+            return work()
+        except DBAPIError as exc:
+            if attempt == TRANSIENT_ATTEMPTS or not is_transient(exc):
+                raise
+            db.session.rollback()
+    raise AssertionError("unreachable")
 
 
 def core(statement, params: dict | None = None):

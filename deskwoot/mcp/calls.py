@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 from sqlalchemy.exc import IntegrityError
 
-from deskwoot.database import write_transaction
+from deskwoot.database import retry_transient, write_transaction
 from deskwoot.errors import Forbidden, NotFound, ServiceError
 from deskwoot.extensions import db
 from deskwoot.mcp import gate, registry
@@ -36,7 +36,9 @@ def _validator(spec: ToolSpec) -> Draft202012Validator:
 def _target(spec: ToolSpec, args: dict) -> str | None:
     for name, kind in spec.id_args.items():
         if args.get(name) is not None:
-            return f"{kind} {args[name]}"
+            # Cut to the column's width: invalid arguments are audited too, and a 1 MiB
+            # "id" would otherwise make PostgreSQL refuse the audit row (a 500).
+            return f"{kind} {args[name]}"[:200]
     return None
 
 
@@ -108,7 +110,7 @@ def call(actor: Actor, name: str, arguments: dict | None) -> dict:
         return business_error("invalid_arguments", f"{where}: {problem.message}")
     ctx = ToolContext(actor=actor, tool=spec)
     try:
-        return _run(ctx, spec, args, target)
+        return retry_transient(lambda: _run(ctx, spec, args, target))
     except ServiceError as exc:
         outcome = "denied" if isinstance(exc, NotFound | Forbidden) else "error"
         _audit_alone(actor, name, target, outcome, exc.message)

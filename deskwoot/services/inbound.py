@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from deskwoot.database import write_transaction
+from deskwoot.database import retry_transient, write_transaction
 from deskwoot.errors import Invalid, NotFound
 from deskwoot.extensions import db
 from deskwoot.models import Contact, Conversation, Inbox, Message
@@ -45,7 +45,7 @@ def receive_inbound(
         raise Invalid("contact must be an object.", field="contact")
     args = (inbox, contact_fields, content, source_id, conversation_display_id, subject)
     try:
-        return _receive(*args)
+        return retry_transient(lambda: _receive(*args))
     except IntegrityError:
         # PostgreSQL lets two concurrent deliveries reach the INSERT. If they carried the same
         # source_id, answer with the message the winner stored; if they raced to create the
