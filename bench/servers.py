@@ -150,6 +150,7 @@ def gunicorn_argv(app: str, port: int, workers: int) -> list[str]:
         f"127.0.0.1:{port}",
         "--forwarded-allow-ips",
         "127.0.0.1",
+        "--preload",  # README: workers forked from one imported app
         app,
     ]
 

@@ -164,6 +164,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
         bind,
         "--access-logfile",
         "-",
+        "--preload",
         "deskwoot.wsgi:create()",
     ]
     sys.stdout.flush()

@@ -53,6 +53,7 @@ def gunicorn(database_url: str, tmp: Path, workers: int = 2, env: dict | None = 
                 "-",
                 "--graceful-timeout",
                 "2",
+                "--preload",
                 "deskwoot.wsgi:create()",
             ],
             cwd=tmp,
