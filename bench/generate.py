@@ -4,9 +4,11 @@ then bulk-load the big tables with sqlite3 in one transaction.
     python -m bench.generate --size full|small|tiny --out bench/data/full.sqlite3
 
 Writes OUT, OUT.token (the Full agent token's plaintext) and OUT.json (ids, counts, search
-words, timings). The FTS5 triggers and the big tables' indexes are dropped for the load and
+words, timings). The triggers and the big tables' indexes are dropped for the load and
 recreated afterwards from their own SQL in sqlite_master (so exactly as the migrations made
-them); the FTS indexes are rebuilt in one pass each; then ANALYZE.
+them); the conversations' search documents are written from the generated text (keys in
+order of last activity, as the migration's backfill does); the FTS indexes are rebuilt in
+one pass each; then ANALYZE.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import os
 import sqlite3
 import time
+from collections import defaultdict
 from pathlib import Path
 
 from bench.dataset import (
@@ -37,8 +40,16 @@ SLUG = "bench"
 ADMIN_EMAIL = "admin@bench.deskwoot.test"
 ADMIN_PASSWORD = "bench-admin-password"  # noqa: S105 - a throwaway benchmark account
 AGENTS = 12
-BULK_TABLES = ("contacts", "conversations", "conversation_labels", "messages", "drafts", "events")
-FTS_TABLES = ("messages", "conversations", "contacts")
+BULK_TABLES = (
+    "contacts",
+    "conversations",
+    "conversation_labels",
+    "messages",
+    "drafts",
+    "events",
+    "conversation_search",
+)
+FTS_TABLES = ("contacts", "conversation_search")
 MAX_AGE_DAYS = 7  # snooze times and the 24-hour event window are relative to generation
 
 COLUMNS = {
@@ -148,6 +159,38 @@ def _insert(conn: sqlite3.Connection, table: str, rows) -> int:
     return cursor.rowcount
 
 
+def _collect_bodies(rows, bodies: dict[int, list[str]]):
+    """Pass message rows through, keeping each conversation's texts for its search document."""
+    for row in rows:
+        bodies[row[2]].append(row[10])  # conversation_id, body
+        yield row
+
+
+def _write_search_documents(conn: sqlite3.Connection, bodies: dict[int, list[str]]) -> None:
+    """One search document per new conversation, as the triggers would have left it: the
+    head from the migration's own view, the message texts joined by newlines, and keys in
+    order of last activity (what the migration's backfill does)."""
+    conn.execute("CREATE TEMP TABLE search_bodies (conversation_id INTEGER PRIMARY KEY, body TEXT)")
+    conn.executemany(
+        "INSERT INTO search_bodies VALUES (?, ?)",
+        (
+            (conversation_id, "\n".join(texts).replace("\ue000", ""))  # as the triggers do
+            for conversation_id, texts in bodies.items()
+        ),
+    )
+    conn.execute("""
+        INSERT INTO conversation_search (key, conversation_id, head, body)
+        SELECT (SELECT coalesce(max(key), 0) FROM conversation_search)
+               + row_number() OVER (ORDER BY c.last_activity_at, c.id),
+               c.id, h.head, coalesce(b.body, '')
+        FROM conversations c
+        JOIN conversation_search_heads h ON h.conversation_id = c.id
+        LEFT JOIN search_bodies b ON b.conversation_id = c.id
+        WHERE c.id NOT IN (SELECT conversation_id FROM conversation_search)
+    """)
+    conn.execute("DROP TABLE search_bodies")
+
+
 def _bulk_load(path: Path, gen: Generator, timings: dict) -> dict:
     conn = sqlite3.connect(path, isolation_level=None)
     for pragma in (
@@ -185,8 +228,13 @@ def _bulk_load(path: Path, gen: Generator, timings: dict) -> dict:
     counts["conversations"] = _insert(conn, "conversations", gen.conversation_rows(conv0, contact0))
     counts["conversation_labels"] = _insert(conn, "conversation_labels", gen.label_rows(conv0))
     t = phase("contacts_conversations", t)
-    counts["messages"] = _insert(conn, "messages", gen.message_rows(message0, conv0, contact0))
+    bodies: dict[int, list[str]] = defaultdict(list)
+    messages = gen.message_rows(message0, conv0, contact0)
+    counts["messages"] = _insert(conn, "messages", _collect_bodies(messages, bodies))
     t = phase("messages", t)
+    _write_search_documents(conn, bodies)
+    del bodies
+    t = phase("search_documents", t)
     counts["drafts"] = _insert(conn, "drafts", gen.draft_rows(draft0, conv0))
     counts["events"] = _insert(
         conn, "events", gen.event_rows(event0, conv0, contact0, message0 + counts["messages"] - 1)
@@ -201,7 +249,8 @@ def _bulk_load(path: Path, gen: Generator, timings: dict) -> dict:
         conn.execute(sql)
     t = phase("indexes", t)
     for table in FTS_TABLES:
-        conn.execute(f"INSERT INTO {table}_fts ({table}_fts) VALUES ('rebuild')")  # noqa: S608
+        for command in ("rebuild", "optimize"):  # optimize: one segment, as after a migration
+            conn.execute(f"INSERT INTO {table}_fts ({table}_fts) VALUES ('{command}')")  # noqa: S608
     t = phase("fts_rebuild", t)
     for _, sql in triggers:
         conn.execute(sql)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import and_, func, literal_column, or_, select
@@ -30,6 +30,7 @@ class ConversationFilters:
     priority: str | None = None
     query: str | None = None
     updated_since: datetime | None = None
+    conversation_ids: tuple[int, ...] | None = None  # only these (e.g. one page of a search)
 
     def validate(self) -> None:
         if self.status not in (None, "all", *STATUSES):
@@ -75,6 +76,8 @@ def conversation_query(actor: Actor, filters: ConversationFilters):
         )
     if filters.updated_since is not None:
         query = query.where(Conversation.updated_at >= filters.updated_since)
+    if filters.conversation_ids is not None:
+        query = query.where(Conversation.id.in_(filters.conversation_ids))
     if filters.query:
         match = search.conversation_match(filters.query)
         if match is not None:
@@ -95,6 +98,57 @@ def keyset(query, before: tuple[datetime, int] | None):
     )
 
 
+@dataclass(frozen=True)
+class SearchHit:
+    key: int  # the search order's position (search.py): the cursor after this row
+    conversation_id: int
+
+
+def search_hits(
+    actor: Actor,
+    filters: ConversationFilters,
+    limit: int,
+    offset: int = 0,
+    before_key: int | None = None,
+) -> list[SearchHit]:
+    """Up to `limit` + 1 conversations matching filters.query within the other filters, most
+    recent activity first (search.py), after the search key `before_key` if given."""
+    base = conversation_query(actor, replace(filters, query=None))
+    hits = search.hits(base, filters.query, _reach(actor, filters), limit + 1, offset, before_key)
+    return [SearchHit(key, conversation_id) for key, conversation_id in hits]
+
+
+def _reach(actor: Actor, filters: ConversationFilters) -> search.Reach:
+    """What of `filters` and the actor's reach the search index can apply by itself."""
+    inbox_ids = actor.inbox_ids if filters.inbox_id is None else {filters.inbox_id}
+    assignee = filters.assignee
+    if assignee is not None:
+        assignee = {"me": actor.user_id, "unassigned": None}.get(assignee, assignee)
+        assignee = int(assignee or 0)  # 0: unassigned
+    label_ids = None
+    if filters.label:
+        label_ids = db.session.execute(
+            select(Label.id).where(
+                Label.workspace_id == actor.workspace_id,
+                func.lower(Label.name) == filters.label.strip().lower(),
+            )
+        ).scalars()
+    return search.Reach(
+        workspace_id=actor.workspace_id,
+        inbox_ids=frozenset(inbox_ids) if inbox_ids is not None else None,
+        status=filters.status if filters.status != "all" else None,
+        priority=filters.priority,
+        assignee_id=assignee,
+        label_ids=frozenset(label_ids) if label_ids is not None else None,
+    )
+
+
+def in_order(rows: list, hits: list[SearchHit]) -> list:
+    """`rows` (anything with an .id) in the order of `hits`, leaving out any not there."""
+    by_id = {row.id: row for row in rows}
+    return [by_id[hit.conversation_id] for hit in hits if hit.conversation_id in by_id]
+
+
 def list_conversations(
     actor: Actor,
     filters: ConversationFilters,
@@ -105,17 +159,29 @@ def list_conversations(
     """One page of conversations (newest activity first) and whether there are more.
 
     `before` is a keyset position (last_activity_at, id) from the previous page's last row.
+    With filters.query the page is a search's, in the search's order (search.py), paged
+    by `offset`.
     """
     limit = max(1, min(limit, MAX_LIMIT))
+    loading = (
+        selectinload(Conversation.inbox),
+        selectinload(Conversation.contact),
+        selectinload(Conversation.assignee),
+        selectinload(Conversation.labels),
+    )
+    if search.terms(filters.query):
+        if before is not None:
+            raise ValueError("a search pages by offset or by search_hits(before_key=...)")
+        hits = search_hits(actor, filters, limit, offset)
+        ids = tuple(h.conversation_id for h in hits[:limit])
+        rows = db.session.execute(
+            policy.conversations(actor).where(Conversation.id.in_(ids)).options(*loading)
+        ).scalars()
+        return in_order(list(rows), hits[:limit]), len(hits) > limit
     query = keyset(conversation_query(actor, filters), before)
     rows = list(
         db.session.execute(
-            query.options(
-                selectinload(Conversation.inbox),
-                selectinload(Conversation.contact),
-                selectinload(Conversation.assignee),
-                selectinload(Conversation.labels),
-            )
+            query.options(*loading)
             .order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
             .limit(limit + 1)
             .offset(offset)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+
+import mcp.types as T
 
 from deskwoot.database import write_transaction
 from deskwoot.errors import Invalid
 from deskwoot.mcp import cursors, views
 from deskwoot.mcp import schemas as S
+from deskwoot.mcp.jsonrpc import RpcError
 from deskwoot.mcp.registry import ToolContext, tool
 from deskwoot.policy import get_conversation, require_scope
 from deskwoot.services import agent_reads, inboxes, labels, listing, search, workspaces
@@ -30,7 +33,14 @@ def parse_time(value: str | None, field: str) -> datetime | None:
         ) from exc
     if parsed.tzinfo is None:
         raise Invalid(f"{field} needs a timezone (e.g. a trailing Z for UTC).", field=field)
-    return parsed
+    try:
+        # Converted here, while it can still be refused: year 9999 at -23:59 (or year 1 at
+        # +23:59) has no UTC datetime, and the database layer would fail on it with a 500.
+        return parsed.astimezone(UTC)
+    except OverflowError as exc:
+        raise Invalid(
+            f"{field} is outside the range of dates Deskwoot can store.", field=field
+        ) from exc
 
 
 def _page(ctx: ToolContext, kind: str, filters: listing.ConversationFilters, args: dict) -> dict:
@@ -50,6 +60,38 @@ def _page(ctx: ToolContext, kind: str, filters: listing.ConversationFilters, arg
         next_cursor = cursors.encode(
             actor.workspace_id, kind, key, [tail.last_activity_at.isoformat(), tail.id]
         )
+    return {
+        "conversations": [views.conversation(c, last.get(c.id)) for c in rows],
+        "next_cursor": next_cursor,
+        "has_more": has_more,
+    }
+
+
+def _search_page(ctx: ToolContext, filters: listing.ConversationFilters, args: dict) -> dict:
+    """Like _page, in the search's order (search.py); the cursor holds the last search key."""
+    actor = ctx.actor
+    key = {k: v for k, v in args.items() if k not in ("cursor", "limit")}
+    position = cursors.decode(args.get("cursor"), actor.workspace_id, "search", key)
+    if position is not None and not (
+        isinstance(position, list) and len(position) == 1 and isinstance(position[0], int)
+    ):  # a cursor from before search had its own order
+        raise RpcError(T.INVALID_PARAMS, "Invalid cursor: start the search again without one.")
+    limit = args.get("limit", 25)
+    hits = listing.search_hits(actor, filters, limit, before_key=position and position[0])
+    page = hits[:limit]
+    rows, _ = agent_reads.conversation_page(
+        actor,
+        listing.ConversationFilters(
+            status="all", conversation_ids=tuple(h.conversation_id for h in page)
+        ),
+        limit=len(page),
+    )
+    rows = listing.in_order(rows, page)
+    last = agent_reads.last_messages([c.id for c in rows])
+    has_more = len(hits) > limit
+    next_cursor = (
+        cursors.encode(actor.workspace_id, "search", key, [page[-1].key]) if has_more else None
+    )
     return {
         "conversations": [views.conversation(c, last.get(c.id)) for c in rows],
         "next_cursor": next_cursor,
@@ -168,7 +210,8 @@ def list_conversations(ctx: ToolContext, args: dict) -> dict:
     description=(
         "Full-text search over message text, subjects and contact names/emails; every word "
         "must match, the last one may be a prefix. Optional status ('all' by default) and "
-        "inbox_id filters. Most recent activity first; page with next_cursor."
+        "inbox_id filters. Most recent activity first (in the order activity was recorded); "
+        "page with next_cursor."
     ),
     input_schema=S.obj(
         {
@@ -190,7 +233,7 @@ def search_conversations(ctx: ToolContext, args: dict) -> dict:
     filters = listing.ConversationFilters(
         status=args.get("status", "all"), inbox_id=args.get("inbox_id"), query=args["query"]
     )
-    return _page(ctx, "search", filters, args)
+    return _search_page(ctx, filters, args)
 
 
 @tool(
