@@ -22,28 +22,38 @@ def tag(nonce: str) -> str:
     return f"untrusted-customer-text-{nonce}"
 
 
+class _NonceSeen(Exception):
+    """The nonce occurs in the content: pick another (odds 2^-64, but then it must)."""
+
+
 def render(result: dict) -> tuple[str, dict]:
     """The text block (compact JSON with every Untrusted string wrapped) and the plain result.
 
-    One walk builds both. The nonce is then checked against the whole plain content, so it
-    occurs nowhere but in the tags (if it ever did, the walk is redone with a new one).
+    One walk builds both and checks every string (and key) for the nonce, so it occurs
+    nowhere but in the tags; if it ever did, the walk is redone with a new one.
     """
     while True:
         name = tag(secrets.token_hex(8))
-        plain_result, wrapped = _split(result, name)
-        content = json.dumps(plain_result, ensure_ascii=False, separators=(",", ":"))
-        if name not in content:
-            text = json.dumps(wrapped, ensure_ascii=False, separators=(",", ":"))
-            return text, plain_result
+        try:
+            plain_result, wrapped = _split(result, name)
+        except _NonceSeen:
+            continue
+        return json.dumps(wrapped, ensure_ascii=False, separators=(",", ":")), plain_result
 
 
 def _split(value, name: str):
     """(plain, wrapped) copies of a result in one pass."""
-    if isinstance(value, Untrusted):
-        return str(value), f"<{name}>{value}</{name}>"
+    if isinstance(value, str):
+        if name in value:
+            raise _NonceSeen
+        if isinstance(value, Untrusted):
+            return str(value), f"<{name}>{value}</{name}>"
+        return value, value
     if isinstance(value, dict):
         plain_dict, wrapped_dict = {}, {}
         for key, item in value.items():
+            if name in key:
+                raise _NonceSeen
             plain_dict[key], wrapped_dict[key] = _split(item, name)
         return plain_dict, wrapped_dict
     if isinstance(value, list):
