@@ -33,6 +33,29 @@ def _validator(spec: ToolSpec) -> Draft202012Validator:
     return _validators[spec.name]
 
 
+def _whole_numbers(spec: ToolSpec, args: dict) -> dict:
+    """The arguments with integral floats as ints where the schema says integer.
+
+    JSON Schema counts 1.0 as an integer, so `"limit": 5.0` is valid; left a float it failed
+    deep inside a tool (a list slice, SQL LIMIT) as a 500, or came back as "id": 5.0."""
+    properties = spec.input_schema.get("properties", {})
+    return {
+        name: int(value)
+        if isinstance(value, float) and value.is_integer() and _is_integer(properties.get(name))
+        else value
+        for name, value in args.items()
+    }
+
+
+def _is_integer(schema: dict | None) -> bool:
+    if not schema:
+        return False
+    kinds = schema.get("type")
+    if kinds == "integer" or (isinstance(kinds, list) and "integer" in kinds):
+        return True
+    return any(_is_integer(option) for option in schema.get("anyOf", ()))
+
+
 def _target(spec: ToolSpec, args: dict) -> str | None:
     for name, kind in spec.id_args.items():
         if args.get(name) is not None:
@@ -88,7 +111,7 @@ def call(actor: Actor, name: str, arguments: dict | None) -> dict:
             f"Unknown tool: {name}. Call tools/list to see the tools this token may use.",
             data={"reason": "unknown_tool"},
         )
-    args = arguments or {}
+    args = _whole_numbers(spec, arguments or {})
     target = _target(spec, args)
     if not registry.allowed(spec, actor.scopes):
         _audit_alone(actor, name, target, "denied", f"missing scope {spec.scope}")

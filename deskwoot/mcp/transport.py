@@ -202,7 +202,9 @@ def _notification(body: dict, modern: bool, header_version: str | None) -> Respo
         rejection = unsupported_protocol_version_rejection(header_version)
         if rejection is not None:
             raise RpcError(rejection.code, rejection.message, data=rejection.data, http=400)
-    return Response(status=202)
+    accepted = Response(status=202)
+    del accepted.headers["Content-Type"]  # no body, so no type: never Flask's text/html default
+    return accepted
 
 
 def _dispatch(actor: Actor, method: str, parsed, version: str) -> T.Result | dict | Encoded:

@@ -85,6 +85,8 @@ def rotate_secret(actor: Actor, inbox_id: int) -> tuple[Inbox, str]:
 
 def authenticate_inbound(uid: str, secret: str | None) -> Inbox:
     """Find the inbox for a hook call; NotFound for an unknown uid, Forbidden-ish via None."""
+    if "\x00" in uid:  # no uid has one, and PostgreSQL refuses NUL in a query parameter
+        raise NotFound("No such inbox.")
     inbox = db.session.execute(select(Inbox).where(Inbox.uid == uid)).scalar_one_or_none()
     if inbox is None:
         raise NotFound("No such inbox.")

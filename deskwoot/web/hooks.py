@@ -55,6 +55,21 @@ def _depth(value, level: int = 0) -> int:
     return level
 
 
+def _storable(value) -> bool:
+    """Whether every string and key is storable text: no NUL, no lone surrogate."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return "\x00" not in value
+    if isinstance(value, dict):
+        return all(_storable(key) and _storable(item) for key, item in value.items())
+    if isinstance(value, list):
+        return all(_storable(item) for item in value)
+    return True
+
+
 def _parse_body() -> dict:
     raw = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
     try:
@@ -65,6 +80,10 @@ def _parse_body() -> dict:
         raise Invalid("The body must be a JSON object.")
     if _depth(payload) > MAX_DEPTH:
         raise Invalid("The body is nested too deeply.")
+    if not _storable(payload):
+        # Refused up front, like /api/mcp does: such text can't be stored, and echoing it in
+        # an error (an unknown key, say) would hand the caller JSON no strict parser accepts.
+        raise Invalid("Text in the body must not contain NUL characters or lone surrogates.")
     unknown = sorted(set(payload) - ALLOWED_KEYS)
     if unknown:
         raise Invalid(f"Unknown field(s): {', '.join(unknown)}.", field=unknown[0])

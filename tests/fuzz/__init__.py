@@ -1,0 +1,1 @@
+"""Property-based fuzzing of the two machine endpoints, /api/mcp and the inbound hook."""
