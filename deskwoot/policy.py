@@ -110,6 +110,18 @@ def member_actor(user: User, workspace: Workspace, via: str = "web", **context) 
     )
 
 
+def minter_stands_behind(
+    created_by_id: int | None, is_active: bool | None, role: str | None
+) -> bool:
+    """Whether an MCP token may still act for its minter (the suspension rule, DESIGN §5.2).
+
+    A token minted in the browser is only as good as the admin who minted it: while that person
+    is deactivated, removed from the workspace or no longer an admin, the token is suspended
+    (refused, not revoked). Operator (CLI) tokens have no minter and are not affected.
+    """
+    return created_by_id is None or bool(is_active and role == "admin")
+
+
 def token_actor(token, workspace: Workspace, **context) -> Actor:
     """The actor for an MCP bot token: the workspace's bot, limited by the token's scopes and
     inboxes. An empty inbox list means every inbox."""

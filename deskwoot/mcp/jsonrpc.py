@@ -8,6 +8,8 @@ from typing import Any
 import mcp.types as T
 from flask import Response
 
+from deskwoot.services.validation import unstorable
+
 MAX_BODY = 1024 * 1024
 MAX_DEPTH = 32
 
@@ -89,11 +91,6 @@ def strict_loads(raw: bytes) -> Any:
 
 
 def _check_text(text: str) -> None:
-    if "\x00" in text:
-        raise RpcError(T.PARSE_ERROR, "Parse error: NUL characters are not accepted.", http=400)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise RpcError(
-            T.PARSE_ERROR, "Parse error: lone surrogates are not valid text.", http=400
-        ) from exc
+    problem = unstorable(text)
+    if problem is not None:
+        raise RpcError(T.PARSE_ERROR, f"Parse error: {problem}.", http=400)

@@ -192,22 +192,15 @@ def find_for_revoke(actor: Actor, needle: str) -> McpToken:
 
 
 def creator_is_admin(token: McpToken) -> bool:
-    """Whether the token's minter still stands behind it (DESIGN §5.2, the suspension rule).
-
-    A token minted in the browser is only as good as the admin who minted it: while that person
-    is deactivated, removed from the workspace or no longer an admin, the token is *suspended*
-    (refused, but not revoked: it works again if they are made admin again). Tokens minted by
-    the operator with the CLI have no creator and are not affected.
-    """
-    if token.created_by_id is None:
-        return True
+    """policy.minter_stands_behind for a loaded token (its minter's memberships loaded)."""
     creator = token.created_by
-    return (
-        creator is not None
-        and creator.is_active
-        and any(
-            m.workspace_id == token.workspace_id and m.role == "admin" for m in creator.memberships
-        )
+    role = (
+        next((m.role for m in creator.memberships if m.workspace_id == token.workspace_id), None)
+        if creator is not None
+        else None
+    )
+    return policy.minter_stands_behind(
+        token.created_by_id, creator is not None and creator.is_active, role
     )
 
 
@@ -313,8 +306,8 @@ def lookup(plaintext: str | None) -> LiveToken | None:
         mcp_enabled=row.mcp_enabled,
         bot_user_id=row.bot_user_id,
     )
-    suspended = row.created_by_id is not None and not (
-        row.creator_active and row.creator_role == "admin"
+    suspended = not policy.minter_stands_behind(
+        row.created_by_id, row.creator_active, row.creator_role
     )
     return LiveToken(
         row.id,

@@ -10,6 +10,18 @@ MAX_BODY = 20_000
 MAX_ATTRIBUTES_BYTES = 16_384
 
 
+def unstorable(text: str) -> str | None:
+    """Why a string cannot be stored or sent back as strict JSON (NUL, lone surrogates), or
+    None. One rule for every entry point: /api/mcp and the inbound hook refuse such text."""
+    if "\x00" in text:
+        return "NUL characters are not accepted"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "lone surrogates are not valid text"
+    return None
+
+
 def text(value: str | None, field: str, *, max_len: int, required: bool = False) -> str | None:
     """Strip a text field; enforce presence and length."""
     if value is None:

@@ -16,6 +16,7 @@ from deskwoot.errors import Invalid, NotFound, ServiceError
 from deskwoot.extensions import csrf
 from deskwoot.services import inbound as inbound_service
 from deskwoot.services import inboxes as inbox_service
+from deskwoot.services.validation import unstorable
 
 bp = Blueprint("hooks", __name__, url_prefix="/hooks")
 csrf.exempt(bp)  # authenticated by the inbox secret, not a browser session
@@ -58,11 +59,7 @@ def _depth(value, level: int = 0) -> int:
 def _storable(value) -> bool:
     """Whether every string and key is storable text: no NUL, no lone surrogate."""
     if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return False
-        return "\x00" not in value
+        return unstorable(value) is None
     if isinstance(value, dict):
         return all(_storable(key) and _storable(item) for key, item in value.items())
     if isinstance(value, list):
