@@ -229,19 +229,38 @@ def drafts(actor: Actor) -> Select:
     )
 
 
-def events(actor: Actor) -> Select:
-    """Events the actor may read: its workspace, and only its inboxes when restricted."""
-    base = select(Event).where(Event.workspace_id == actor.workspace_id)
-    if actor.inbox_ids is None:
-        return base
-    # Contact events carry no inbox; a restricted actor sees those of contacts in its reach.
-    visible_contacts = contacts(actor).with_only_columns(Contact.id)
-    return base.where(
+# The reach of the events feed as prebuilt clauses, like CONVERSATION_REACH: its workspace,
+# and for an inbox-restricted actor only its inboxes' events plus the events of contacts in
+# its reach (contact events carry no inbox; see `contacts` for which contacts those are).
+_EVENT_CONTACTS_IN_REACH = select(Contact.id).where(
+    Contact.workspace_id == bindparam("reach_workspace_id"),
+    or_(
+        exists().where(
+            Conversation.contact_id == Contact.id,
+            Conversation.workspace_id == bindparam("reach_workspace_id"),
+            Conversation.inbox_id.in_(bindparam("reach_inbox_ids", expanding=True)),
+        ),
+        Contact.created_via.in_(bindparam("reach_direct", expanding=True)),
+    ),
+)
+EVENT_REACH = {
+    "workspace": Event.workspace_id == bindparam("reach_workspace_id"),
+    "inboxes": and_(
+        Event.workspace_id == bindparam("reach_workspace_id"),
         or_(
-            _inbox_clause(actor, Event.inbox_id),
-            (Event.inbox_id.is_(None)) & Event.contact_id.in_(visible_contacts),
-        )
-    )
+            Event.inbox_id.in_(bindparam("reach_inbox_ids", expanding=True)),
+            Event.inbox_id.is_(None) & Event.contact_id.in_(_EVENT_CONTACTS_IN_REACH),
+        ),
+    ),
+}
+
+
+def event_reach(actor: Actor) -> tuple[str, dict]:
+    """Which EVENT_REACH clause applies to the actor, and its parameters."""
+    variant, params = conversation_reach(actor)
+    if variant == "inboxes":
+        params["reach_direct"] = ["mcp"] if actor.is_bot else ["web", "cli", "mcp"]
+    return variant, params
 
 
 def teammates(actor: Actor) -> Select:

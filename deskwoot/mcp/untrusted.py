@@ -22,58 +22,38 @@ def tag(nonce: str) -> str:
     return f"untrusted-customer-text-{nonce}"
 
 
-class _NonceSeen(Exception):
-    """The nonce occurs in the content: pick another (odds 2^-64, but then it must)."""
-
-
 def render(result: dict) -> tuple[str, dict]:
-    """The text block (compact JSON with every Untrusted string wrapped) and the plain result.
+    """The text block (compact JSON with every Untrusted string wrapped) and the structured
+    result (the same dict: Untrusted is a str, so it encodes as the customer's plain text).
 
-    One walk builds both and checks every string (and key) for the nonce, so it occurs
-    nowhere but in the tags; if it ever did, the walk is redone with a new one.
+    The nonce must occur nowhere but in the tags: each wrap adds it exactly twice, so if the
+    encoded text holds it any more often, some string or key contained it, and the text is
+    built again under a new one (odds 2^-64, but then it must).
     """
     while True:
         name = tag(secrets.token_hex(8))
-        try:
-            plain_result, wrapped = _split(result, name)
-        except _NonceSeen:
-            continue
-        return json.dumps(wrapped, ensure_ascii=False, separators=(",", ":")), plain_result
+        wraps: list[None] = []
+        text = json.dumps(_wrap(result, name, wraps), ensure_ascii=False, separators=(",", ":"))
+        if text.count(name) == 2 * len(wraps):
+            return text, result
 
 
-def _split(value, name: str):
-    """(plain, wrapped) copies of a result in one pass."""
-    if isinstance(value, str):
-        if name in value:
-            raise _NonceSeen
-        if isinstance(value, Untrusted):
-            return str(value), f"<{name}>{value}</{name}>"
-        return value, value
-    if isinstance(value, dict):
-        plain_dict, wrapped_dict = {}, {}
-        for key, item in value.items():
-            if name in key:
-                raise _NonceSeen
-            plain_dict[key], wrapped_dict[key] = _split(item, name)
-        return plain_dict, wrapped_dict
-    if isinstance(value, list):
-        pairs = [_split(item, name) for item in value]
-        return [p for p, _ in pairs], [w for _, w in pairs]
-    return value, value
+def _wrap(value, name: str, wraps: list):
+    """A copy of a result with each Untrusted string in tags (counted in `wraps`); only
+    dicts and lists are copied, everything else is shared."""
+    kind = type(value)
+    if kind is dict:
+        return {key: _wrap(item, name, wraps) for key, item in value.items()}
+    if kind is list:
+        return [_wrap(item, name, wraps) for item in value]
+    if kind is Untrusted:
+        wraps.append(None)
+        return f"<{name}>{value}</{name}>"
+    return value
 
 
 def render_text(result: dict) -> str:
     return render(result)[0]
-
-
-def _wrap(value, name: str):
-    if isinstance(value, Untrusted):
-        return f"<{name}>{value}</{name}>"
-    if isinstance(value, dict):
-        return {k: _wrap(v, name) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_wrap(v, name) for v in value]
-    return value
 
 
 # Keys whose string values may have been typed by a customer (names, subjects, previews).

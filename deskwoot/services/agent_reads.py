@@ -27,6 +27,7 @@ from deskwoot.models import (
     User,
 )
 from deskwoot.policy import Actor
+from deskwoot.prebuilt import Prebuilt
 from deskwoot.services import listing
 
 _assignee = aliased(User)
@@ -86,7 +87,7 @@ def _ref(ref_id, name):
     return SimpleNamespace(id=ref_id, name=name) if ref_id is not None else None
 
 
-_LABEL_NAMES = (
+_LABEL_NAMES = Prebuilt(
     select(ConversationLabel.conversation_id, Label.name)
     .join(Label, Label.id == ConversationLabel.label_id)
     .where(ConversationLabel.conversation_id.in_(bindparam("ids", expanding=True)))
@@ -98,7 +99,7 @@ def _conversations(rows) -> list[SimpleNamespace]:
     ids = [row.id for row in rows]
     names: dict[int, list] = {}
     if ids:
-        for conversation_id, name in core(_LABEL_NAMES, {"ids": ids}):
+        for conversation_id, name in _LABEL_NAMES.rows({"ids": ids}):
             names.setdefault(conversation_id, []).append(SimpleNamespace(name=name))
     return [
         SimpleNamespace(
@@ -147,20 +148,22 @@ _NEWEST = (
     .order_by(Message.id.desc())
     .limit(bindparam("limit"))
 )
-_PAGE = _message_select(_NEWEST)
-_PAGE_BEFORE = _message_select(_NEWEST.where(Message.id < bindparam("before_id")))
+_PAGE = Prebuilt(_message_select(_NEWEST))
+_PAGE_BEFORE = Prebuilt(_message_select(_NEWEST.where(Message.id < bindparam("before_id"))))
 
 
 # The newest non-note message of each of some conversations (list previews).
-_LAST_MESSAGES = _message_select(
-    select(Message).where(
-        Message.id.in_(
-            select(func.max(Message.id))
-            .where(
-                Message.conversation_id.in_(bindparam("conversation_ids", expanding=True)),
-                Message.kind != "note",
+_LAST_MESSAGES = Prebuilt(
+    _message_select(
+        select(Message).where(
+            Message.id.in_(
+                select(func.max(Message.id))
+                .where(
+                    Message.conversation_id.in_(bindparam("conversation_ids", expanding=True)),
+                    Message.kind != "note",
+                )
+                .group_by(Message.conversation_id)
             )
-            .group_by(Message.conversation_id)
         )
     )
 )
@@ -199,8 +202,10 @@ def conversation_page(
 
 # One conversation by display id, per reach variant (policy.CONVERSATION_REACH).
 _BY_DISPLAY_ID = {
-    variant: _with_joins(
-        select(Conversation).where(reach, Conversation.display_id == bindparam("display_id"))
+    variant: Prebuilt(
+        _with_joins(
+            select(Conversation).where(reach, Conversation.display_id == bindparam("display_id"))
+        )
     )
     for variant, reach in policy.CONVERSATION_REACH.items()
 }
@@ -210,7 +215,7 @@ def conversation(actor: Actor, display_id: int) -> SimpleNamespace:
     """One conversation in the actor's reach, as a plain row; NotFound otherwise."""
     policy.require_scope(actor, "conversations:read")
     variant, params = policy.conversation_reach(actor)
-    row = core(_BY_DISPLAY_ID[variant], {**params, "display_id": display_id}).first()
+    row = _BY_DISPLAY_ID[variant].first({**params, "display_id": display_id})
     if row is None:
         raise NotFound(f"Conversation {display_id} was not found.")
     return _conversations([row])[0]
@@ -225,7 +230,7 @@ def messages(
     statement = _PAGE
     if before_id is not None:
         statement, params["before_id"] = _PAGE_BEFORE, before_id
-    rows = _rows_to_messages(core(statement, params).all())
+    rows = _rows_to_messages(statement.rows(params))
     return list(reversed(rows[:limit])), len(rows) > limit
 
 
@@ -233,5 +238,5 @@ def last_messages(conversation_ids: list[int]) -> dict[int, SimpleNamespace]:
     """The newest non-note message of each conversation (list previews)."""
     if not conversation_ids:
         return {}
-    rows = core(_LAST_MESSAGES, {"conversation_ids": list(conversation_ids)}).all()
+    rows = _LAST_MESSAGES.rows({"conversation_ids": list(conversation_ids)})
     return {m.conversation_id: m for m in _rows_to_messages(rows)}

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from deskwoot import policy
 from deskwoot.errors import Invalid
-from deskwoot.extensions import db
-from deskwoot.models import Event, utcnow
+from deskwoot.models import Conversation, Event, utcnow
 from deskwoot.policy import Actor
+from deskwoot.prebuilt import Prebuilt
 
 EVENT_TYPES = (
     "conversation.created",
@@ -33,6 +33,45 @@ class Page:
     has_more: bool
 
 
+# Built once per shape (reach variant × type filter): agents poll all day.
+_HIGH_WATER = Prebuilt(
+    select(func.coalesce(func.max(Event.id), 0)).where(
+        Event.workspace_id == bindparam("workspace_id")
+    )
+)
+# Where the look-back starts: the oldest recent event through the created_at index.
+# (Filtering the id-ordered scan by time, or asking for min(id), walks every older event
+# first: 0.5 s on a million.)
+_FIRST_RECENT = Prebuilt(
+    select(Event.id)
+    .where(Event.created_at >= bindparam("since"))
+    .order_by(Event.created_at)
+    .limit(1)
+)
+_DISPLAY_IDS = Prebuilt(
+    select(Conversation.id, Conversation.display_id).where(
+        Conversation.id.in_(bindparam("ids", expanding=True))
+    )
+)
+
+
+def _page_statement(variant: str, typed: bool) -> Prebuilt:
+    key = (variant, typed)
+    if key not in _PAGES:
+        query = select(*Event.__table__.columns).where(
+            policy.EVENT_REACH[variant],
+            Event.id > bindparam("after_id"),
+            Event.id <= bindparam("high_water"),
+        )
+        if typed:
+            query = query.where(Event.type.in_(bindparam("types", expanding=True)))
+        _PAGES[key] = Prebuilt(query.order_by(Event.id).limit(bindparam("limit")))
+    return _PAGES[key]
+
+
+_PAGES: dict[tuple[str, bool], Prebuilt] = {}
+
+
 def poll(
     actor: Actor, after_id: int | None, limit: int = 50, types: list[str] | None = None
 ) -> Page:
@@ -47,29 +86,24 @@ def poll(
             )
     # Take the high-water mark first: anything committed later has a larger id (appends are
     # serialised per workspace), so reading up to it can never skip an event.
-    high_water = db.session.execute(
-        select(func.coalesce(func.max(Event.id), 0)).where(Event.workspace_id == actor.workspace_id)
-    ).scalar_one()
-    query = policy.events(actor).where(Event.id <= high_water)
-    if after_id is None:
-        # Where the look-back starts: the oldest recent event through the created_at index.
-        # (Filtering the id-ordered scan by time, or asking for min(id), walks every older
-        # event first: 0.5 s on a million.)
-        first_recent = db.session.execute(
-            select(Event.id)
-            .where(Event.created_at >= utcnow() - DEFAULT_LOOKBACK)
-            .order_by(Event.created_at)
-            .limit(1)
-        ).scalar()
-        query = query.where(Event.id >= (first_recent or high_water + 1))
-    else:
-        query = query.where(Event.id > after_id)
+    high_water = _HIGH_WATER.first({"workspace_id": actor.workspace_id})[0]
+    start_after = after_id
+    if start_after is None:
+        first_recent = _FIRST_RECENT.first({"since": utcnow() - DEFAULT_LOOKBACK})
+        start_after = (first_recent[0] if first_recent else high_water + 1) - 1
+    variant, params = policy.event_reach(actor)
+    params.update(after_id=start_after, high_water=high_water, limit=limit + 1)
     if types:
-        query = query.where(Event.type.in_(types))
+        params["types"] = list(types)
     # Plain rows, not ORM objects: agents poll all day and only read these.
-    rows = db.session.execute(
-        query.with_only_columns(*Event.__table__.columns).order_by(Event.id).limit(limit + 1)
-    ).all()
+    rows = _page_statement(variant, bool(types)).rows(params)
     if len(rows) > limit:
         return Page(rows[:limit], rows[limit - 1].id, True)
     return Page(rows, max(high_water, after_id or 0), False)
+
+
+def display_ids(conversation_ids: set[int]) -> dict[int, int]:
+    """Conversation id → display id, for events (which store the id)."""
+    if not conversation_ids:
+        return {}
+    return dict(_DISPLAY_IDS.rows({"ids": list(conversation_ids)}))

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import bindparam, case, update
 
-from deskwoot.database import core
 from deskwoot.models import McpToken
+from deskwoot.prebuilt import Prebuilt
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def retry_after(rate_tat: float | None, limit: Limit | None, now: float | None =
 
 # Built once: this runs on every tools/call. A NULL or past value restarts from now.
 _TOKENS = McpToken.__table__
-_SPEND = (
+_SPEND = Prebuilt(
     update(_TOKENS)
     .where(_TOKENS.c.id == bindparam("token_id"))
     .values(
@@ -74,8 +74,7 @@ def spend(token_id: int | None, now: float | None = None) -> None:
     limit = configured()
     if token_id is None or limit is None:
         return
-    core(
-        _SPEND,
+    _SPEND.run(
         {
             "token_id": token_id,
             "now": time.time() if now is None else now,

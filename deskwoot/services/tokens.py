@@ -18,11 +18,12 @@ from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.orm import selectinload
 
 from deskwoot import policy
-from deskwoot.database import core, write_transaction
+from deskwoot.database import write_transaction
 from deskwoot.errors import Invalid, NotFound
 from deskwoot.extensions import db
 from deskwoot.models import McpToken, Membership, User, Workspace, utcnow
 from deskwoot.policy import SCOPES, Actor
+from deskwoot.prebuilt import Prebuilt
 from deskwoot.services import audit, validation
 from deskwoot.services.secrets import digest
 
@@ -252,7 +253,7 @@ class LiveToken:
 
 
 # Built once: constructing a statement costs more than running it on this path.
-_LOOKUP = (
+_LOOKUP = Prebuilt(
     select(
         McpToken.id,
         McpToken.name,
@@ -293,7 +294,7 @@ def lookup(plaintext: str | None) -> LiveToken | None:
     """
     if not plaintext or not well_formed(plaintext):
         return None
-    row = core(_LOOKUP, {"token_hash": digest(plaintext)}).first()
+    row = _LOOKUP.first({"token_hash": digest(plaintext)})
     if row is None or row.revoked_at is not None:
         return None
     if row.expires_at is not None and row.expires_at <= utcnow():

@@ -5,14 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select
 
 from deskwoot.errors import Invalid
-from deskwoot.extensions import db
 from deskwoot.mcp import cursors, views
 from deskwoot.mcp import schemas as S
 from deskwoot.mcp.registry import ToolContext, tool
-from deskwoot.models import Conversation, utcnow
+from deskwoot.models import utcnow
 from deskwoot.services import feed
 
 
@@ -62,18 +60,7 @@ def poll_events(ctx: ToolContext, args: dict) -> dict:
                 reason="resync_required",
             )
     page = feed.poll(actor, after_id, args.get("limit", 50), args.get("types"))
-    conversation_ids = {e.conversation_id for e in page.events if e.conversation_id}
-    display_ids = (
-        dict(
-            db.session.execute(
-                select(Conversation.id, Conversation.display_id).where(
-                    Conversation.id.in_(conversation_ids)
-                )
-            ).all()
-        )
-        if conversation_ids
-        else {}
-    )
+    display_ids = feed.display_ids({e.conversation_id for e in page.events if e.conversation_id})
     return {
         "events": [views.event(e, display_ids, actor.token_id) for e in page.events],
         "next_cursor": cursors.encode(

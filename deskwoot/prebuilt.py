@@ -1,0 +1,170 @@
+"""Prebuilt statements: a Core statement compiled once per dialect and run on the DBAPI cursor.
+
+The agent's hot paths (the gate's token read, the audit row, the rate-limit spend, a
+conversation and its messages) run a handful of fixed statements per request. Through
+SQLAlchemy's execution path each one costs far more Python than SQL: the compiled-cache key,
+an execution context, parameter processing and a CursorResult, about 0.1 ms a statement
+against some 20 µs for SQLite to run it. A Prebuilt keeps what SQLAlchemy computes anyway
+(the SQL text for the dialect, the order of the parameters and each type's bind and result
+processors) and replays it on the session's own connection and transaction, so nothing
+changes about what runs or when: the same SQL, the same values, the same transaction.
+
+It steps aside (runs the ordinary SQLAlchemy path) whenever that path is observable: while
+anything listens for cursor execution (tests and the profiler count statements that way),
+and for what it does not handle (an empty expanding IN list, literal-execute parameters).
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.elements import ClauseElement
+
+from deskwoot.extensions import db
+
+_POSTCOMPILE = "__[POSTCOMPILE_{}]"
+
+
+class _Plan:
+    """One statement compiled for one dialect."""
+
+    def __init__(self, statement: ClauseElement, dialect: Dialect):
+        compiled = statement.compile(dialect=dialect)
+        self.sql = compiled.string
+        self.positional = compiled.positional
+        self.order: Sequence[str] = tuple(compiled.positiontup or ()) if self.positional else ()
+        binds = compiled.binds
+        self.expanding = frozenset(name for name, bind in binds.items() if bind.expanding)
+        # Only expanding lists are rendered at execution time; anything else left to
+        # "post-compile" (literal_execute) needs SQLAlchemy's own path.
+        self.usable = all(
+            _POSTCOMPILE.format(name) not in self.sql or name in self.expanding for name in binds
+        )
+        self.keys = {name: bind.key for name, bind in binds.items()}
+        self.defaults = {
+            name: bind.effective_value
+            for name, bind in binds.items()
+            if bind.value is not None or bind.callable is not None
+        }
+        self.bind_processors: dict[str, Callable] = {}
+        for name, bind in binds.items():
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                self.bind_processors[name] = processor
+        columns = getattr(statement, "selected_columns", None)
+        if columns is None:
+            self.row = None
+            return
+        try:
+            self.row = namedtuple("Row", list(columns.keys()))
+        except ValueError:  # a key that can't be an attribute name: leave it to SQLAlchemy
+            self.row, self.usable = None, False
+        self.types = [c.type.dialect_impl(dialect) for c in columns]
+        self.dialect = dialect
+        # Some result processors depend on the driver's type code (PostgreSQL numerics),
+        # which only the first cursor's description tells: see rows().
+        self.result_processors: list | None = None
+
+    def value(self, name: str, params: dict) -> Any:
+        key = self.keys[name]
+        value = params[key] if key in params else self.defaults.get(name)
+        processor = self.bind_processors.get(name)
+        return processor(value) if processor is not None else value
+
+    def arguments(self, params: dict) -> tuple[str, Any]:
+        """The SQL and the DBAPI parameters for one execution."""
+        sql = self.sql
+        if self.positional:
+            values: list = []
+            for name in self.order:
+                if name in self.expanding:
+                    items = params[self.keys[name]]
+                    processor = self.bind_processors.get(name)
+                    values.extend(map(processor, items) if processor else items)
+                else:
+                    values.append(self.value(name, params))
+            for name in self.expanding:
+                count = len(params[self.keys[name]])
+                sql = sql.replace(_POSTCOMPILE.format(name), ", ".join("?" * count))
+            return sql, values
+        named = {name: self.value(name, params) for name in self.keys if name not in self.expanding}
+        for name in self.expanding:
+            items = list(params[self.keys[name]])
+            slots = [f"{name}__{i}" for i in range(len(items))]
+            named.update(zip(slots, items, strict=True))
+            sql = sql.replace(_POSTCOMPILE.format(name), ", ".join(f"%({slot})s" for slot in slots))
+        return sql, named
+
+    def rows(self, cursor) -> list:
+        fetched = cursor.fetchall()
+        if self.result_processors is None:
+            self.result_processors = [
+                (i, processor)
+                for i, (type_, described) in enumerate(
+                    zip(self.types, cursor.description, strict=True)
+                )
+                if (processor := type_.result_processor(self.dialect, described[1])) is not None
+            ]
+        if self.result_processors:
+            out = []
+            for raw in fetched:
+                values = list(raw)
+                for i, processor in self.result_processors:
+                    values[i] = processor(values[i])
+                out.append(self.row._make(values))
+            return out
+        return [self.row._make(raw) for raw in fetched]
+
+
+class Prebuilt:
+    """A statement that is built once at import and run many times (see the module doc)."""
+
+    def __init__(self, statement: ClauseElement):
+        self.statement = statement
+        self._plans: dict[str, _Plan] = {}
+
+    def _plan(self, dialect: Dialect) -> _Plan:
+        plan = self._plans.get(dialect.name)
+        if plan is None:
+            plan = self._plans[dialect.name] = _Plan(self.statement, dialect)
+        return plan
+
+    def _fast(self, connection, plan: _Plan, params: dict) -> bool:
+        if not plan.usable or connection.engine.dispatch.before_cursor_execute:
+            return False
+        return all(params.get(plan.keys[name]) for name in plan.expanding)
+
+    def rows(self, params: dict | None = None) -> list:
+        """All rows (attribute access by column key), on the session's transaction."""
+        params = params or {}
+        connection = db.session.connection()
+        plan = self._plan(connection.dialect)
+        if not self._fast(connection, plan, params):
+            return list(connection.execute(self.statement, params))
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(*plan.arguments(params))
+            return plan.rows(cursor)
+        finally:
+            cursor.close()
+
+    def first(self, params: dict | None = None):
+        found = self.rows(params)
+        return found[0] if found else None
+
+    def run(self, params: dict | None = None) -> None:
+        """Execute a statement that returns no rows (INSERT, UPDATE)."""
+        params = params or {}
+        connection = db.session.connection()
+        plan = self._plan(connection.dialect)
+        if not self._fast(connection, plan, params):
+            connection.execute(self.statement, params)
+            return
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(*plan.arguments(params))
+        finally:
+            cursor.close()
