@@ -29,6 +29,7 @@ from deskwoot.models import (
     Workspace,
     utcnow,
 )
+from deskwoot.prebuilt import Prebuilt
 
 # Scopes an MCP token may carry (DESIGN §5.5). Humans are limited by role, not scopes.
 SCOPES = (
@@ -294,6 +295,22 @@ def get_inbox(actor: Actor, inbox_id: int) -> Inbox:
     if row is None:
         raise NotFound(f"Inbox {inbox_id} was not found.")
     return row
+
+
+_INBOX_IN_WORKSPACE = Prebuilt(
+    select(Inbox.id).where(
+        Inbox.workspace_id == bindparam("workspace_id"), Inbox.id == bindparam("inbox_id")
+    )
+)
+
+
+def require_inbox(actor: Actor, inbox_id: int) -> None:
+    """get_inbox without loading it: for filters that only need it to be in reach."""
+    in_reach = actor.inbox_ids is None or inbox_id in actor.inbox_ids
+    if not in_reach or not _INBOX_IN_WORKSPACE.first(
+        {"workspace_id": actor.workspace_id, "inbox_id": inbox_id}
+    ):
+        raise NotFound(f"Inbox {inbox_id} was not found.")
 
 
 def get_contact(actor: Actor, contact_id: int) -> Contact:

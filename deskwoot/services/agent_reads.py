@@ -190,14 +190,38 @@ def _rows_to_messages(rows) -> list[SimpleNamespace]:
 def conversation_page(
     actor: Actor, filters: listing.ConversationFilters, limit: int, before=None
 ) -> tuple[list[SimpleNamespace], bool]:
-    """Like listing.list_conversations, as plain rows."""
-    query = listing.keyset(listing.conversation_query(actor, filters), before)
-    rows = core(
-        _with_joins(query)
-        .order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
-        .limit(limit + 1)
-    ).all()
+    """Like listing.list_conversations, as plain rows: one prebuilt statement per reach
+    variant and filter shape (a text query builds its own)."""
+    if filters.query:
+        query = listing.keyset(listing.conversation_query(actor, filters), before)
+        rows = core(_newest_first(_with_joins(query)).limit(limit + 1)).all()
+    else:
+        listing.check_filters(actor, filters)
+        variant, params = policy.conversation_reach(actor)
+        params.update(listing.filter_params(actor, filters), limit=limit + 1)
+        if before is not None:
+            params["before_at"], params["before_id"] = before
+        statement = _page_statement(variant, listing.filter_shape(filters), before is not None)
+        rows = statement.rows(params)
     return _conversations(rows[:limit]), len(rows) > limit
+
+
+def _newest_first(query):
+    return query.order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
+
+
+def _page_statement(variant: str, shape: tuple, keyset: bool) -> Prebuilt:
+    key = (variant, shape, keyset)
+    if key not in _PAGES:
+        clauses = [policy.CONVERSATION_REACH[variant], *listing.filter_clauses(shape)]
+        if keyset:
+            clauses.append(listing.KEYSET)
+        query = _with_joins(select(Conversation).where(*clauses))
+        _PAGES[key] = Prebuilt(_newest_first(query).limit(bindparam("limit")))
+    return _PAGES[key]
+
+
+_PAGES: dict[tuple, Prebuilt] = {}
 
 
 # One conversation by display id, per reach variant (policy.CONVERSATION_REACH).

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import and_, func, literal_column, or_, select
+from sqlalchemy import and_, bindparam, func, literal_column, or_, select
 from sqlalchemy.orm import selectinload
 
 from deskwoot import policy
@@ -41,43 +42,95 @@ class ConversationFilters:
             raise Invalid("assignee must be 'me', 'unassigned' or a user id.", field="assignee")
 
 
-def conversation_query(actor: Actor, filters: ConversationFilters):
-    """The actor's conversations narrowed by `filters`, newest activity first."""
+def check_filters(actor: Actor, filters: ConversationFilters) -> None:
+    """Refuse filters that make no sense or name something out of the actor's reach (an
+    inbox or teammate out of reach is "not found", not an empty list)."""
     policy.require_scope(actor, "conversations:read")
     filters.validate()
-    # Naming an inbox or a teammate out of reach is "not found", not an empty list.
     if filters.inbox_id is not None:
-        policy.get_inbox(actor, filters.inbox_id)
+        policy.require_inbox(actor, filters.inbox_id)
     if filters.assignee not in (None, "me", "unassigned"):
         policy.get_teammate(actor, int(filters.assignee))
-    query = policy.conversations(actor)
-    if filters.status and filters.status != "all":
-        query = query.where(Conversation.status == filters.status)
-    if filters.inbox_id is not None:
-        query = query.where(Conversation.inbox_id == filters.inbox_id)
-    if filters.assignee == "me":
-        query = query.where(Conversation.assignee_id == actor.user_id)
-    elif filters.assignee == "unassigned":
-        query = query.where(Conversation.assignee_id.is_(None))
-    elif filters.assignee is not None:
-        query = query.where(Conversation.assignee_id == int(filters.assignee))
-    if filters.priority:
-        query = query.where(Conversation.priority == filters.priority)
-    if filters.label:
-        query = query.where(
+
+
+def filter_shape(filters: ConversationFilters) -> tuple:
+    """Which filters are set (not their values): the statement's shape."""
+    assignee = filters.assignee
+    return (
+        bool(filters.status and filters.status != "all"),
+        filters.inbox_id is not None,
+        None if assignee is None else ("unassigned" if assignee == "unassigned" else "id"),
+        bool(filters.priority),
+        bool(filters.label),
+        filters.updated_since is not None,
+        filters.conversation_ids is not None,
+    )
+
+
+@cache
+def filter_clauses(shape: tuple) -> tuple:
+    """The WHERE clauses of a filter shape, with the values as bind parameters (filled by
+    filter_params): built once per shape, for the prebuilt statements of the agent's lists."""
+    status, inbox, assignee, priority, label, since, ids = shape
+    clauses = []
+    if status:
+        clauses.append(Conversation.status == bindparam("f_status"))
+    if inbox:
+        clauses.append(Conversation.inbox_id == bindparam("f_inbox_id"))
+    if assignee == "unassigned":
+        clauses.append(Conversation.assignee_id.is_(None))
+    elif assignee == "id":
+        clauses.append(Conversation.assignee_id == bindparam("f_assignee_id"))
+    if priority:
+        clauses.append(Conversation.priority == bindparam("f_priority"))
+    if label:
+        clauses.append(
             Conversation.id.in_(
                 select(ConversationLabel.conversation_id)
                 .join(Label, Label.id == ConversationLabel.label_id)
                 .where(
-                    Label.workspace_id == actor.workspace_id,
-                    func.lower(Label.name) == filters.label.strip().lower(),
+                    Label.workspace_id == bindparam("f_workspace_id"),
+                    func.lower(Label.name) == bindparam("f_label"),
                 )
             )
         )
+    if since:
+        clauses.append(Conversation.updated_at >= bindparam("f_updated_since"))
+    if ids:
+        clauses.append(Conversation.id.in_(bindparam("f_ids", expanding=True)))
+    return tuple(clauses)
+
+
+def filter_params(actor: Actor, filters: ConversationFilters) -> dict:
+    """The values for filter_clauses(filter_shape(filters))."""
+    params: dict = {}
+    if filters.status and filters.status != "all":
+        params["f_status"] = filters.status
+    if filters.inbox_id is not None:
+        params["f_inbox_id"] = filters.inbox_id
+    if filters.assignee == "me":
+        params["f_assignee_id"] = actor.user_id
+    elif filters.assignee not in (None, "unassigned"):
+        params["f_assignee_id"] = int(filters.assignee)
+    if filters.priority:
+        params["f_priority"] = filters.priority
+    if filters.label:
+        params["f_workspace_id"] = actor.workspace_id
+        params["f_label"] = filters.label.strip().lower()
     if filters.updated_since is not None:
-        query = query.where(Conversation.updated_at >= filters.updated_since)
+        params["f_updated_since"] = filters.updated_since
     if filters.conversation_ids is not None:
-        query = query.where(Conversation.id.in_(filters.conversation_ids))
+        params["f_ids"] = list(filters.conversation_ids)
+    return params
+
+
+def conversation_query(actor: Actor, filters: ConversationFilters):
+    """The actor's conversations narrowed by `filters` (the values bound in)."""
+    check_filters(actor, filters)
+    query = policy.conversations(actor)
+    clauses = filter_clauses(filter_shape(filters))
+    if clauses:
+        query = query.where(*clauses).params(filter_params(actor, filters))
     if filters.query:
         match = search.conversation_match(filters.query)
         if match is not None:
@@ -85,17 +138,21 @@ def conversation_query(actor: Actor, filters: ConversationFilters):
     return query
 
 
+KEYSET = or_(
+    Conversation.last_activity_at < bindparam("before_at"),
+    and_(
+        Conversation.last_activity_at == bindparam("before_at"),
+        Conversation.id < bindparam("before_id"),
+    ),
+)
+
+
 def keyset(query, before: tuple[datetime, int] | None):
     """Continue a newest-activity-first list after (last_activity_at, id) of the last row."""
     if before is None:
         return query
     at, conversation_id = before
-    return query.where(
-        or_(
-            Conversation.last_activity_at < at,
-            and_(Conversation.last_activity_at == at, Conversation.id < conversation_id),
-        )
-    )
+    return query.where(KEYSET).params(before_at=at, before_id=conversation_id)
 
 
 @dataclass(frozen=True)
