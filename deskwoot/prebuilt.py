@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import ClauseElement
 
 from deskwoot.extensions import db
@@ -38,9 +39,10 @@ class _Plan:
         self.order: Sequence[str] = tuple(compiled.positiontup or ()) if self.positional else ()
         binds = compiled.binds
         self.expanding = frozenset(name for name, bind in binds.items() if bind.expanding)
-        # Only expanding lists are rendered at execution time; anything else left to
-        # "post-compile" (literal_execute) needs SQLAlchemy's own path.
-        self.usable = all(
+        # Python-side column defaults (default=, onupdate=) are computed per execution by
+        # SQLAlchemy; so are "post-compile" (literal_execute) values, except the expanding
+        # lists rendered here. A statement needing either takes SQLAlchemy's own path.
+        self.usable = not (compiled.insert_prefetch or compiled.update_prefetch) and all(
             _POSTCOMPILE.format(name) not in self.sql or name in self.expanding for name in binds
         )
         self.keys = {name: bind.key for name, bind in binds.items()}
@@ -139,17 +141,7 @@ class Prebuilt:
 
     def rows(self, params: dict | None = None) -> list:
         """All rows (attribute access by column key), on the session's transaction."""
-        params = params or {}
-        connection = db.session.connection()
-        plan = self._plan(connection.dialect)
-        if not self._fast(connection, plan, params):
-            return list(connection.execute(self.statement, params))
-        cursor = connection.connection.cursor()
-        try:
-            cursor.execute(*plan.arguments(params))
-            return plan.rows(cursor)
-        finally:
-            cursor.close()
+        return self._execute(params or {}, fetch=True)
 
     def first(self, params: dict | None = None):
         found = self.rows(params)
@@ -157,14 +149,38 @@ class Prebuilt:
 
     def run(self, params: dict | None = None) -> None:
         """Execute a statement that returns no rows (INSERT, UPDATE)."""
-        params = params or {}
+        self._execute(params or {}, fetch=False)
+
+    def _execute(self, params: dict, fetch: bool):
         connection = db.session.connection()
         plan = self._plan(connection.dialect)
         if not self._fast(connection, plan, params):
-            connection.execute(self.statement, params)
-            return
+            result = connection.execute(self.statement, params)
+            return list(result) if fetch else None
+        sql, arguments = plan.arguments(params)
         cursor = connection.connection.cursor()
         try:
-            cursor.execute(*plan.arguments(params))
+            cursor.execute(sql, arguments)
+            return plan.rows(cursor) if fetch else None
+        except connection.dialect.loaded_dbapi.Error as error:
+            raise _wrapped(connection, error, cursor, sql, arguments) from error
         finally:
             cursor.close()
+
+
+def _wrapped(connection, error: Exception, cursor, sql: str, arguments) -> DBAPIError:
+    """The driver's error as SQLAlchemy would raise it (IntegrityError, OperationalError…,
+    with .orig), so callers' handling (conflicts, transient retries) is the same on both
+    paths; a lost connection is invalidated so the pool never hands it out again."""
+    dialect = connection.dialect
+    lost = dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
+    if lost:
+        connection.invalidate(error)
+    return DBAPIError.instance(
+        sql,
+        arguments,
+        error,
+        dialect.loaded_dbapi.Error,
+        connection_invalidated=lost,
+        dialect=dialect,
+    )

@@ -1,0 +1,121 @@
+"""Prebuilt statements (deskwoot/prebuilt.py) behave exactly like SQLAlchemy's own path:
+the same rows and types, the same transaction, the same exceptions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import bindparam, event, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from deskwoot.extensions import db
+from deskwoot.models import AuditEntry, Conversation, Label
+from deskwoot.prebuilt import Prebuilt
+from tests import factories
+
+CONVERSATIONS = Prebuilt(
+    select(
+        Conversation.id,
+        Conversation.display_id,
+        Conversation.custom_attributes,
+        Conversation.last_activity_at,
+        Conversation.handoff,
+    )
+    .where(Conversation.id.in_(bindparam("ids", expanding=True)))
+    .order_by(Conversation.id)
+)
+NEW_LABEL = Prebuilt(
+    insert(Label).values(
+        workspace_id=bindparam("workspace_id"), name=bindparam("name"), color="#000000"
+    )
+)
+LABEL_NAMES = Prebuilt(
+    select(Label.name).where(Label.workspace_id == bindparam("workspace_id")).order_by(Label.id)
+)
+
+
+def _through_sqlalchemy(prebuilt: Prebuilt, params: dict) -> list:
+    """The same statement on SQLAlchemy's ordinary path (taken while anything listens)."""
+
+    def listener(*_args):
+        pass
+
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        return prebuilt.rows(params)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+
+
+@pytest.fixture
+def desk(app):
+    workspace = factories.make_workspace()
+    inbox = factories.make_inbox(workspace)
+    conversations = [factories.make_conversation(inbox) for _ in range(3)]
+    conversations[1].custom_attributes = {"plan": "gold", "seats": 12}
+    conversations[2].handoff = True
+    db.session.commit()
+    return workspace, [c.id for c in conversations]
+
+
+def test_rows_types_and_expanding_lists_match_sqlalchemy(desk):
+    _, ids = desk
+    fast = CONVERSATIONS.rows({"ids": ids})
+    slow = _through_sqlalchemy(CONVERSATIONS, {"ids": ids})
+    assert [tuple(row) for row in fast] == [tuple(row) for row in slow]
+    assert fast[1].custom_attributes == {"plan": "gold", "seats": 12}  # JSON decoded
+    assert fast[2].handoff is True  # a bool, not SQLite's 1
+    assert fast[0].last_activity_at.tzinfo is not None  # UTCDateTime's aware datetime
+    assert isinstance(fast[0].last_activity_at, datetime)
+    # Two ids, then one: the IN list is rendered per call, not once.
+    assert [row.id for row in CONVERSATIONS.rows({"ids": ids[:2]})] == ids[:2]
+    assert [row.id for row in CONVERSATIONS.rows({"ids": ids[2:]})] == ids[2:]
+
+
+def test_an_empty_in_list_matches_nothing(desk):
+    assert CONVERSATIONS.rows({"ids": []}) == []
+
+
+def test_runs_in_the_sessions_transaction(desk):
+    workspace, _ = desk
+    NEW_LABEL.run({"workspace_id": workspace.id, "name": "urgent"})
+    # The ORM sees the row in the same transaction, and a rollback takes it back.
+    assert db.session.scalars(select(Label.name)).all() == ["urgent"]
+    db.session.rollback()
+    assert LABEL_NAMES.rows({"workspace_id": workspace.id}) == []
+    NEW_LABEL.run({"workspace_id": workspace.id, "name": "vip"})
+    db.session.commit()
+    assert [row.name for row in LABEL_NAMES.rows({"workspace_id": workspace.id})] == ["vip"]
+
+
+def test_driver_errors_surface_as_sqlalchemy_errors(desk):
+    workspace, _ = desk
+    NEW_LABEL.run({"workspace_id": workspace.id, "name": "billing"})
+    with pytest.raises(IntegrityError) as caught:
+        NEW_LABEL.run({"workspace_id": workspace.id, "name": "billing"})  # unique per workspace
+    assert caught.value.orig is not None
+    db.session.rollback()
+
+
+def test_bind_processors_apply(desk):
+    """A timezone-aware datetime goes through UTCDateTime like any ORM write."""
+    workspace, _ = desk
+    audit = Prebuilt(
+        insert(AuditEntry).values(
+            workspace_id=bindparam("workspace_id"),
+            actor_type="system",
+            action="test",
+            outcome="ok",
+            created_at=bindparam("created_at"),
+        )
+    )
+    at = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
+    audit.run({"workspace_id": workspace.id, "created_at": at})
+    stored = db.session.scalars(
+        select(AuditEntry.created_at).where(AuditEntry.action == "test")
+    ).one()
+    assert stored == at
+    with pytest.raises(ValueError, match="naive"):
+        audit.run({"workspace_id": workspace.id, "created_at": at.replace(tzinfo=None)})
+    db.session.rollback()
