@@ -258,6 +258,15 @@ def messages(
     return list(reversed(rows[:limit])), len(rows) > limit
 
 
+_BY_ID = Prebuilt(_message_select(select(Message).where(Message.id == bindparam("message_id"))))
+
+
+def message(message_id: int) -> SimpleNamespace:
+    """One message with its sender, approver and token names in one statement: for results
+    about a message just written (call after the write's flush, in its transaction)."""
+    return _rows_to_messages([_BY_ID.first({"message_id": message_id})])[0]
+
+
 def last_messages(conversation_ids: list[int]) -> dict[int, SimpleNamespace]:
     """The newest non-note message of each conversation (list previews)."""
     if not conversation_ids:

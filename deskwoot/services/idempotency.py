@@ -13,14 +13,14 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from deskwoot.database import write_transaction
 from deskwoot.errors import Conflict, Invalid
-from deskwoot.extensions import db
 from deskwoot.models import IdempotencyKey, utcnow
 from deskwoot.policy import Actor
+from deskwoot.prebuilt import Prebuilt
 
 
 @dataclass
@@ -50,17 +50,26 @@ def fingerprint(action: str, arguments: dict) -> str:
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _existing(actor: Actor, key: str) -> IdempotencyKey | None:
-    return db.session.execute(
-        select(IdempotencyKey).where(
-            IdempotencyKey.workspace_id == actor.workspace_id,
-            IdempotencyKey.token_id == actor.token_id,
-            IdempotencyKey.key == key,
-        )
-    ).scalar_one_or_none()
+# Bind names unlike the columns': SQLAlchemy reserves those in an UPDATE's WHERE.
+_KEY = (
+    (IdempotencyKey.workspace_id == bindparam("k_workspace_id"))
+    & (IdempotencyKey.token_id == bindparam("k_token_id"))
+    & (IdempotencyKey.key == bindparam("k_key"))
+)
+_EXISTING = Prebuilt(select(IdempotencyKey.fingerprint, IdempotencyKey.result).where(_KEY))
+_CLAIM = Prebuilt(
+    insert(IdempotencyKey).values(
+        workspace_id=bindparam("k_workspace_id"),
+        token_id=bindparam("k_token_id"),
+        key=bindparam("k_key"),
+        fingerprint=bindparam("fingerprint"),
+        created_at=bindparam("created_at"),
+    )
+)
+_STORE = Prebuilt(update(IdempotencyKey).where(_KEY).values(result=bindparam("result")))
 
 
-def _replay(row: IdempotencyKey, print_: str) -> Outcome:
+def _replay(row, print_: str) -> Outcome:
     if row.fingerprint != print_:
         raise Conflict(
             "This idempotency_key was already used with different arguments. Use a new key "
@@ -83,22 +92,20 @@ def run_once(
     print_ = fingerprint(action, arguments)
     for attempt in range(2):
         try:
-            with write_transaction() as session:
-                row = _existing(actor, key)
+            with write_transaction():
+                which = {
+                    "k_workspace_id": actor.workspace_id,
+                    "k_token_id": actor.token_id,
+                    "k_key": key,
+                }
+                row = _EXISTING.first(which)
                 if row is not None:
                     outcome = _replay(row, print_)
                 else:
-                    row = IdempotencyKey(
-                        workspace_id=actor.workspace_id,
-                        token_id=actor.token_id,
-                        key=key,
-                        fingerprint=print_,
-                        created_at=utcnow(),
-                    )
-                    session.add(row)
-                    session.flush()  # claim the key before the effect
+                    # Claim the key before the effect: a concurrent duplicate waits here.
+                    _CLAIM.run({**which, "fingerprint": print_, "created_at": utcnow()})
                     outcome = Outcome(effect(), False)
-                    row.result = outcome.result
+                    _STORE.run({**which, "result": outcome.result})
                 if on_commit is not None:
                     on_commit(outcome)
             return outcome

@@ -314,7 +314,10 @@ def get_conversation_tool(ctx: ToolContext, args: dict) -> dict:
 )
 def reply_to_conversation(ctx: ToolContext, args: dict) -> dict:
     message = svc.reply(ctx.actor, args["conversation_id"], args["body"])
-    return {"conversation_id": args["conversation_id"], "message": views.message(message)}
+    return {
+        "conversation_id": args["conversation_id"],
+        "message": views.message(agent_reads.message(message.id)),
+    }
 
 
 @tool(
@@ -339,7 +342,10 @@ def reply_to_conversation(ctx: ToolContext, args: dict) -> dict:
 )
 def add_private_note(ctx: ToolContext, args: dict) -> dict:
     message = svc.add_note(ctx.actor, args["conversation_id"], args["body"])
-    return {"conversation_id": args["conversation_id"], "message": views.message(message)}
+    return {
+        "conversation_id": args["conversation_id"],
+        "message": views.message(agent_reads.message(message.id)),
+    }
 
 
 @tool(
@@ -524,5 +530,5 @@ def start_conversation(ctx: ToolContext, args: dict) -> dict:
     )
     return {
         "conversation": views.conversation(conversation, message, detail=True),
-        "message": views.message(message),
+        "message": views.message(agent_reads.message(message.id)),
     }
