@@ -170,9 +170,21 @@ def search_hits(
 ) -> list[SearchHit]:
     """Up to `limit` + 1 conversations matching filters.query within the other filters, most
     recent activity first (search.py), after the search key `before_key` if given."""
-    base = conversation_query(actor, replace(filters, query=None))
-    hits = search.hits(base, filters.query, _reach(actor, filters), limit + 1, offset, before_key)
+    scope = search_scope(actor, replace(filters, query=None))
+    hits = search.hits(scope, filters.query, _reach(actor, filters), limit + 1, offset, before_key)
     return [SearchHit(key, conversation_id) for key, conversation_id in hits]
+
+
+def search_scope(actor: Actor, filters: ConversationFilters) -> search.Scope:
+    """The actor's reach and the filters as a search.Scope (filters checked first)."""
+    check_filters(actor, filters)
+    variant, params = policy.conversation_reach(actor)
+    shape = filter_shape(filters)
+    return search.Scope(
+        key=(variant, shape),
+        clauses=(policy.CONVERSATION_REACH[variant], *filter_clauses(shape)),
+        params={**params, **filter_params(actor, filters)},
+    )
 
 
 def _reach(actor: Actor, filters: ConversationFilters) -> search.Reach:

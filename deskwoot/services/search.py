@@ -35,6 +35,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
+    bindparam,
     cast,
     column,
     func,
@@ -49,6 +50,7 @@ from sqlalchemy.dialects.postgresql import TSQUERY
 
 from deskwoot.extensions import db
 from deskwoot.models import Contact, Conversation
+from deskwoot.prebuilt import Prebuilt
 
 # Letters and digits only: the same words the index's tokenizer sees (it splits on "_"
 # and punctuation), and never a marker token.
@@ -143,41 +145,71 @@ def _ts_match(words: list[str]) -> ColumnElement[bool]:
     return _DOCUMENTS.c.document.op("@@")(_tsquery_of(words))
 
 
+@dataclass(frozen=True)
+class Scope:
+    """The conversations a search may return: WHERE clauses over Conversation (the policy's
+    reach and the list's filters) with their values as bind parameters, a key naming that
+    shape (the clauses are the same objects for the same key), and the values."""
+
+    key: tuple
+    clauses: tuple
+    params: dict
+
+    def base(self) -> Select:
+        return select(Conversation).where(*self.clauses).params(self.params)
+
+
 def hits(
-    base: Select,
+    scope: Scope,
     query: str | None,
     reach: Reach,
     limit: int,
     offset: int = 0,
     before: int | None = None,
 ) -> list[Hit]:
-    """Up to `limit` conversations of `base` (a policy query over Conversation) that match
-    `query`, most recent activity first, skipping `offset` of them, after the search key
-    `before` if given: (key, conversation id) pairs."""
+    """Up to `limit` conversations in `scope` that match `query`, most recent activity
+    first, skipping `offset` of them, after the search key `before` if given: (key,
+    conversation id) pairs."""
     words = terms(query)
     if not words:
         return []
     if _dialect() == "sqlite":
-        statement = _fts5_walk(base, words, reach, before).limit(limit).offset(offset)
-        return [tuple(row) for row in db.session.execute(statement)]
-    return _pg_hits(base, words, reach, offset + limit, before)[offset:]
+        params = {
+            **scope.params,
+            "search_query": _fts5_query(words, reach),
+            "limit": limit,
+            "offset": offset,
+        }
+        if before is not None:
+            params["before_key"] = before
+        return [tuple(row) for row in _fts5_walk(scope, before is not None).rows(params)]
+    return _pg_hits(scope.base(), words, reach, offset + limit, before)[offset:]
 
 
-def _fts5_walk(base: Select, words: list[str], reach: Reach, before: int | None) -> Select:
+def _fts5_walk(scope: Scope, after_key: bool) -> Prebuilt:
     """FTS5 yields matching keys newest first and the joins filter them as they come, so a
     LIMIT stops the walk as soon as a page is full; the marks make it skip, inside the
-    index, what the filters would throw away."""
-    key = _FTS.c.rowid
-    statement = (
-        base.with_only_columns(key.label("key"), Conversation.id, maintain_column_froms=False)
-        .select_from(_FTS)
-        .join(_DOCUMENTS, _DOCUMENTS.c.key == key)
-        .join(Conversation, Conversation.id == _DOCUMENTS.c.conversation_id)
-        .where(_fts5_match(_fts5_query(words, reach)))
-    )
-    if before is not None:
-        statement = statement.where(key < before)  # on the FTS rowid: FTS5 seeks there
-    return statement.order_by(key.desc())
+    index, what the filters would throw away. Built once per scope shape: the whole query
+    (words and marks) is one bind parameter."""
+    cache_key = (scope.key, after_key)
+    if cache_key not in _WALKS:
+        key = _FTS.c.rowid
+        statement = (
+            select(key.label("key"), Conversation.id)
+            .select_from(_FTS)
+            .join(_DOCUMENTS, _DOCUMENTS.c.key == key)
+            .join(Conversation, Conversation.id == _DOCUMENTS.c.conversation_id)
+            .where(sql_text("conversation_search_fts MATCH :search_query"), *scope.clauses)
+        )
+        if after_key:  # on the FTS rowid: FTS5 seeks there
+            statement = statement.where(key < bindparam("before_key"))
+        _WALKS[cache_key] = Prebuilt(
+            statement.order_by(key.desc()).limit(bindparam("limit")).offset(bindparam("offset"))
+        )
+    return _WALKS[cache_key]
+
+
+_WALKS: dict[tuple, Prebuilt] = {}
 
 
 # PostgreSQL cannot walk a GIN index in key order, and its estimates for a prefix query
