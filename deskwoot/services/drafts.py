@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import and_, exists, func, literal_column, or_, select, update
 from sqlalchemy.orm import aliased, contains_eager, joinedload
@@ -11,7 +12,17 @@ from deskwoot import policy
 from deskwoot.database import write_transaction
 from deskwoot.errors import Conflict, Invalid, NotFound
 from deskwoot.extensions import db
-from deskwoot.models import Conversation, Draft, Message, User, Workspace, utcnow
+from deskwoot.models import (
+    Contact,
+    Conversation,
+    Draft,
+    Inbox,
+    McpToken,
+    Message,
+    User,
+    Workspace,
+    utcnow,
+)
 from deskwoot.models.conversation import DRAFT_STATUSES
 from deskwoot.policy import Actor
 from deskwoot.services import audit, events, validation
@@ -241,10 +252,27 @@ QUEUE_PAGE = 25
 CONTEXT_MESSAGES = 4
 
 
+@dataclass(slots=True)
+class ContextMessage:
+    """A message of a queue card's thread excerpt, as the card shows it. Plain values rather
+    than Message entities: a queue page shows a hundred, and loading each with its four
+    relations cost several times more than the query."""
+
+    id: int
+    kind: str
+    sender_type: str
+    body: str
+    created_at: datetime
+    sender_user_name: str | None  # the teammate (or bot user) who sent it
+    sender_contact_name: str | None  # the contact who sent it, by Contact.display_name
+    token_name: str | None  # the MCP token of a bot message
+    approved_by_name: str | None  # who approved a bot message
+
+
 @dataclass
 class QueueItem:
     draft: Draft  # with its conversation (inbox, contact) and token loaded
-    messages: list[Message]  # the thread's latest few, oldest first
+    messages: list[ContextMessage]  # the thread's latest few, oldest first
     earlier: bool  # the thread has older messages than `messages`
     stale_reason: str | None  # as `stale_reason(draft)` says
 
@@ -256,12 +284,19 @@ class QueuePage:
     newer: int | None  # draft id for `after=`: the page of newer drafts, None on the last
 
 
+# Module-level: an alias made per call costs more to adapt its columns than the query takes.
+_SENDER = aliased(User, name="sender_user")
+_APPROVER = aliased(User, name="approved_by")
+
+
 def latest_messages(
-    conversation_ids: list[int], per_conversation: int = CONTEXT_MESSAGES
-) -> dict[int, tuple[list[Message], bool]]:
+    conversations: list[Conversation], per_conversation: int = CONTEXT_MESSAGES
+) -> dict[int, tuple[list[ContextMessage], bool]]:
     """Each conversation's newest `per_conversation` messages (oldest first) and whether it
-    has older ones, in one query (a window over the message index, then the rows by id)."""
-    if not conversation_ids:
+    has older ones, by conversation id, in one query (a window over the message index, then
+    the rows by id). The senders' contacts are the conversations' own (loaded with them);
+    any other is loaded in one more query."""
+    if not conversations:
         return {}
     partition = {"partition_by": Message.conversation_id}
     ranked = (
@@ -270,24 +305,51 @@ def latest_messages(
             func.row_number().over(**partition, order_by=Message.id.desc()).label("rank"),
             func.count().over(**partition).label("total"),
         )
-        .where(Message.conversation_id.in_(sorted(set(conversation_ids))))
+        .where(Message.conversation_id.in_(sorted({c.id for c in conversations})))
         .subquery()
     )
     rows = db.session.execute(
-        select(Message, ranked.c.total)
-        .join(ranked, ranked.c.id == Message.id)
-        .where(ranked.c.rank <= per_conversation)
-        .options(
-            joinedload(Message.sender_user),
-            joinedload(Message.sender_contact),
-            joinedload(Message.approved_by),
-            joinedload(Message.token),
+        select(
+            Message.id,
+            Message.conversation_id,
+            Message.kind,
+            Message.sender_type,
+            Message.body,
+            Message.created_at,
+            Message.sender_contact_id,
+            _SENDER.name.label("sender_user_name"),
+            McpToken.name.label("token_name"),
+            _APPROVER.name.label("approved_by_name"),
+            ranked.c.total,
         )
+        .join(ranked, ranked.c.id == Message.id)
+        .outerjoin(_SENDER, _SENDER.id == Message.sender_user_id)
+        .outerjoin(McpToken, McpToken.id == Message.token_id)
+        .outerjoin(_APPROVER, _APPROVER.id == Message.approved_by_id)
+        .where(ranked.c.rank <= per_conversation)
         .order_by(Message.conversation_id, Message.id)
     ).all()
-    found: dict[int, tuple[list[Message], bool]] = {}
-    for message, total in rows:
-        found.setdefault(message.conversation_id, ([], total > per_conversation))[0].append(message)
+    contacts = {c.contact_id: c.contact for c in conversations}
+    others = {r.sender_contact_id for r in rows if r.sender_contact_id not in contacts} - {None}
+    if others:
+        contacts.update(
+            (c.id, c) for c in db.session.scalars(select(Contact).where(Contact.id.in_(others)))
+        )
+    found: dict[int, tuple[list[ContextMessage], bool]] = {}
+    for row in rows:
+        contact = contacts.get(row.sender_contact_id)
+        message = ContextMessage(
+            id=row.id,
+            kind=row.kind,
+            sender_type=row.sender_type,
+            body=row.body,
+            created_at=row.created_at,
+            sender_user_name=row.sender_user_name,
+            sender_contact_name=contact.display_name if contact is not None else None,
+            token_name=row.token_name,
+            approved_by_name=row.approved_by_name,
+        )
+        found.setdefault(row.conversation_id, ([], row.total > per_conversation))[0].append(message)
     return found
 
 
@@ -330,10 +392,14 @@ def review_queue(
     policy.require_scope(actor, "conversations:read")
     limit = max(1, min(limit, 100))
     pending_drafts = policy.drafts(actor).where(Draft.status == "pending")
+    # Only the columns a card shows of the inbox, contact (display_name) and token: their JSON
+    # and secrets cost decoding on every row and are never shown (the rest loads if touched).
     query = pending_drafts.options(
-        contains_eager(Draft.conversation).joinedload(Conversation.inbox),
-        contains_eager(Draft.conversation).joinedload(Conversation.contact),
-        joinedload(Draft.token),
+        contains_eager(Draft.conversation).joinedload(Conversation.inbox).load_only(Inbox.name),
+        contains_eager(Draft.conversation)
+        .joinedload(Conversation.contact)
+        .load_only(Contact.name, Contact.email, Contact.identifier, Contact.phone),
+        joinedload(Draft.token).load_only(McpToken.name),
     )
     backwards = after is None and before is not None
     if after is not None:
@@ -362,7 +428,7 @@ def review_queue(
     else:
         older = after is not None and any_beyond(drafts[0], newer=False)
         newer = more
-    threads = latest_messages([d.conversation_id for d in drafts], context)
+    threads = latest_messages([d.conversation for d in drafts], context)
     reasons = stale_reasons(drafts)
     items = [
         QueueItem(d, *threads.get(d.conversation_id, ([], False)), stale_reason=reasons[d.id])

@@ -67,7 +67,8 @@ def load_workspace(slug: str) -> None:
     except NotFound:
         abort(404)
     g.workspace = ws
-    session["last_workspace"] = slug
+    if session.get("last_workspace") != slug:  # writing it re-signs and re-sends the cookie
+        session["last_workspace"] = slug
 
 
 def _template_globals() -> dict:

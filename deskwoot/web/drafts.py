@@ -8,6 +8,7 @@ the teammate back there instead of to the queue.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 from deskwoot.errors import Conflict, Forbidden, Invalid
 from deskwoot.models import Conversation, Draft, Message
 from deskwoot.services import drafts as draft_service
+from deskwoot.services.drafts import ContextMessage
 from deskwoot.web import templating
 from deskwoot.web.common import (
     flash_error,
@@ -25,7 +27,7 @@ from deskwoot.web.common import (
     safe_next,
     workspace_blueprint,
 )
-from deskwoot.web.forms import DraftApproveForm, DraftEditForm, DraftRejectForm
+from deskwoot.web.forms import DraftApproveForm, DraftEditForm, DraftRejectForm, review_text
 
 bp = workspace_blueprint("drafts", __name__)
 
@@ -48,14 +50,19 @@ class Failed:
 
 @dataclass
 class DraftCard:
+    """What a draft's card shows. The review forms are plain HTML with the page's CSRF token
+    (the POST handlers validate theirs): building three FlaskForms per card cost more than
+    rendering it. Only a form that failed is kept, to show its text and errors again."""
+
     draft: Draft
     conversation: Conversation
-    messages: list[Message]  # the thread's latest few, oldest first (empty inline)
+    messages: list[ContextMessage]  # the thread's latest few, oldest first (empty inline)
     earlier: bool  # the thread has older messages than `messages`
     stale_reason: str | None  # set when services.drafts.stale_reason(s) says so
-    approve_form: DraftApproveForm
-    edit_form: DraftEditForm
-    reject_form: DraftRejectForm
+    edit_text: str  # the "edit then approve" box: the draft, or what the teammate typed
+    edit_errors: Sequence[str] = ()
+    reject_text: str = ""
+    reject_errors: Sequence[str] = ()
     open_panel: str | None = None
 
 
@@ -71,7 +78,7 @@ class Queue:
 
 def _card(
     draft: Draft,
-    messages: list[Message],
+    messages: list[ContextMessage],
     earlier: bool,
     stale_reason: str | None,
     failed: Failed | None,
@@ -82,12 +89,14 @@ def _card(
         messages=messages,
         earlier=earlier,
         stale_reason=stale_reason,
-        approve_form=DraftApproveForm(formdata=None),
-        edit_form=DraftEditForm(formdata=None, body=draft.body),
-        reject_form=DraftRejectForm(formdata=None),
+        edit_text=review_text(draft.body),  # as DraftEditForm(body=draft.body) would show it
     )
     if failed is not None and failed.draft_id == draft.id:
-        setattr(card, f"{failed.panel}_form", failed.form)
+        form = failed.form
+        if failed.panel == "edit":
+            card.edit_text, card.edit_errors = form.body.data or "", form.body.errors
+        else:
+            card.reject_text, card.reject_errors = form.reason.data or "", form.reason.errors
         card.open_panel = failed.panel
     return card
 

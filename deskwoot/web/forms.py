@@ -207,7 +207,7 @@ class LabelForm(FlaskForm):
 # --- drafts ----------------------------------------------------------------------------------
 
 
-def _review_text(value):
+def review_text(value):
     """Browsers send textarea line breaks as CRLF: store \\n, and trim the ends."""
     return value.replace("\r\n", "\n").strip() if isinstance(value, str) else value
 
@@ -223,7 +223,7 @@ class DraftEditForm(FlaskForm):
 
     body = TextAreaField(
         "Reply to send",
-        filters=[_review_text],
+        filters=[review_text],
         validators=[
             DataRequired("Write the reply to send, or use Approve to send the draft as it is."),
             Length(max=20_000, message="Keep the reply under 20,000 characters."),
@@ -237,7 +237,7 @@ class DraftRejectForm(FlaskForm):
 
     reason = TextAreaField(
         "Why reject it?",
-        filters=[_review_text],
+        filters=[review_text],
         validators=[
             DataRequired("Give a reason. The bot reads it and learns from it."),
             Length(max=2000, message="Keep the reason under 2,000 characters."),

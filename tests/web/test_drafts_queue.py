@@ -7,7 +7,7 @@ import re
 import pytest
 
 from deskwoot.extensions import db
-from deskwoot.models import Conversation, Workspace
+from deskwoot.models import Conversation, Message, Workspace, utcnow
 from deskwoot.services import conversations as conversation_service
 from deskwoot.services import drafts as draft_service
 from deskwoot.services import listing, mcp_settings
@@ -193,3 +193,44 @@ def test_each_card_shows_the_same_thread_end_as_the_conversation_pager(desk, bot
     assert by_conversation[long.id].earlier is True
     assert by_conversation[long.id].messages[-1].body == "Reply two"
     assert by_conversation[short.id].earlier is False
+
+
+def test_a_card_names_each_message_s_own_sender(as_admin, desk, bot):
+    """The excerpt's names come from one query of plain rows: the conversation's contact, or
+    another contact who wrote into it, the bot's token and who approved it."""
+    admin = factories.actor_for(desk.admin, desk.workspace)
+    conversation = desk.conversation
+    cousin = factories.make_contact(desk.workspace, name="Cousin <b>Carl</b>")
+    db.session.add(
+        Message(
+            workspace_id=desk.workspace.id,
+            conversation_id=conversation.id,
+            inbox_id=conversation.inbox_id,
+            kind="incoming",
+            sender_type="contact",
+            sender_contact_id=cousin.id,
+            body="Writing for my cousin",
+            created_at=utcnow(),
+        )
+    )
+    db.session.commit()
+    sent = draft_service.create_draft(bot, conversation.display_id, "An approved answer")
+    draft_service.approve(admin, sent.id)
+    draft_service.create_draft(bot, conversation.display_id, "Pending answer")
+
+    [item] = draft_service.review_queue(admin).items
+    names = [
+        (m.sender_type, m.sender_contact_name, m.token_name, m.approved_by_name)
+        for m in item.messages
+    ]
+    assert names == [
+        ("contact", "Jane Customer", None, None),
+        ("contact", "Cousin <b>Carl</b>", None, None),
+        ("bot", None, "Triage bot", "Ada Admin"),
+    ]
+    db.session.rollback()
+    page = _page(as_admin, desk.url("/drafts"))
+    assert '<span class="ctx-who">Cousin &lt;b&gt;Carl&lt;/b&gt;</span>' in page
+    assert '<span class="ctx-who">Jane Customer</span>' in page
+    assert '<span class="badge badge-bot">Triage bot</span>' in page
+    assert "approved by Ada Admin" in page

@@ -1,0 +1,64 @@
+"""The per-row helpers the busy lists use instead of macros and url_for (web/components.py,
+templating.id_url): they escape people's text and build exactly url_for's URLs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+from flask import g, url_for
+from markupsafe import escape
+
+from deskwoot.web import components
+from deskwoot.web.templating import id_url
+
+HOSTILE = '"><img src=x onerror=alert(1)>'
+
+
+def test_every_component_escapes_what_it_is_given():
+    outputs = [
+        components.avatar(HOSTILE, HOSTILE),
+        components.status_badge(HOSTILE, testid=HOSTILE),
+        components.priority_badge(HOSTILE),
+        components.label_chip(HOSTILE, HOSTILE),
+    ]
+    for html in outputs:
+        assert "<img" not in html
+        assert str(escape(HOSTILE)) in html  # quotes and brackets escaped, in attributes too
+    assert components.label_chip("vip", "red") == (
+        '<span class="chip label-chip" data-color="red">'
+        '<span class="chip-dot" aria-hidden="true"></span>vip</span>'
+    )
+    assert components.priority_badge("none") == "" and components.priority_badge(None) == ""
+    assert components.status_badge("open", testid="s") == (
+        '<span class="badge badge-status badge-open" data-testid="s">Open</span>'
+    )
+
+
+def test_when_is_a_time_element():
+    moment = datetime(2024, 3, 5, 14, 7, tzinfo=UTC)
+    assert components.when(moment) == (
+        '<time datetime="2024-03-05T14:07:00+00:00" title="5 Mar 2024, 14:07 UTC">5 Mar 2024</time>'
+    )
+
+
+def test_id_url_builds_url_for_s_urls_for_each_request_s_workspace(app):
+    endpoints = [
+        ("conversations.show", "display_id"),
+        ("drafts.approve", "draft_id"),
+        ("drafts.reject", "draft_id"),
+    ]
+    # The app fixture keeps one app context (one `g`) for every request: nothing built for
+    # one workspace may leak into the next request's URLs.
+    for slug in ("acme", "other-desk"):
+        with app.test_request_context(f"/w/{slug}/drafts", base_url="http://desk.test/root"):
+            g.workspace = SimpleNamespace(slug=slug)
+            for endpoint, name in endpoints:
+                for ident in (1, 42, 10**12):
+                    expected = url_for(endpoint, **{name: ident})
+                    assert id_url(endpoint, **{name: ident}) == expected
+                    assert expected.startswith(f"/root/w/{slug}/")
+            # Anything but a plain non-negative int takes url_for's own path.
+            assert id_url("drafts.approve", draft_id=True) == url_for(
+                "drafts.approve", draft_id=True
+            )
