@@ -143,17 +143,19 @@ def main() -> None:
         with counting(app, before, after):
             send(next(stream))
         one = list(statements)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for _ in range(args.n):
             send(next(stream))
         per_request = (time.perf_counter() - started) / args.n * 1000
+        cpu_per_request = (time.process_time() - cpu) / args.n * 1000
         profiler = cProfile.Profile()
         profiler.enable()
         for _ in range(args.n):
             send(next(stream))
         profiler.disable()
         print(
-            f"\n=== {tool}: {per_request:.2f} ms per request in-process, "
+            f"\n=== {tool}: {per_request:.2f} ms per request in-process "
+            f"({cpu_per_request:.2f} ms CPU, test client included), "
             f"{len(one)} SQL statements per request"
         )
         for sql, params, ms in one:
