@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import contextvars
+import fcntl
+import os
+import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import TypeVar
 
+from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
@@ -29,6 +33,46 @@ def init_app(app) -> None:
         engine = db.engine
         if engine.dialect.name == "sqlite":
             _configure_sqlite(engine)
+            database = engine.url.database
+            if database and database != ":memory:" and not database.startswith("file:"):
+                app.extensions["deskwoot_writer_queue"] = WriterQueue(database + "-writers")
+
+
+class WriterQueue:
+    """Lines SQLite writers up in the kernel instead of in SQLite's busy handler.
+
+    SQLite lets one writer in at a time; the others wait in its busy handler, which polls
+    with sleeps of 1, 2, 5, 10 … 100 ms and has no notion of who came first. With several
+    gunicorn workers writing (every agent call writes its audit row) a writer could lose
+    that race again and again: replies saw p99 latencies near two seconds while the lock was
+    mostly free. An exclusive flock() on a file beside the database, taken before BEGIN
+    IMMEDIATE and released after COMMIT, queues the writers of every process, and the next
+    one wakes the moment the lock is released (a threading lock does the same for threads
+    of one process, which share the file description). SQLite's own lock still guards the
+    data: a writer that does not queue (another program) is only waited for, as before.
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        self._threads = threading.Lock()
+        self._fd: int | None = None
+        self._pid: int | None = None
+
+    def _file(self) -> int:
+        if self._fd is None or self._pid != os.getpid():  # a forked worker opens its own
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._pid = os.getpid()
+        return self._fd
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        with self._threads:
+            fd = self._file()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -97,12 +141,15 @@ def write_transaction() -> Iterator:
         return
     if session.in_transaction():
         session.commit()
+    queue = current_app.extensions.get("deskwoot_writer_queue")
     token = _write_intent.set(True)
     try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        with queue.turn() if queue is not None else nullcontext():
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
     finally:
         _write_intent.reset(token)
