@@ -151,8 +151,16 @@ class Prebuilt:
         """Execute a statement that returns no rows (INSERT, UPDATE)."""
         self._execute(params or {}, fetch=False)
 
-    def _execute(self, params: dict, fetch: bool):
-        connection = db.session.connection()
+    def first_alone(self, params: dict | None = None):
+        """The first row, read on a pooled connection of its own, outside the session's
+        transaction: for a lone read that should not open the request's transaction (the
+        gate's token check, which is all a tools/list needs from the database)."""
+        with db.engine.connect() as connection:
+            found = self._execute(params or {}, fetch=True, connection=connection)
+        return found[0] if found else None
+
+    def _execute(self, params: dict, fetch: bool, connection=None):
+        connection = connection if connection is not None else db.session.connection()
         plan = self._plan(connection.dialect)
         if not self._fast(connection, plan, params):
             result = connection.execute(self.statement, params)

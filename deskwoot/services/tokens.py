@@ -294,7 +294,7 @@ def lookup(plaintext: str | None) -> LiveToken | None:
     """
     if not plaintext or not well_formed(plaintext):
         return None
-    row = _LOOKUP.first({"token_hash": digest(plaintext)})
+    row = _LOOKUP.first_alone({"token_hash": digest(plaintext)})
     if row is None or row.revoked_at is not None:
         return None
     if row.expires_at is not None and row.expires_at <= utcnow():
