@@ -40,20 +40,23 @@ def render(result: dict) -> tuple[str, dict]:
 
 def _wrap(value, name: str, wraps: list):
     """A copy of a result with each Untrusted string in tags (counted in `wraps`); only
-    dicts and lists are copied, everything else is shared."""
+    dicts and lists are copied, everything else is shared. Plain leaves (most of a result)
+    are passed over without a call."""
     kind = type(value)
     if kind is dict:
-        return {key: _wrap(item, name, wraps) for key, item in value.items()}
+        return {
+            key: item if type(item) in _PLAIN else _wrap(item, name, wraps)
+            for key, item in value.items()
+        }
     if kind is list:
-        return [_wrap(item, name, wraps) for item in value]
+        return [item if type(item) in _PLAIN else _wrap(item, name, wraps) for item in value]
     if kind is Untrusted:
         wraps.append(None)
         return f"<{name}>{value}</{name}>"
     return value
 
 
-def render_text(result: dict) -> str:
-    return render(result)[0]
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 # Keys whose string values may have been typed by a customer (names, subjects, previews).
