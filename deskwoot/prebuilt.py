@@ -134,8 +134,8 @@ class Prebuilt:
             plan = self._plans[dialect.name] = _Plan(self.statement, dialect)
         return plan
 
-    def _fast(self, connection, plan: _Plan, params: dict) -> bool:
-        if not plan.usable or connection.engine.dispatch.before_cursor_execute:
+    def _fast(self, engine, plan: _Plan, params: dict) -> bool:
+        if not plan.usable or engine.dispatch.before_cursor_execute:
             return False
         return all(params.get(plan.keys[name]) for name in plan.expanding)
 
@@ -152,43 +152,55 @@ class Prebuilt:
         self._execute(params or {}, fetch=False)
 
     def first_alone(self, params: dict | None = None):
-        """The first row, read on a pooled connection of its own, outside the session's
+        """The first row, read on a pooled DBAPI connection of its own, outside the session's
         transaction: for a lone read that should not open the request's transaction (the
         gate's token check, which is all a tools/list needs from the database)."""
-        with db.engine.connect() as connection:
-            found = self._execute(params or {}, fetch=True, connection=connection)
+        params = params or {}
+        engine = db.engine
+        plan = self._plan(engine.dialect)
+        if not self._fast(engine, plan, params):
+            with engine.connect() as connection:
+                found = list(connection.execute(self.statement, params))
+        else:
+            pooled = engine.raw_connection()
+            try:
+                found = _on_cursor(pooled, engine.dialect, plan, params, True, pooled.invalidate)
+            finally:
+                pooled.close()  # back to the pool, which ends any transaction the read began
         return found[0] if found else None
 
-    def _execute(self, params: dict, fetch: bool, connection=None):
-        connection = connection if connection is not None else db.session.connection()
+    def _execute(self, params: dict, fetch: bool):
+        connection = db.session.connection()
         plan = self._plan(connection.dialect)
-        if not self._fast(connection, plan, params):
+        if not self._fast(connection.engine, plan, params):
             result = connection.execute(self.statement, params)
             return list(result) if fetch else None
-        sql, arguments = plan.arguments(params)
-        cursor = connection.connection.cursor()
-        try:
-            cursor.execute(sql, arguments)
-            return plan.rows(cursor) if fetch else None
-        except connection.dialect.loaded_dbapi.Error as error:
-            raise _wrapped(connection, error, cursor, sql, arguments) from error
-        finally:
-            cursor.close()
+        return _on_cursor(
+            connection.connection, connection.dialect, plan, params, fetch, connection.invalidate
+        )
 
 
-def _wrapped(connection, error: Exception, cursor, sql: str, arguments) -> DBAPIError:
-    """The driver's error as SQLAlchemy would raise it (IntegrityError, OperationalError…,
-    with .orig), so callers' handling (conflicts, transient retries) is the same on both
-    paths; a lost connection is invalidated so the pool never hands it out again."""
-    dialect = connection.dialect
-    lost = dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
-    if lost:
-        connection.invalidate(error)
-    return DBAPIError.instance(
-        sql,
-        arguments,
-        error,
-        dialect.loaded_dbapi.Error,
-        connection_invalidated=lost,
-        dialect=dialect,
-    )
+def _on_cursor(pooled, dialect: Dialect, plan: _Plan, params: dict, fetch: bool, invalidate):
+    """Run a plan on a pooled DBAPI connection; driver errors come out as SQLAlchemy's
+    (IntegrityError, OperationalError…, with .orig), so callers' handling (conflicts,
+    transient retries) is the same on both paths, and a lost connection is invalidated so
+    the pool never hands it out again."""
+    sql, arguments = plan.arguments(params)
+    cursor = pooled.cursor()
+    try:
+        cursor.execute(sql, arguments)
+        return plan.rows(cursor) if fetch else None
+    except dialect.loaded_dbapi.Error as error:
+        lost = dialect.is_disconnect(error, pooled.dbapi_connection, cursor)
+        if lost:
+            invalidate(error)
+        raise DBAPIError.instance(
+            sql,
+            arguments,
+            error,
+            dialect.loaded_dbapi.Error,
+            connection_invalidated=lost,
+            dialect=dialect,
+        ) from error
+    finally:
+        cursor.close()

@@ -119,3 +119,13 @@ def test_bind_processors_apply(desk):
     with pytest.raises(ValueError, match="naive"):
         audit.run({"workspace_id": workspace.id, "created_at": at.replace(tzinfo=None)})
     db.session.rollback()
+
+
+def test_first_alone_reads_outside_the_session(desk):
+    _, ids = desk
+    db.session.rollback()
+    row = CONVERSATIONS.first_alone({"ids": ids[1:2]})
+    assert row.id == ids[1] and row.custom_attributes == {"plan": "gold", "seats": 12}
+    assert not db.session().in_transaction()  # the request's transaction was not opened
+    assert CONVERSATIONS.first_alone({"ids": [0]}) is None
+    assert tuple(_through_sqlalchemy(CONVERSATIONS, {"ids": ids[1:2]})[0]) == tuple(row)
