@@ -103,14 +103,21 @@ def test_mint_copy_and_revoke_a_token(page: Page, page_log, desk, live_server, a
     plaintext = token_box.input_value()
     assert plaintext.startswith("dw_mcp_") and len(plaintext) == 45
     expect(token_box).to_have_attribute("readonly", "")
-    page.get_by_role("button", name="Copy token").click()
+    # The clipboard is the browser's, shared with the previous test's context: read it only
+    # once the page says the write finished.
+    copy_token = page.locator("button[data-copy='#mcp-token']")  # its name becomes "Copied"
+    copy_token.click()
+    expect(copy_token).to_have_text("Copied")
     assert page.evaluate("navigator.clipboard.readText()") == plaintext
     snippet = json.loads(page.get_by_test_id("mcp-snippet").inner_text())
     assert snippet["mcpServers"]["deskwoot"] == {
         "url": f"{live_server}/api/mcp",
         "headers": {"Authorization": f"Bearer {plaintext}"},
     }
-    page.get_by_role("button", name="Copy configuration").click()
+    copy_configuration = page.locator("button[data-copy='#mcp-snippet']")
+    expect(copy_configuration).to_have_text("Copy configuration")
+    copy_configuration.click()
+    expect(copy_configuration).to_have_text("Copied")
     assert json.loads(page.evaluate("navigator.clipboard.readText()")) == snippet
     assert no_horizontal_overflow(page), "the token page scrolls sideways"
     page.screenshot(path=artifacts / f"mcp-token-{viewport['width']}.png", full_page=True)
