@@ -52,8 +52,11 @@ CONVERSATION_COLUMNS = (
     Conversation.contact_id,
     Contact.name.label("contact_name"),
     Contact.email.label("contact_email"),
+    Contact.identifier.label("contact_identifier"),
+    Contact.phone.label("contact_phone"),
     Conversation.assignee_id,
     _assignee.name.label("assignee_name"),
+    _assignee.email.label("assignee_email"),
 )
 MESSAGE_COLUMNS = (
     Message.id,
@@ -88,19 +91,31 @@ def _ref(ref_id, name):
 
 
 _LABEL_NAMES = Prebuilt(
-    select(ConversationLabel.conversation_id, Label.name)
+    select(ConversationLabel.conversation_id, Label.name, Label.color)
     .join(Label, Label.id == ConversationLabel.label_id)
     .where(ConversationLabel.conversation_id.in_(bindparam("ids", expanding=True)))
     .order_by(Label.name)
 )
 
 
+def _contact(row) -> SimpleNamespace:
+    contact = SimpleNamespace(
+        id=row.contact_id,
+        name=row.contact_name,
+        email=row.contact_email,
+        identifier=row.contact_identifier,
+        phone=row.contact_phone,
+    )
+    contact.display_name = Contact.display_name.fget(contact)  # the model's own rule
+    return contact
+
+
 def _conversations(rows) -> list[SimpleNamespace]:
     ids = [row.id for row in rows]
     names: dict[int, list] = {}
     if ids:
-        for conversation_id, name in _LABEL_NAMES.rows({"ids": ids}):
-            names.setdefault(conversation_id, []).append(SimpleNamespace(name=name))
+        for conversation_id, name, color in _LABEL_NAMES.rows({"ids": ids}):
+            names.setdefault(conversation_id, []).append(SimpleNamespace(name=name, color=color))
     return [
         SimpleNamespace(
             **{
@@ -120,10 +135,12 @@ def _conversations(rows) -> list[SimpleNamespace]:
                 )
             },
             inbox=SimpleNamespace(id=row.inbox_id, name=row.inbox_name),
-            contact=SimpleNamespace(
-                id=row.contact_id, name=row.contact_name, email=row.contact_email
-            ),
-            assignee=_ref(row.assignee_id, row.assignee_name),
+            contact=_contact(row),
+            assignee=SimpleNamespace(
+                id=row.assignee_id, name=row.assignee_name, email=row.assignee_email
+            )
+            if row.assignee_id is not None
+            else None,
             labels=names.get(row.id, []),
         )
         for row in rows
@@ -188,17 +205,23 @@ def _rows_to_messages(rows) -> list[SimpleNamespace]:
 
 
 def conversation_page(
-    actor: Actor, filters: listing.ConversationFilters, limit: int, before=None
+    actor: Actor,
+    filters: listing.ConversationFilters,
+    limit: int,
+    before=None,
+    offset: int = 0,
 ) -> tuple[list[SimpleNamespace], bool]:
-    """Like listing.list_conversations, as plain rows: one prebuilt statement per reach
-    variant and filter shape (a text query builds its own)."""
+    """The actor's conversations narrowed by `filters`, newest activity first, after the
+    keyset position `before` or skipping `offset`, as plain rows: one prebuilt statement per
+    reach variant and filter shape (a text query here is only a filter and builds its own;
+    listing.list_conversations pages a search in its own order)."""
     if filters.query:
         query = listing.keyset(listing.conversation_query(actor, filters), before)
-        rows = core(_newest_first(_with_joins(query)).limit(limit + 1)).all()
+        rows = core(_newest_first(_with_joins(query)).limit(limit + 1).offset(offset)).all()
     else:
         listing.check_filters(actor, filters)
         variant, params = policy.conversation_reach(actor)
-        params.update(listing.filter_params(actor, filters), limit=limit + 1)
+        params.update(listing.filter_params(actor, filters), limit=limit + 1, offset=offset)
         if before is not None:
             params["before_at"], params["before_id"] = before
         statement = _page_statement(variant, listing.filter_shape(filters), before is not None)
@@ -217,7 +240,9 @@ def _page_statement(variant: str, shape: tuple, keyset: bool) -> Prebuilt:
         if keyset:
             clauses.append(listing.KEYSET)
         query = _with_joins(select(Conversation).where(*clauses))
-        _PAGES[key] = Prebuilt(_newest_first(query).limit(bindparam("limit")))
+        _PAGES[key] = Prebuilt(
+            _newest_first(query).limit(bindparam("limit")).offset(bindparam("offset"))
+        )
     return _PAGES[key]
 
 

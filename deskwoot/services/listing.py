@@ -224,52 +224,37 @@ def list_conversations(
     limit: int = 25,
     offset: int = 0,
     before: tuple[datetime, int] | None = None,
-) -> tuple[list[Conversation], bool]:
-    """One page of conversations (newest activity first) and whether there are more.
+) -> tuple[list, bool]:
+    """One page of conversations (newest activity first) and whether there are more, as
+    plain rows with their inbox, contact, assignee and labels (agent_reads.conversation_page:
+    the web's list and the agent's are the same statements).
 
     `before` is a keyset position (last_activity_at, id) from the previous page's last row.
     With filters.query the page is a search's, in the search's order (search.py), paged
     by `offset`.
     """
+    from deskwoot.services import agent_reads  # it builds on this module's filters
+
     limit = max(1, min(limit, MAX_LIMIT))
-    loading = (
-        selectinload(Conversation.inbox),
-        selectinload(Conversation.contact),
-        selectinload(Conversation.assignee),
-        selectinload(Conversation.labels),
+    if not search.terms(filters.query):
+        plain = replace(filters, query=None)
+        return agent_reads.conversation_page(actor, plain, limit, before=before, offset=offset)
+    if before is not None:
+        raise ValueError("a search pages by offset or by search_hits(before_key=...)")
+    hits = search_hits(actor, filters, limit, offset)
+    page = hits[:limit]
+    only = ConversationFilters(
+        status="all", conversation_ids=tuple(h.conversation_id for h in page)
     )
-    if search.terms(filters.query):
-        if before is not None:
-            raise ValueError("a search pages by offset or by search_hits(before_key=...)")
-        hits = search_hits(actor, filters, limit, offset)
-        ids = tuple(h.conversation_id for h in hits[:limit])
-        rows = db.session.execute(
-            policy.conversations(actor).where(Conversation.id.in_(ids)).options(*loading)
-        ).scalars()
-        return in_order(list(rows), hits[:limit]), len(hits) > limit
-    query = keyset(conversation_query(actor, filters), before)
-    rows = list(
-        db.session.execute(
-            query.options(*loading)
-            .order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
-            .limit(limit + 1)
-            .offset(offset)
-        ).scalars()
-    )
-    return rows[:limit], len(rows) > limit
+    rows, _ = agent_reads.conversation_page(actor, only, limit=max(1, len(page)))
+    return in_order(rows, page), len(hits) > limit
 
 
-def last_messages(conversation_ids: list[int]) -> dict[int, Message]:
-    """The newest non-note message of each conversation, for list previews."""
-    if not conversation_ids:
-        return {}
-    newest = (
-        select(func.max(Message.id))
-        .where(Message.conversation_id.in_(conversation_ids), Message.kind != "note")
-        .group_by(Message.conversation_id)
-    )
-    rows = db.session.execute(select(Message).where(Message.id.in_(newest))).scalars()
-    return {m.conversation_id: m for m in rows}
+def last_messages(conversation_ids: list[int]) -> dict:
+    """The newest non-note message of each conversation, for list previews (plain rows)."""
+    from deskwoot.services import agent_reads  # it builds on this module's filters
+
+    return agent_reads.last_messages(conversation_ids)
 
 
 # The status tabs count this far and no further ("1,000+"): a bounded scan per status, so the
