@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InvalidRequestError
 from sqlalchemy.sql.elements import ClauseElement
 
 from deskwoot.extensions import db
@@ -42,15 +42,17 @@ class _Plan:
         # Python-side column defaults (default=, onupdate=) are computed per execution by
         # SQLAlchemy; so are "post-compile" (literal_execute) values, except the expanding
         # lists rendered here. A statement needing either takes SQLAlchemy's own path.
-        self.usable = not (compiled.insert_prefetch or compiled.update_prefetch) and all(
-            _POSTCOMPILE.format(name) not in self.sql or name in self.expanding for name in binds
+        # A bind whose value is a callable is evaluated per execution too.
+        self.usable = (
+            not (compiled.insert_prefetch or compiled.update_prefetch)
+            and all(
+                _POSTCOMPILE.format(name) not in self.sql or name in self.expanding
+                for name in binds
+            )
+            and not any(bind.callable is not None for bind in binds.values())
         )
         self.keys = {name: bind.key for name, bind in binds.items()}
-        self.defaults = {
-            name: bind.effective_value
-            for name, bind in binds.items()
-            if bind.value is not None or bind.callable is not None
-        }
+        self.defaults = {name: bind.value for name, bind in binds.items() if not bind.required}
         self.bind_processors: dict[str, Callable] = {}
         for name, bind in binds.items():
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
@@ -72,7 +74,12 @@ class _Plan:
 
     def value(self, name: str, params: dict) -> Any:
         key = self.keys[name]
-        value = params[key] if key in params else self.defaults.get(name)
+        if key in params:
+            value = params[key]
+        elif name in self.defaults:
+            value = self.defaults[name]
+        else:  # as SQLAlchemy's own path would say
+            raise InvalidRequestError(f"A value is required for bind parameter {key!r}")
         processor = self.bind_processors.get(name)
         return processor(value) if processor is not None else value
 
@@ -95,6 +102,9 @@ class _Plan:
         named = {name: self.value(name, params) for name in self.keys if name not in self.expanding}
         for name in self.expanding:
             items = list(params[self.keys[name]])
+            processor = self.bind_processors.get(name)
+            if processor is not None:
+                items = [processor(item) for item in items]
             slots = [f"{name}__{i}" for i in range(len(items))]
             named.update(zip(slots, items, strict=True))
             sql = sql.replace(_POSTCOMPILE.format(name), ", ".join(f"%({slot})s" for slot in slots))

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import bindparam, event, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InvalidRequestError
 
 from deskwoot.extensions import db
 from deskwoot.models import AuditEntry, Conversation, Label
@@ -129,3 +129,8 @@ def test_first_alone_reads_outside_the_session(desk):
     assert not db.session().in_transaction()  # the request's transaction was not opened
     assert CONVERSATIONS.first_alone({"ids": [0]}) is None
     assert tuple(_through_sqlalchemy(CONVERSATIONS, {"ids": ids[1:2]})[0]) == tuple(row)
+
+
+def test_a_missing_parameter_is_refused_not_sent_as_null(desk):
+    with pytest.raises(InvalidRequestError, match=r"value is required .* 'workspace_id'"):
+        LABEL_NAMES.rows({})
