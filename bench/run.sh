@@ -13,32 +13,18 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-VENV=.venv
-STAMP=$VENV/.deskwoot-installed
-export PIP_DISABLE_PIP_VERSION_CHECK=1
-
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'bench/run.sh: error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 
 if ! command -v wrk >/dev/null 2>&1; then
-    [[ $(id -u) -eq 0 ]] || die "wrk is missing. Install it as root: apt-get install -y wrk"
-    say "installing wrk"
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; } \
-        >/dev/null 2>&1 || die "apt-get install wrk failed"
+    apt_install /dev/null wrk
 fi
 
 PYTHON=${BENCH_PYTHON:-}
 if [[ -z $PYTHON ]]; then
-    if ! "$VENV/bin/python" -c '' 2>/dev/null; then
-        say "creating virtualenv .venv"
-        rm -rf "$VENV"
-        python3 -m venv "$VENV"
-    fi
-    if [[ ! -f "$STAMP" || pyproject.toml -nt "$STAMP" ]]; then
-        say "installing deskwoot[test] into .venv"
-        "$VENV/bin/pip" install -q --progress-bar off -e '.[test]'
-        touch "$STAMP"
-    fi
+    ensure_venv
     PYTHON=$VENV/bin/python
 fi
 

@@ -17,14 +17,14 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
-VENV=$ROOT/.venv
-STAMP=$VENV/.deskwoot-installed
 ARTIFACTS=$ROOT/test-artifacts
 TIMEOUT=${DESKWOOT_TEST_TIMEOUT:-4500}
 PYTEST_ARGS=("$@")
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'test.sh: error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 
 case "${DESKWOOT_TEST_DB:-both}" in
     both) RUNS=(sqlite postgresql) ;;
@@ -36,7 +36,6 @@ wants_pg() { [[ " ${RUNS[*]} " == *" postgresql "* ]]; }
 
 export DESKWOOT_CHROMIUM=${DESKWOOT_CHROMIUM:-/usr/bin/chromium}
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
-export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 mkdir -p "$ARTIFACTS"
 
@@ -58,32 +57,7 @@ ensure_system_packages() {
         missing+=(python3-venv)
     fi
     [[ ${#missing[@]} -eq 0 ]] && return 0
-
-    if [[ $(id -u) -ne 0 ]]; then
-        die "missing system packages: ${missing[*]}. Install them as root:
-    apt-get update && apt-get install -y ${missing[*]}"
-    fi
-    say "installing system packages: ${missing[*]} (log: test-artifacts/apt.log)"
-    if ! { apt-get update -qq &&
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } \
-        >"$ARTIFACTS/apt.log" 2>&1; then
-        tail -n 40 "$ARTIFACTS/apt.log" >&2
-        die "apt-get install ${missing[*]} failed"
-    fi
-}
-
-# --- 2. virtualenv --------------------------------------------------------------
-ensure_venv() {
-    if ! "$VENV/bin/python" -c '' 2>/dev/null; then
-        say "creating virtualenv .venv"
-        rm -rf "$VENV"
-        python3 -m venv "$VENV"
-    fi
-    if [[ ! -f "$STAMP" || pyproject.toml -nt "$STAMP" ]]; then
-        say "installing deskwoot[test] into .venv"
-        "$VENV/bin/pip" install -q --progress-bar off -e '.[test]'
-        touch "$STAMP"
-    fi
+    apt_install "$ARTIFACTS/apt.log" "${missing[@]}"
 }
 
 # --- cleanup: stop runs and the PostgreSQL cluster, whatever happens --------------

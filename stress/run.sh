@@ -12,12 +12,10 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-VENV=.venv
-STAMP=$VENV/.deskwoot-installed
-export PIP_DISABLE_PIP_VERSION_CHECK=1
-
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'stress/run.sh: error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 
 # PostgreSQL server binaries, unless the run is on SQLite only or on a server given by URL.
 needs_pg=1
@@ -25,27 +23,8 @@ case " $* " in
     *" --db sqlite "* | *" --db=sqlite "* | *" --pg-url"*) needs_pg=0 ;;
 esac
 if [[ $needs_pg -eq 1 ]] && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
-    [[ $(id -u) -eq 0 ]] || die "PostgreSQL is missing. Install it as root: apt-get install -y postgresql"
-    say "installing postgresql"
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; } \
-        >/dev/null 2>&1 || die "apt-get install postgresql failed"
+    apt_install /dev/null postgresql
 fi
-if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
-    [[ $(id -u) -eq 0 ]] || die "python3-venv is missing. Install it as root: apt-get install -y python3-venv"
-    say "installing python3-venv"
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; } \
-        >/dev/null 2>&1 || die "apt-get install python3-venv failed"
-fi
-
-if ! "$VENV/bin/python" -c '' 2>/dev/null; then
-    say "creating virtualenv .venv"
-    rm -rf "$VENV"
-    python3 -m venv "$VENV"
-fi
-if [[ ! -f "$STAMP" || pyproject.toml -nt "$STAMP" ]]; then
-    say "installing deskwoot[test] into .venv"
-    "$VENV/bin/pip" install -q --progress-bar off -e '.[test]'
-    touch "$STAMP"
-fi
+ensure_venv
 
 exec "$VENV/bin/python" -m stress "$@"

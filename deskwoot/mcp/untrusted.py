@@ -77,17 +77,6 @@ def remark(value, key: str | None = None, parent: dict | None = None):
     return value
 
 
-def plain(value):
-    """Strip the markers (for storage, e.g. idempotent replays)."""
-    if isinstance(value, Untrusted):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
-
-
 INSTRUCTIONS = """\
 You are connected to a Deskwoot help desk through a scoped bot token. Call `whoami` first to
 see your workspace, scopes and inboxes.

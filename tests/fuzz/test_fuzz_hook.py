@@ -71,18 +71,24 @@ def payloads(world) -> st.SearchStrategy:
     return build()
 
 
-def test_hook_random_documents(hook_probe):
-    """Arbitrary JSON of any shape as the body."""
-    case = st.tuples(S.json_values(), S.encodings)
+def _post_each(hook_probe, budget: str, bodies: st.SearchStrategy) -> None:
+    """POST every generated body to the fuzz inbox's hook, in batches; the probe checks each
+    answer and the database, and the run must reach its budget of cases."""
 
-    @fuzz_settings(BUDGET["random_documents"])
-    @given(batch=batches(case))
+    @fuzz_settings(BUDGET[budget])
+    @given(batch=batches(bodies))
     def check(batch):
-        for document, style in hook_probe.each(batch):
-            hook_probe.post(path(hook_probe.world.uid), S.encode(document, style), HEADERS)
+        for raw in hook_probe.each(batch):
+            hook_probe.post(path(hook_probe.world.uid), raw, HEADERS)
 
     check()
-    hook_probe.require(BUDGET["random_documents"])
+    hook_probe.require(BUDGET[budget])
+
+
+def test_hook_random_documents(hook_probe):
+    """Arbitrary JSON of any shape as the body."""
+    documents = st.tuples(S.json_values(), S.encodings).map(lambda case: S.encode(*case))
+    _post_each(hook_probe, "random_documents", documents)
 
 
 @st.composite
@@ -92,31 +98,13 @@ def mutated_payloads(draw, world) -> bytes:
 
 def test_hook_mutated_payloads(hook_probe):
     """Valid deliveries with fields dropped, retyped, replaced by hostile values, or extra."""
-    world = hook_probe.world
-
-    @fuzz_settings(BUDGET["mutated_payloads"])
-    @given(batch=batches(mutated_payloads(world)))
-    def check(batch):
-        for raw in hook_probe.each(batch):
-            hook_probe.post(path(world.uid), raw, HEADERS)
-
-    check()
-    hook_probe.require(BUDGET["mutated_payloads"])
+    _post_each(hook_probe, "mutated_payloads", mutated_payloads(hook_probe.world))
 
 
 def test_hook_valid_payloads(hook_probe):
     """Well-formed deliveries: new and known contacts, repeated source_ids, conversation ids
     that are not this contact's. Each is 201, a 200 duplicate, or a JSON error."""
-    world = hook_probe.world
-
-    @fuzz_settings(BUDGET["valid_payloads"])
-    @given(batch=batches(payloads(world)))
-    def check(batch):
-        for payload in hook_probe.each(batch):
-            hook_probe.post(path(world.uid), S.encode(payload), HEADERS)
-
-    check()
-    hook_probe.require(BUDGET["valid_payloads"])
+    _post_each(hook_probe, "valid_payloads", payloads(hook_probe.world).map(S.encode))
 
 
 def _near_limit(delta: int) -> bytes:
@@ -140,16 +128,7 @@ def raw_bodies(draw, world) -> bytes:
 
 def test_hook_raw_bytes(hook_probe):
     """Invalid UTF-8, raw surrogates, NaN, NUL, truncation, deep nesting, the 1 MiB edge."""
-    world = hook_probe.world
-
-    @fuzz_settings(BUDGET["raw_bytes"])
-    @given(batch=batches(raw_bodies(world)))
-    def check(batch):
-        for raw in hook_probe.each(batch):
-            hook_probe.post(path(world.uid), raw, HEADERS)
-
-    check()
-    hook_probe.require(BUDGET["raw_bytes"])
+    _post_each(hook_probe, "raw_bytes", raw_bodies(hook_probe.world))
 
 
 latin1 = st.text(

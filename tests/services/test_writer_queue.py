@@ -26,8 +26,11 @@ def queue_path(app):
 
 
 def test_the_queue_file_lives_beside_the_database(app, queue_path):
-    database = db.engine.url.database
-    assert queue_path == database + "-writers"
+    """The README names this file: operators see it next to the database."""
+    assert queue_path == db.engine.url.database + "-writers"
+    with write_transaction():
+        pass
+    assert os.path.isfile(queue_path)
 
 
 def test_a_writer_waits_for_the_one_holding_the_queue_then_runs(app, queue_path):

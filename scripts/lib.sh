@@ -1,0 +1,41 @@
+# shellcheck shell=bash
+# Shared by scripts/test.sh, bench/run.sh and stress/run.sh: sourced from the repository root
+# after the caller has defined say() and die(). One place decides how the project's virtualenv
+# is made and how a missing Debian package is installed.
+
+VENV=${VENV:-$PWD/.venv}
+STAMP=$VENV/.deskwoot-installed
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# apt_install LOG PACKAGE...: install Debian packages as root (output to LOG), or say how.
+apt_install() {
+    local log=$1
+    shift
+    if [[ $(id -u) -ne 0 ]]; then
+        die "missing system packages: $*. Install them as root:
+    apt-get update && apt-get install -y $*"
+    fi
+    say "installing system packages: $*"
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"; } \
+        >"$log" 2>&1; then
+        tail -n 40 "$log" >&2
+        die "apt-get install $* failed"
+    fi
+}
+
+# ensure_venv: .venv with deskwoot[test], reinstalled when pyproject.toml changes.
+ensure_venv() {
+    if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+        apt_install /dev/null python3-venv
+    fi
+    if ! "$VENV/bin/python" -c '' 2>/dev/null; then
+        say "creating virtualenv .venv"
+        rm -rf "$VENV"
+        python3 -m venv "$VENV"
+    fi
+    if [[ ! -f "$STAMP" || pyproject.toml -nt "$STAMP" ]]; then
+        say "installing deskwoot[test] into .venv"
+        "$VENV/bin/pip" install -q --progress-bar off -e '.[test]'
+        touch "$STAMP"
+    fi
+}
