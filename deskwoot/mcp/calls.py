@@ -86,18 +86,27 @@ def _audit_alone(
         _account(actor, action, target, outcome, detail)
 
 
-def result(text: str, structured: dict, is_error: bool = False) -> dict:
-    """A tools/call result on the wire, built directly: it is the hottest path we serve."""
+def result(text: str, structured: dict) -> dict:
+    """A successful tools/call result on the wire, built directly: it is the hottest path we
+    serve. `structured` conforms to the tool's outputSchema."""
     return {
         "content": [{"type": "text", "text": text}],
         "structuredContent": structured,
-        "isError": is_error,
+        "isError": False,
     }
 
 
 def business_error(code: str, message: str, **data) -> dict:
-    text, structured = render({"error": {"code": code, "message": message, **data}})
-    return result(text, structured, is_error=True)
+    """A business failure (not found, invalid, conflict…) as an `isError` result.
+
+    It carries no `structuredContent`: the spec says structured results conform to the tool's
+    outputSchema, and an error does not. Clients that validate it anyway (the TypeScript SDK
+    v1 client, the Inspector) would otherwise replace our message with their own schema
+    complaint. The `{"error": {"code", "message", …}}` object travels as JSON in the text block,
+    which every client shows the model as-is.
+    """
+    text, _ = render({"error": {"code": code, "message": message, **data}})
+    return {"content": [{"type": "text", "text": text}], "isError": True}
 
 
 def call(actor: Actor, name: str, arguments: dict | None) -> dict:

@@ -295,7 +295,12 @@ def _check_result(res, answer, sent, headers, expect_auth, why) -> Verdict:
     spec = registry.get(name)
     assert spec is not None, why
     if result["isError"]:
+        # No structuredContent on an error: it would not match the tool's outputSchema.
+        assert "structuredContent" not in result, why
+        error = json.loads(result["content"][0]["text"])["error"]
+        assert isinstance(error["code"], str) and isinstance(error["message"], str), why
         return Verdict("200 tools/call isError", why, [[(name, "denied")], [(name, "error")]])
+    assert isinstance(result["structuredContent"], dict), why
     if spec.read_only:
         return Verdict("200 tools/call ok", why, [[(name, "ok")]])
     # A replay writes nothing but its audit row; the first run may write anything.

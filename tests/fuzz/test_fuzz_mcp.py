@@ -25,6 +25,7 @@ from tests.fuzz.mcp_requests import (
     modern_requests,
     tool_call_requests,
 )
+from tests.mcp.helpers import tool_error
 
 # Requests each test sends per run (before DESKWOOT_FUZZ_EXAMPLES scaling); each test asserts
 # it really sent its share, so together they guarantee the promised total.
@@ -322,8 +323,7 @@ def test_huge_non_integer_id_argument_is_a_tool_error_not_a_500(mcp_probe):
     body["params"] = {"name": "add_contact_note", "arguments": arguments}
     res = mcp_probe.post(S.encode(body), JSON_HEADERS, "full")
     result = res.get_json()["result"]
-    assert result["isError"] is True
-    assert result["structuredContent"]["error"]["code"] == "invalid_arguments"
+    assert tool_error(result)["code"] == "invalid_arguments"
 
 
 def test_accepted_notification_declares_no_html_body(mcp_probe):
@@ -346,8 +346,7 @@ def test_times_beyond_the_utc_range_are_tool_errors(mcp_probe):
             body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call"}
             body["params"] = {"name": name, "arguments": arguments}
             result = mcp_probe.post(S.encode(body), JSON_HEADERS, "full").get_json()["result"]
-            assert result["isError"] is True
-            assert result["structuredContent"]["error"]["code"] == "invalid"
+            assert tool_error(result)["code"] == "invalid"
 
 
 def test_integral_floats_count_as_integers(mcp_probe):

@@ -47,13 +47,25 @@ async def ok(client, tool: str, arguments: dict | None = None) -> dict:
     return result.structured_content
 
 
+def tool_error(result: dict) -> dict:
+    """The `{"code", "message", …}` of a raw isError tools/call result.
+
+    An error result carries no structuredContent (it would not match the tool's outputSchema,
+    and strict clients would hide the message behind a schema complaint); the error object
+    travels as JSON in the text block, which is what every client shows the agent."""
+    assert result["isError"] is True, result
+    assert "structuredContent" not in result, result
+    error = json.loads(result["content"][0]["text"])["error"]
+    assert error["code"] and error["message"], result
+    return error
+
+
 async def fails(client, tool: str, arguments: dict | None = None) -> dict:
     """Call a tool that must answer with an isError business result; returns its error."""
     result = await client.call_tool(tool, arguments or {})
     assert result.is_error, f"{tool} unexpectedly succeeded: {result.structured_content}"
-    error = result.structured_content["error"]
-    assert error["code"] and error["message"]
-    return error
+    assert result.structured_content is None, result
+    return tool_error(result.model_dump(by_alias=True, exclude_none=True))
 
 
 async def rpc_error(client, tool: str, arguments: dict | None = None) -> MCPError:

@@ -19,6 +19,7 @@ from deskwoot.models import AuditEntry, Base
 from deskwoot.policy import SCOPES, member_actor
 from deskwoot.services import contacts, mcp_settings, tokens
 from tests import factories as f
+from tests.mcp.helpers import tool_error
 
 registry.load()
 ID_TOOLS = [spec for spec in registry.REGISTRY.values() if spec.id_args]
@@ -146,8 +147,7 @@ def test_out_of_reach_ids_are_not_found(client, world, tool, argument, kind, rea
     arguments[argument] = world[reach][kind]
     before = row_counts()
     result = call(client, world["token"], tool, arguments)
-    assert result["isError"] is True, result["structuredContent"]
-    assert result["structuredContent"]["error"]["code"] == "not_found"
+    assert tool_error(result)["code"] == "not_found"
     assert row_counts() == before
     entry = db.session.execute(
         select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)

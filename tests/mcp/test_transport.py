@@ -17,6 +17,7 @@ from deskwoot.models import AuditEntry, Message
 from deskwoot.policy import SCOPES, member_actor, system_actor
 from deskwoot.services import mcp_settings, tokens, workspaces
 from tests import factories as f
+from tests.mcp.helpers import tool_error
 
 LEGACY = "2025-11-25"
 MODERN = "2026-07-28"
@@ -187,6 +188,46 @@ def test_modern_tools_call_result_shape(client, desk):
     result = res.get_json()["result"]
     assert result["resultType"] == "complete" and result["isError"] is False
     assert result["structuredContent"]["messages"][0]["author_role"] == "customer"
+
+
+@pytest.mark.parametrize(
+    ("era_headers", "params_meta"),
+    [({}, None), (modern_headers("tools/call", "get_conversation"), META)],
+    ids=["legacy", "modern"],
+)
+def test_business_error_result_has_no_structured_content(client, desk, era_headers, params_meta):
+    """Regression: an isError result used to carry structuredContent {"error": …}, which does
+    not match the tool's outputSchema; the TypeScript SDK client and the Inspector validate it
+    anyway and showed the agent their schema complaint instead of our message. Both eras now
+    answer with the error as JSON in the text block only."""
+    params = {"name": "get_conversation", "arguments": {"conversation_id": 9999}}
+    if params_meta:
+        params["_meta"] = params_meta
+    res = post(client, rpc("tools/call", params), desk["token"], era_headers)
+    result = res.get_json()["result"]
+    assert set(result) - {"resultType", "_meta"} == {"content", "isError"}
+    error = tool_error(result)
+    assert error == {"code": "not_found", "message": error["message"]}
+    assert "9999" in error["message"] and "not found" in error["message"]
+
+
+def test_success_result_matches_the_output_schema(client, desk):
+    """The other half of the rule: a successful result's structuredContent is what the tool's
+    outputSchema promises (strict clients reject anything else)."""
+    from jsonschema import Draft202012Validator
+
+    from deskwoot.mcp import registry
+
+    res = post(
+        client,
+        rpc("tools/call", {"name": "get_conversation", "arguments": {"conversation_id": 1}}),
+        desk["token"],
+    )
+    result = res.get_json()["result"]
+    assert result["isError"] is False
+    schema = registry.get("get_conversation").output_schema
+    Draft202012Validator(schema).validate(result["structuredContent"])
+    assert json.loads(result["content"][0]["text"])["conversation"]["display_id"] == 1
 
 
 # --- the gate ------------------------------------------------------------------------------
@@ -426,8 +467,7 @@ def test_wrong_argument_types_are_tool_errors_and_write_nothing(client, desk):
             desk["token"],
         )
         result = res.get_json()["result"]
-        assert result["isError"] is True
-        assert result["structuredContent"]["error"]["code"] == "invalid_arguments"
+        assert tool_error(result)["code"] == "invalid_arguments"
     assert messages() == 1
 
 
