@@ -1,6 +1,7 @@
 # Deskwoot developer commands.
 #   make run                    start Deskwoot (ARGS go to `deskwoot serve`)
 #   make test                   ruff + pytest on SQLite and PostgreSQL, in parallel
+#   make check                  quick loop: ruff + pytest on SQLite, no browser/Node/slow tests
 #   make test ARGS="-k tickets" ARGS go to pytest; DESKWOOT_TEST_DB=sqlite|postgresql runs one
 #   make lint / make fmt        ruff check + format check / apply fixes and formatting
 #   make bench                  the performance benchmark (ARGS go to bench/run.sh)
@@ -8,16 +9,18 @@
 #   make stress                 load + kill -9 on SQLite and PostgreSQL (ARGS go to stress/run.sh)
 #   make clean                  remove .venv and test-artifacts
 VENV  := .venv
-STAMP := $(VENV)/.deskwoot-installed
 ARGS  ?=
 
-.PHONY: run test lint fmt clean bench bench-quick stress
+.PHONY: run test check lint fmt clean bench bench-quick stress
 
 run:
 	bash scripts/serve.sh $(ARGS)
 
 test:
 	bash scripts/test.sh $(ARGS)
+
+check:
+	bash scripts/check.sh $(ARGS)
 
 bench:
 	bash bench/run.sh $(ARGS)
@@ -28,19 +31,15 @@ bench-quick:
 stress:
 	bash stress/run.sh $(ARGS)
 
-lint: $(STAMP)
+lint:
+	bash scripts/venv.sh
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-fmt: $(STAMP)
+fmt:
+	bash scripts/venv.sh
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
 clean:
 	rm -rf $(VENV) test-artifacts
-
-# The venv with deskwoot[test]; same stamp as scripts/test.sh, redone when pyproject.toml changes.
-$(STAMP): pyproject.toml
-	$(VENV)/bin/python -c '' 2>/dev/null || { rm -rf $(VENV) && python3 -m venv $(VENV); }
-	PIP_DISABLE_PIP_VERSION_CHECK=1 $(VENV)/bin/pip install -q --progress-bar off -e '.[test]'
-	touch $@

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Shared by scripts/test.sh, bench/run.sh and stress/run.sh: sourced from the repository root
+# Shared by scripts/test.sh, check.sh, serve.sh, venv.sh, bench/run.sh and stress/run.sh: sourced from the repository root
 # after the caller has defined say() and die(). One place decides how the project's virtualenv
 # is made and how a missing Debian package is installed.
 
@@ -23,8 +23,11 @@ apt_install() {
     fi
 }
 
-# ensure_venv: .venv with deskwoot[test], reinstalled when pyproject.toml changes.
+# ensure_venv [test|run]: .venv with deskwoot[test] (default) or deskwoot alone (`run`),
+# reinstalled when pyproject.toml changes. A test install also serves `run`.
 ensure_venv() {
+    local kind=${1:-test}
+    local run_stamp=$VENV/.deskwoot-installed-run
     if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
         apt_install /dev/null python3-venv
     fi
@@ -33,9 +36,20 @@ ensure_venv() {
         rm -rf "$VENV"
         python3 -m venv "$VENV"
     fi
-    if [[ ! -f "$STAMP" || pyproject.toml -nt "$STAMP" ]]; then
-        say "installing deskwoot[test] into .venv"
-        "$VENV/bin/pip" install -q --progress-bar off -e '.[test]'
-        touch "$STAMP"
+    if _fresh "$STAMP"; then
+        return 0
     fi
+    if [[ $kind == run ]]; then
+        _fresh "$run_stamp" && return 0
+        say "installing deskwoot into .venv"
+        "$VENV/bin/pip" install -q --progress-bar off -e .
+        touch "$run_stamp"
+        return 0
+    fi
+    say "installing deskwoot[test] into .venv"
+    "$VENV/bin/pip" install -q --progress-bar off -e '.[test]'
+    touch "$STAMP"
 }
+
+# _fresh STAMP: the stamp exists and is newer than pyproject.toml.
+_fresh() { [[ -f "$1" && ! pyproject.toml -nt "$1" ]]; }

@@ -36,10 +36,13 @@ from tests.conftest import PG_URL, fresh_database
 from tests.mcp.conftest import make_desk, side_app
 from tests.mcp.server import ROOT, gunicorn
 
-pytestmark = pytest.mark.skipif(
-    bool(PG_URL),
-    reason="protocol conformance does not depend on the database; run once on SQLite",
-)
+pytestmark = [
+    pytest.mark.node,
+    pytest.mark.skipif(
+        bool(PG_URL),
+        reason="protocol conformance does not depend on the database; run once on SQLite",
+    ),
+]
 
 VERSIONS = ("2025-11-25", "2026-07-28")
 EXPECTED = Path(__file__).resolve().parent / "conformance"
