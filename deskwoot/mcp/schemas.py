@@ -1,4 +1,8 @@
-"""JSON Schema fragments for tool inputs and outputs (strict inputs, documented outputs)."""
+"""JSON Schema fragments for tool inputs and outputs (strict inputs, documented outputs).
+
+Every (sub)schema has exactly one `type` (or is an `anyOf` of such): type arrays are valid
+JSON Schema 2020-12 but not portable to the function-calling dialects model providers accept.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +16,17 @@ ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
 TIME = {"type": "string", "format": "date-time"}
 
 
+NULL = {"type": "null"}
+
+
 def nullable(schema: dict) -> dict:
-    types = schema.get("type", [])
-    types = types if isinstance(types, list) else [types]
-    return {**schema, "type": [*types, "null"]}
+    """`schema` or null, as two `anyOf` branches with one `type` each.
+
+    The same set of values as `"type": [..., "null"]`, but portable: clients that map tool
+    schemas onto a one-type dialect (Gemini's OpenAPI subset, for one) drop or reject a type
+    array, and the MCP Inspector's portability check warns about each (tests/mcp/
+    test_ts_clients.py holds it at zero)."""
+    return {"anyOf": [schema, NULL]}
 
 
 def obj(properties: dict, required: tuple = (), strict: bool = True) -> dict:
