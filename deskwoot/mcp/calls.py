@@ -56,6 +56,25 @@ def _is_integer(schema: dict | None) -> bool:
     return any(_is_integer(option) for option in schema.get("anyOf", ()))
 
 
+def _argument_problem(spec: ToolSpec, args: dict) -> tuple[str, str] | None:
+    """Where the arguments break the tool's inputSchema, and a message an agent can act on.
+
+    A misspelt argument name shows up twice: as an unexpected property and, when it replaced a
+    required one, as a missing property. JSON Schema's best match reports only the latter,
+    which hides the typo, so arguments the tool does not know are always named first."""
+    problem = best_match(_validator(spec).iter_errors(args))
+    if problem is None:
+        return None
+    known = spec.input_schema.get("properties", {})
+    unknown = sorted(str(key) for key in args if key not in known)
+    if unknown:
+        names = ", ".join(f"'{key}'" for key in unknown)
+        expected = ", ".join(known) or "none"
+        return "arguments", f"Unknown argument(s) {names}. This tool takes: {expected}."
+    where = "/".join(str(part) for part in problem.absolute_path) or "arguments"
+    return where, f"{where}: {problem.message}"
+
+
 def _target(spec: ToolSpec, args: dict) -> str | None:
     for name, kind in spec.id_args.items():
         if args.get(name) is not None:
@@ -131,15 +150,18 @@ def call(actor: Actor, name: str, arguments: dict | None) -> dict:
             data={"reason": "insufficient_scope", "required_scope": spec.scope},
             http=403,
             headers={
+                # error_description carries our message to clients that surface only the
+                # challenge (the v2 TypeScript client turns a 403 into InsufficientScopeError).
                 "WWW-Authenticate": f'Bearer realm="deskwoot", '
-                f'error="insufficient_scope", scope="{spec.scope}"'
+                f'error="insufficient_scope", scope="{spec.scope}", '
+                f'error_description="This token lacks the {spec.scope} scope needed for {name}"'
             },
         )
-    problem = best_match(_validator(spec).iter_errors(args))
+    problem = _argument_problem(spec, args)
     if problem is not None:
-        where = "/".join(str(p) for p in problem.absolute_path) or "arguments"
+        where, message = problem
         _audit_alone(actor, name, target, "error", f"invalid arguments: {where}")
-        return business_error("invalid_arguments", f"{where}: {problem.message}")
+        return business_error("invalid_arguments", message)
     ctx = ToolContext(actor=actor, tool=spec)
     try:
         return retry_transient(lambda: _run(ctx, spec, args, target))

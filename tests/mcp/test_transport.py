@@ -471,6 +471,24 @@ def test_wrong_argument_types_are_tool_errors_and_write_nothing(client, desk):
     assert messages() == 1
 
 
+def test_a_misspelt_argument_is_named_even_when_it_replaced_a_required_one(client, desk):
+    """Regression: `text` instead of `body` answered "arguments: 'body' is a required
+    property", which hides the typo from the agent; the unknown name now comes first."""
+    arguments = {"conversation_id": 1, "text": "hi", "idempotency_key": "k"}
+    res = post(
+        client,
+        rpc("tools/call", {"name": "reply_to_conversation", "arguments": arguments}),
+        desk["token"],
+    )
+    error = tool_error(res.get_json()["result"])
+    assert error == {
+        "code": "invalid_arguments",
+        "message": "Unknown argument(s) 'text'. This tool takes: conversation_id, body, "
+        "idempotency_key.",
+    }
+    assert messages() == 1
+
+
 def test_customer_cannot_close_the_untrusted_wrapper(client, desk):
     inbox = desk["inbox"]
     f.make_conversation(

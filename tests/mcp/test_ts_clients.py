@@ -38,6 +38,8 @@ from tests.mcp.conftest import make_desk
 from tests.mcp.helpers import fresh
 from tests.mcp.server import ROOT
 
+pytestmark = pytest.mark.node
+
 DRIVER = Path(__file__).resolve().parent / "ts" / "drive.mjs"
 NODE_TIMEOUT = 120
 RUNS = ("sdk-v1 legacy", "client-v2 legacy", "client-v2 2026-07-28")
@@ -156,7 +158,8 @@ def seed() -> Seed:
         "not_found": ("get_conversation", {"conversation_id": 9999}),
         "invalid_arguments": (
             "create_draft_reply",
-            {"conversation_id": conv, "body": "Hi", "reviewer_note": "note_to_reviewer misnamed"},
+            # `text` for `body`: the typo must be named, not just "body is required".
+            {"conversation_id": conv, "text": "Hi"},
         ),
         "taken_over": (
             "reply_to_conversation",
@@ -176,8 +179,9 @@ EXPECTED_ERRORS = {
     "not_found": {"code": "not_found", "message": "Conversation 9999 was not found."},
     "invalid_arguments": {
         "code": "invalid_arguments",
-        "message": "arguments: Additional properties are not allowed "
-        "('reviewer_note' was unexpected)",
+        "message": "Unknown argument(s) 'text'. This tool takes: "
+        + ", ".join(registry.get("create_draft_reply").input_schema["properties"])
+        + ".",
     },
     "taken_over": {
         "code": "conflict",
@@ -276,9 +280,13 @@ def test_scope_refusal_is_a_json_rpc_error_the_client_throws(report):
         assert '"required_scope":"conversations:reply"' in thrown["message"]
     else:
         # v2 reads the WWW-Authenticate challenge (error="insufficient_scope", scope=...) and,
-        # having no OAuth provider to step up with, throws the scope it names.
+        # having no OAuth provider to step up with, throws the scope it names; our sentence
+        # rides along as the challenge's error_description.
         assert thrown["name"] == "InsufficientScopeError"
         assert thrown["message"] == 'Insufficient scope: required "conversations:reply"'
+        assert thrown["errorDescription"] == (
+            "This token lacks the conversations:reply scope needed for reply_to_conversation"
+        )
 
 
 # --- the MCP Inspector CLI ------------------------------------------------------------------

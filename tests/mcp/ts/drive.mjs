@@ -71,6 +71,7 @@ function thrown(error) {
     message: String(error?.message ?? error),
     code: error?.code ?? null,
     data: error?.data ?? null,
+    errorDescription: error?.errorDescription ?? null,
   };
 }
 
