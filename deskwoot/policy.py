@@ -376,6 +376,13 @@ def require_admin(actor: Actor) -> None:
         raise NotFound("Not found.")
 
 
+def require_operator(actor: Actor) -> None:
+    """Putting a person straight onto a team (no invitation) is for the operator's CLI and the
+    demo seed; an admin in the browser invites, so they never pick another person's account."""
+    if actor.kind != "system":
+        raise NotFound("Not found.")
+
+
 def require_human(actor: Actor, what: str) -> None:
     """Some actions (approving drafts, taking over) are a person's call, never a bot's."""
     if actor.kind != "human":

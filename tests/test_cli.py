@@ -257,27 +257,23 @@ def test_inbox_create_rejects_an_unknown_channel(runner, ws):
     )
 
 
-def test_user_add_without_password_prints_a_working_link(runner, ws):
+def test_user_add_without_password_prints_an_invitation_link(app, runner, ws):
     support = f.make_inbox(ws, name="Support")
     f.make_inbox(ws, name="Sales")
     result = runner.invoke(
-        args=[
-            "user",
-            "add",
-            "acme",
-            "Sam@Acme.test",
-            "--role",
-            "agent",
-            "--name",
-            "Sam",
-            "--inbox",
-            "support",
-        ]
+        args=["user", "add", "acme", "Sam@Acme.test", "--role", "agent", "--inbox", "support"]
     )
-    assert "as agent (Support)" in ok(result)
-    token = last_line(result).rsplit("/", 1)[1]
-    user = auth.password_link_user(token)
-    assert (user.email, user.name, user.password_hash) == ("sam@acme.test", "Sam", None)
+    assert "Invited sam@acme.test to 'acme' as agent (Support)." in ok(result)
+    link = last_line(result)
+    assert link.startswith("http://localhost/invite/")
+    # Nothing exists until Sam accepts; then Sam's own name and password are used.
+    assert db.session.scalar(select(func.count()).select_from(Membership)) == 0
+    data = {"name": "Sam", "new_password": "sam's own pw", "confirm": "sam's own pw"}
+    assert (
+        app.test_client().post(link.removeprefix("http://localhost"), data=data).status_code == 302
+    )
+    user = db.session.execute(select(User).where(User.email == "sam@acme.test")).scalar_one()
+    assert user.name == "Sam" and verify_password(user.password_hash, "sam's own pw")
     role = db.session.scalar(select(Membership.role).where(Membership.user_id == user.id))
     assert role == "agent"
     worked = db.session.scalars(select(InboxMember.inbox_id).where(InboxMember.user_id == user.id))
@@ -299,16 +295,25 @@ def test_user_add_with_password_sets_it(runner, ws):
             ]
         )
     )
-    assert "as admin (every inbox)" in out and "set-password" not in out
+    assert "as admin (every inbox)" in out and "/invite/" not in out
     user = db.session.execute(select(User).where(User.email == "ann@acme.test")).scalar_one()
     assert verify_password(user.password_hash, "long enough pw")
 
 
-def test_user_add_existing_account_gets_no_link(runner, ws):
+def test_user_add_existing_account_is_invited_not_attached(runner, ws):
     other = f.make_workspace()
     person = f.make_user(other, email="known@acme.test")
     out = ok(runner.invoke(args=["user", "add", "acme", person.email, "--role", "agent"]))
-    assert "already has a password" in out and "set-password" not in out
+    assert "logs in to accept" in out and "/invite/" in out
+    assert db.session.scalar(select(Membership).where(Membership.workspace_id == ws.id)) is None
+    # Nor may the operator overwrite the password of an account someone already has.
+    assert_error(
+        runner.invoke(
+            args=["user", "add", "acme", person.email, "--role", "agent", "--password", "x" * 12]
+        ),
+        "already has a Deskwoot account",
+    )
+    assert verify_password(db.session.get(User, person.id).password_hash, f.PASSWORD)
 
 
 @pytest.mark.parametrize(
@@ -329,8 +334,70 @@ def test_user_add_twice_is_a_conflict(runner, ws):
     ok(runner.invoke(args=["user", "add", "acme", "a@acme.test", "--role", "agent"]))
     assert_error(
         runner.invoke(args=["user", "add", "acme", "a@acme.test", "--role", "agent"]),
+        "already been invited",
+    )
+    args = ["user", "add", "acme", "b@acme.test", "--role", "agent", "--password", "x" * 12]
+    ok(runner.invoke(args=args))
+    assert_error(
+        runner.invoke(args=["user", "add", "acme", "b@acme.test", "--role", "agent"]),
         "already on this team",
     )
+
+
+def test_user_role_promotes_and_demotes_but_keeps_the_last_admin(runner, ws):
+    admin = f.make_user(ws, role="admin", email="boss@acme.test")
+    agent = f.make_user(ws, role="agent", email="agent@acme.test")
+    out = ok(runner.invoke(args=["user", "role", "acme", "Agent@Acme.test", "admin"]))
+    assert "agent@acme.test is now an admin in 'acme'." in out
+    ok(runner.invoke(args=["user", "role", "acme", "boss@acme.test", "agent"]))
+    assert_error(
+        runner.invoke(args=["user", "role", "acme", "agent@acme.test", "agent"]),
+        "A workspace needs at least one admin.",
+    )
+    roles = dict(
+        db.session.execute(
+            select(Membership.user_id, Membership.role).where(Membership.workspace_id == ws.id)
+        ).all()
+    )
+    assert roles == {admin.id: "agent", agent.id: "admin"}
+    changes = db.session.scalars(
+        select(AuditEntry.detail).where(AuditEntry.action == "team.role_changed")
+    ).all()
+    assert changes == ["role=admin", "role=agent"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["acme", "nobody@acme.test", "admin"], "not on this team"),
+        (["acme", "stranger@acme.test", "admin"], "not on this team"),
+        (["acme", "boss@acme.test", "owner"], "Role must be one of"),
+        (["nope", "boss@acme.test", "admin"], "No workspace with slug 'nope'."),
+    ],
+)
+def test_user_role_rejects_bad_input(runner, ws, args, message):
+    f.make_user(ws, role="admin", email="boss@acme.test")
+    f.make_user(f.make_workspace(), email="stranger@acme.test")  # elsewhere, not in acme
+    assert_error(runner.invoke(args=["user", "role", *args]), message)
+
+
+def test_user_reset_link_prints_a_working_link_alone_on_the_last_line(app, runner, ws):
+    person = f.make_user(ws, email="rita@acme.test")
+    stale = auth.authenticate(person.email, f.PASSWORD)
+    result = runner.invoke(args=["user", "reset-link", "Rita@Acme.test"])
+    ok(result)
+    link = last_line(result)
+    assert link.startswith("http://localhost/set-password/") and " " not in link
+    data = {"new_password": "rita's new pw", "confirm": "rita's new pw"}
+    assert (
+        app.test_client().post(link.removeprefix("http://localhost"), data=data).status_code == 302
+    )
+    assert verify_password(db.session.get(User, person.id).password_hash, "rita's new pw")
+    assert auth.load_user(stale.session_id) is None  # every old session ended
+
+
+def test_user_reset_link_for_an_unknown_email_is_one_clear_line(runner, ws):
+    assert_error(runner.invoke(args=["user", "reset-link", "ghost@acme.test"]), "No account")
 
 
 # --- demo, prune, serve --------------------------------------------------------------------

@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 
 from deskwoot import policy
 from deskwoot.cli.common import (
+    days,
     inboxes_by_name,
     operation,
     password_link,
@@ -21,7 +22,7 @@ from deskwoot.cli.common import (
 )
 from deskwoot.cli.common import mcp_state as mcp_state_of
 from deskwoot.models.workspace import PLANS
-from deskwoot.services import inboxes, workspaces
+from deskwoot.services import auth, inboxes, invitations, workspaces
 
 CURL_EXAMPLE = """\
   curl -X POST {url} \\
@@ -165,15 +166,19 @@ def inbox_create(workspace: str, name: str, channel: str) -> None:
 
 @click.group("user", cls=AppGroup)
 def user_group() -> None:
-    """Add people to workspaces."""
+    """Invite people to workspaces, change their roles, reset passwords."""
 
 
 @user_group.command("add")
 @click.argument("workspace")
 @click.argument("email")
 @click.option("--role", required=True, help="agent (sees their inboxes) or admin (sees all).")
-@click.option("--name", help="Display name (default: from the email).")
-@click.option("--password", help="Omit to print a one-time set-password link.")
+@click.option("--name", help="Display name, with --password (default: from the email).")
+@click.option(
+    "--password",
+    help="Create the account with this password at once. Omit to print a one-time "
+    "invitation link instead.",
+)
 @click.option(
     "--inbox",
     "inbox_names",
@@ -183,17 +188,61 @@ def user_group() -> None:
 )
 @operation
 def user_add(workspace, email, role, name, password, inbox_names) -> None:
-    """Add a teammate to WORKSPACE, creating their account if needed."""
+    """Invite EMAIL to WORKSPACE, or with --password create their account right away."""
     _, actor = workspace_actor(workspace)
     role = role.strip().lower()
     chosen = inboxes_by_name(actor, workspace, inbox_names)
-    user = workspaces.add_teammate(
-        actor, email, role, name=name, password=password, inbox_ids=[i.id for i in chosen]
-    )
+    inbox_ids = [i.id for i in chosen]
     if role == "admin":
         reach = "every inbox"
     else:
         reach = ", ".join(inbox.name for inbox in chosen) or "no inboxes yet"
-    click.echo(f"Added {user.email} to '{workspace}' as {role} ({reach}).")
-    if not password:
-        password_link(actor, user)
+    if password:
+        user = workspaces.add_teammate(
+            actor, email, role, name=name, password=password, inbox_ids=inbox_ids
+        )
+        click.echo(f"Added {user.email} to '{workspace}' as {role} ({reach}).")
+        return
+    issued = invitations.invite(actor, email, role, inbox_ids=inbox_ids)
+    email = issued.invitation.email
+    click.echo(f"Invited {email} to '{workspace}' as {role} ({reach}).")
+    click.echo(
+        "Someone new sets up their account with the link; someone with an account logs in "
+        "to accept."
+    )
+    if issued.emailed:
+        click.echo(f"The invitation was emailed to {email}.")
+    click.echo(f"Invitation link (one-time, valid {days(invitations.INVITATION_DAYS)}):")
+    click.echo(issued.url)
+
+
+@user_group.command("role")
+@click.argument("workspace")
+@click.argument("email")
+@click.argument("role", metavar="admin|agent")
+@operation
+def user_role(workspace: str, email: str, role: str) -> None:
+    """Make the teammate EMAIL of WORKSPACE an admin or an agent (the last admin stays)."""
+    _, actor = workspace_actor(workspace)
+    user = workspaces.member_by_email(actor, email)
+    role = role.strip().lower()
+    workspaces.set_role(actor, user.id, role)
+    click.echo(
+        f"{user.email} is now {'an admin' if role == 'admin' else 'an agent'} in '{workspace}'."
+    )
+
+
+@user_group.command("reset-link")
+@click.argument("email")
+@operation
+def user_reset_link(email: str) -> None:
+    """Print a one-time link for EMAIL to choose a new password (works without outgoing mail).
+
+    Setting a password with it logs that account out everywhere. The link is the last line.
+    """
+    url = auth.reset_link(email)
+    click.echo(
+        f"Password reset link for {email.strip().lower()} "
+        f"(one-time, valid {auth.RESET_LINK_MINUTES} minutes):"
+    )
+    click.echo(url)

@@ -1,7 +1,7 @@
 """The data model (DESIGN §3). Import models from here."""
 
 from deskwoot.models.activity import AuditEntry, Event, IdempotencyKey, McpToken, Outbox
-from deskwoot.models.auth import LoginThrottle, PasswordToken, WebSession
+from deskwoot.models.auth import Invitation, LoginThrottle, PasswordToken, WebSession
 from deskwoot.models.base import Base, utcnow
 from deskwoot.models.contact import Contact, ContactNote
 from deskwoot.models.conversation import (
@@ -25,6 +25,7 @@ __all__ = [
     "IdempotencyKey",
     "Inbox",
     "InboxMember",
+    "Invitation",
     "Label",
     "LoginThrottle",
     "McpToken",

@@ -1,4 +1,4 @@
-"""Logging in and out: server-side sessions, throttling, password changes (DESIGN §7)."""
+"""Logging in and out: server-side sessions, throttling, password changes and resets (DESIGN §7)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from deskwoot.database import write_transaction
 from deskwoot.errors import Invalid, NotFound
 from deskwoot.extensions import db
 from deskwoot.models import LoginThrottle, PasswordToken, User, WebSession, utcnow
+from deskwoot.services import mail
 from deskwoot.services.passwords import hash_password, needs_rehash, verify_password
 from deskwoot.services.secrets import digest
 
@@ -21,6 +22,13 @@ from deskwoot.services.secrets import digest
 BAD_CREDENTIALS = "That email and password do not match an account."
 PER_ADDRESS_FREE_FAILURES = 50  # across all emails from one address (credential stuffing)
 PASSWORD_LINK_DAYS = 3
+# A reset link travels by email, where it may sit unread for a long time: keep it short-lived.
+RESET_LINK_MINUTES = 60
+# Reset requests each send an email: a few per (email, address) before back-off starts, and
+# more from one address across emails (a shared office NAT), so nobody is mail-bombed.
+RESET_FREE_REQUESTS = 3
+RESET_PER_ADDRESS_FREE_REQUESTS = 20
+SET_PASSWORD_PATH = "/set-password/"  # noqa: S105 (a URL path, not a secret)
 
 
 class Throttled(Exception):
@@ -35,13 +43,29 @@ class Login:
     session_id: str  # goes in the signed cookie; only its digest is stored
 
 
+def _key(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _throttle_keys(email: str, remote_addr: str | None) -> list[tuple[str, int]]:
     # Throttle per (email, address): an attacker elsewhere cannot lock the owner out.
     addr = remote_addr or "-"
     free = current_app.config["LOGIN_THROTTLE_FREE_FAILURES"]
-    pair = hashlib.sha256(f"pair:{email}:{addr}".encode()).hexdigest()
-    ip = hashlib.sha256(f"addr:{addr}".encode()).hexdigest()
-    return [(pair, free), (ip, PER_ADDRESS_FREE_FAILURES)]
+    return [(_key(f"pair:{email}:{addr}"), free), (_key(f"addr:{addr}"), PER_ADDRESS_FREE_FAILURES)]
+
+
+def _change_keys(user_id: int) -> list[tuple[str, int]]:
+    # Per account, not per address: whoever guesses here already holds a session of that
+    # account (a stolen cookie, an unlocked laptop) and can move between addresses at will.
+    return [(_key(f"change:{user_id}"), current_app.config["LOGIN_THROTTLE_FREE_FAILURES"])]
+
+
+def _reset_keys(email: str, remote_addr: str | None) -> list[tuple[str, int]]:
+    addr = remote_addr or "-"
+    return [
+        (_key(f"reset:{email}:{addr}"), RESET_FREE_REQUESTS),
+        (_key(f"reset-addr:{addr}"), RESET_PER_ADDRESS_FREE_REQUESTS),
+    ]
 
 
 def _check_throttle(keys: list[tuple[str, int]]) -> None:
@@ -153,15 +177,23 @@ def end_session(session_id: str | None) -> None:
 
 
 def change_password(user_id: int, current: str, new: str, keep_session_id: str | None) -> None:
-    """Change a password and end every other session of that person."""
+    """Change a password and end every other session of that person.
+
+    Wrong current passwords are throttled like logins (raises Throttled), or this form would
+    be an unthrottled oracle for the password to anyone holding a session.
+    """
+    keys = _change_keys(user_id)
+    _check_throttle(keys)
     user = db.session.get(User, user_id)
     if user is None or not verify_password(user.password_hash, current or ""):
+        _record_failure(keys)
         raise Invalid("Your current password is not right.", field="current_password")
     new_hash = hash_password(new)
     with write_transaction() as session:
         session.get(User, user_id).password_hash = new_hash
         _end_sessions(user_id, except_id=keep_session_id)
         _spend_links(user_id)
+        _clear_failures(keys)
 
 
 def renew_session(
@@ -203,27 +235,91 @@ def _spend_links(user_id: int) -> None:
     )
 
 
-def create_password_link(user: User) -> str:
-    """A one-time token to set a password (new teammates); returns the raw token."""
+def create_password_link(user: User, lifetime: timedelta | None = None) -> str:
+    """A one-time token to set a password (a reset, or someone added without one); returns
+    the raw token, of which only the digest is stored."""
     raw = secrets.token_urlsafe(32)
     with write_transaction() as session:
         session.add(
             PasswordToken(
                 token_hash=digest(raw),
                 user_id=user.id,
-                expires_at=utcnow() + timedelta(days=PASSWORD_LINK_DAYS),
+                expires_at=utcnow() + (lifetime or timedelta(days=PASSWORD_LINK_DAYS)),
             )
         )
     return raw
+
+
+def password_link_url(raw: str) -> str:
+    return mail.link(SET_PASSWORD_PATH + raw)
 
 
 def password_link_user(raw: str) -> User:
     row = db.session.execute(
         select(PasswordToken).where(PasswordToken.token_hash == digest(raw or ""))
     ).scalar_one_or_none()
-    if row is None or row.used_at is not None or row.expires_at < utcnow():
-        raise NotFound("This link has expired or was already used. Ask an admin for a new one.")
-    return db.session.get(User, row.user_id)
+    user = db.session.get(User, row.user_id) if row is not None else None
+    if (
+        row is None
+        or row.used_at is not None
+        or row.expires_at < utcnow()
+        or not user.is_active
+        or user.kind != "human"
+    ):
+        raise NotFound("This link has expired or was already used. Ask for a new one.")
+    return user
+
+
+# --- forgot password -------------------------------------------------------------------------
+
+
+def request_password_reset(email: str, remote_addr: str | None = None) -> None:
+    """Email a one-time reset link to the account with this address, if there is one.
+
+    It answers the same way (None) whether or not the account exists, so the form cannot be
+    used to find out who has one; requests are throttled per (email, address) and per address
+    like logins (raises Throttled), whatever the answer, so it cannot mail-bomb either.
+    """
+    email = (email or "").strip().lower()
+    keys = _reset_keys(email, remote_addr)
+    _check_throttle(keys)
+    _record_failure(keys)  # every request counts, not only "failed" ones
+    user = _resettable(email)
+    if user is None:
+        return
+    raw = create_password_link(user, timedelta(minutes=RESET_LINK_MINUTES))
+    mail.send(reset_message(user, raw))
+
+
+def reset_link(email: str) -> str:
+    """A one-time reset URL for the operator to hand over (`deskwoot user reset-link`): works
+    without outgoing mail. The operator may know which accounts exist, so unknown is NotFound."""
+    user = _resettable((email or "").strip().lower())
+    if user is None:
+        raise NotFound(f"No account with the email {email.strip()}.")
+    return password_link_url(create_password_link(user, timedelta(minutes=RESET_LINK_MINUTES)))
+
+
+def _resettable(email: str) -> User | None:
+    user = db.session.execute(select(User).where(User.email == email)).scalar_one_or_none()
+    if user is None or user.kind != "human" or not user.is_active:
+        return None
+    return user
+
+
+def reset_message(user: User, raw: str) -> mail.Message:
+    return mail.Message(
+        to=user.email,
+        subject="Reset your Deskwoot password",
+        body=(
+            f"Hi {user.name},\n\n"
+            "Someone (hopefully you) asked to reset the password of your Deskwoot account. "
+            f"Choose a new one here; the link works once, for {RESET_LINK_MINUTES} minutes:\n\n"
+            f"{password_link_url(raw)}\n\n"
+            "Setting it logs you out everywhere else. If you did not ask, ignore this email: "
+            "your password stays as it is.\n"
+        ),
+    )
 
 
 def set_password_with_link(raw: str, new: str) -> User:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from deskwoot import policy
 from deskwoot.database import write_transaction
@@ -20,6 +21,7 @@ from deskwoot.services import audit
 from deskwoot.services import auth as auth_service
 from deskwoot.services.passwords import hash_password
 
+LAST_ADMIN = "A workspace needs at least one admin."
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -73,8 +75,19 @@ def workspaces_for(user: User) -> list[tuple[Workspace, str]]:
     return [(ws, role) for ws, role in rows]
 
 
-def _user_by_email(email: str) -> User | None:
+def user_by_email(email: str) -> User | None:
     return db.session.execute(select(User).where(User.email == email)).scalar_one_or_none()
+
+
+def already_on_team(workspace_id: int, user_id: int) -> bool:
+    return (
+        db.session.execute(
+            select(Membership.id).where(
+                Membership.workspace_id == workspace_id, Membership.user_id == user_id
+            )
+        ).first()
+        is not None
+    )
 
 
 def create_workspace(
@@ -96,7 +109,7 @@ def create_workspace(
     email = normalize_email(admin_email)
     password_hash = hash_password(admin_password) if admin_password else None
     with write_transaction() as session:
-        user = _user_by_email(email)
+        user = user_by_email(email)
         if user is not None and admin_password is not None:
             # Someone signing up with an address that already has an account must log in.
             raise Conflict("An account with that email already exists. Log in instead.")
@@ -145,37 +158,59 @@ def add_teammate(
     password: str | None = None,
     inbox_ids: list[int] | None = None,
 ) -> User:
-    """Add a person to the workspace (creating their account if needed)."""
-    policy.require_admin(actor)
+    """Put a person on the team at once, without an invitation: the operator's CLI
+    (`deskwoot user add --password`) and the demo seed only.
+
+    Admins invite instead (services/invitations.py): accounts are shared across workspaces,
+    and an admin who could create one with a password of their choosing, or attach whichever
+    account has an address, could pre-register someone else's login. A password is only set
+    on an account created here; an existing account is never given a new one.
+    """
+    policy.require_operator(actor)
     if role not in ROLES:
         raise Invalid(f"Role must be one of: {', '.join(ROLES)}.", field="role")
     email = normalize_email(email)
     password_hash = hash_password(password) if password else None
-    with write_transaction() as session:
-        user = _user_by_email(email)
-        if user is None:
-            user = User(
-                email=email,
-                name=(name or "").strip() or email.split("@")[0],
-                password_hash=password_hash,
-                kind="human",
-            )
-            session.add(user)
-            session.flush()
-        elif user.kind != "human":
-            raise Conflict("That address belongs to a bot account.")
-        existing = session.execute(
-            select(Membership).where(
-                Membership.workspace_id == actor.workspace_id, Membership.user_id == user.id
-            )
-        ).scalar_one_or_none()
-        if existing is not None:
-            raise Conflict(f"{email} is already on this team.")
-        session.add(Membership(workspace_id=actor.workspace_id, user_id=user.id, role=role))
-        for inbox_id in inbox_ids or []:
-            policy.get_inbox(actor, inbox_id)
-            session.add(InboxMember(inbox_id=inbox_id, user_id=user.id))
-        audit.record(actor, "team.member_added", target=email, detail=f"role={role}")
+    try:
+        with write_transaction() as session:
+            user = user_by_email(email)
+            if user is None:
+                user = User(
+                    email=email,
+                    name=(name or "").strip() or email.split("@")[0],
+                    password_hash=password_hash,
+                    kind="human",
+                )
+                session.add(user)
+                session.flush()
+            elif user.kind != "human":
+                raise Conflict("That address belongs to a bot account.", field="email")
+            elif password is not None:
+                raise Conflict(
+                    f"{email} already has a Deskwoot account with its own password; "
+                    "invite them instead (leave the password out).",
+                    field="email",
+                )
+            if already_on_team(actor.workspace_id, user.id):
+                raise Conflict(f"{email} is already on this team.", field="email")
+            session.add(Membership(workspace_id=actor.workspace_id, user_id=user.id, role=role))
+            for inbox_id in inbox_ids or []:
+                policy.get_inbox(actor, inbox_id)
+                session.add(InboxMember(inbox_id=inbox_id, user_id=user.id))
+            session.flush()  # a twin added at the same moment fails here, on a unique index
+            audit.record(actor, "team.member_added", target=email, detail=f"role={role}")
+    except IntegrityError:
+        # The same address added twice at once: users.email or the membership index decided.
+        raise Conflict(f"{email} was just added by someone else.", field="email") from None
+    return user
+
+
+def member_by_email(actor: Actor, email: str) -> User:
+    """A teammate of the actor's workspace by email; NotFound otherwise."""
+    policy.require_admin(actor)
+    user = user_by_email(normalize_email(email))
+    if user is None or not already_on_team(actor.workspace_id, user.id):
+        raise NotFound(f"{email.strip()} is not on this team.")
     return user
 
 
@@ -185,9 +220,10 @@ def set_role(actor: Actor, user_id: int, role: str) -> None:
     if role not in ROLES:
         raise Invalid(f"Role must be one of: {', '.join(ROLES)}.", field="role")
     with write_transaction():
+        _lock_admins(actor)
         membership = _membership(actor, user_id)
         if membership.role == "admin" and role != "admin" and _admin_count(actor) <= 1:
-            raise Conflict("A workspace needs at least one admin.")
+            raise Conflict(LAST_ADMIN)
         membership.role = role
         audit.record(actor, "team.role_changed", target=str(user_id), detail=f"role={role}")
 
@@ -196,9 +232,10 @@ def remove_teammate(actor: Actor, user_id: int) -> None:
     """Take a person off the team (their messages stay, attributed to them)."""
     policy.require_admin(actor)
     with write_transaction() as session:
+        _lock_admins(actor)
         membership = _membership(actor, user_id)
         if membership.role == "admin" and _admin_count(actor) <= 1:
-            raise Conflict("A workspace needs at least one admin.")
+            raise Conflict(LAST_ADMIN)
         inbox_ids = select(Inbox.id).where(Inbox.workspace_id == actor.workspace_id)
         session.execute(
             InboxMember.__table__.delete().where(
@@ -207,6 +244,19 @@ def remove_teammate(actor: Actor, user_id: int) -> None:
         )
         session.delete(membership)
         audit.record(actor, "team.member_removed", target=str(user_id))
+
+
+def _lock_admins(actor: Actor) -> None:
+    """Serialise every change that can take away an admin, per workspace.
+
+    Two admins demoting (or removing) each other at once would each count two admins and
+    both succeed, leaving none. On PostgreSQL the workspace row lock makes the second wait
+    until the first commits and then count again; SQLite's BEGIN IMMEDIATE already lets one
+    writer in at a time (and SQLAlchemy leaves FOR UPDATE out there).
+    """
+    db.session.execute(
+        select(Workspace.id).where(Workspace.id == actor.workspace_id).with_for_update()
+    )
 
 
 def password_link(actor: Actor, user_id: int) -> str:

@@ -5,14 +5,18 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from deskwoot.errors import Conflict, Invalid, NotFound
+from deskwoot.errors import Conflict, Forbidden, Invalid, NotFound
 from deskwoot.services import auth as auth_service
+from deskwoot.services import invitations as invitation_service
+from deskwoot.services import mail
 from deskwoot.services import workspaces as workspace_service
 from deskwoot.web import home_redirect, templating
-from deskwoot.web.common import place_error, safe_next
+from deskwoot.web.common import flash_error, place_error, safe_next
 from deskwoot.web.forms import (
     ActionForm,
     ChangePasswordForm,
+    ForgotPasswordForm,
+    JoinForm,
     LoginForm,
     SetPasswordForm,
     SignupForm,
@@ -83,10 +87,38 @@ def login():
         except auth_service.Throttled as error:
             form.password.errors = [str(error)]
             headers = {"Retry-After": str(error.retry_after)}
-            return render_template("auth/login.html", form=form), 429, headers
+            return _login_page(form), 429, headers
         else:
             return redirect(safe_next(form.next.data) or url_for("auth.index"))
-    return render_template("auth/login.html", form=form)
+    return _login_page(form)
+
+
+def _login_page(form: LoginForm) -> str:
+    # "Forgot password?" only where a reset link can actually reach the person's mailbox.
+    return render_template("auth/login.html", form=form, can_reset=mail.configured())
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+def forgot_password():
+    """Ask for a password-reset link by email (only when outgoing mail works)."""
+    if not mail.configured():
+        abort(404)
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        try:
+            auth_service.request_password_reset(form.email.data, remote_addr=request.remote_addr)
+        except auth_service.Throttled as error:
+            form.email.errors = [str(error)]
+            headers = {"Retry-After": str(error.retry_after)}
+            return render_template("auth/forgot_password.html", form=form), 429, headers
+        # The same words whether or not there is an account: the form reveals no one.
+        flash(
+            "If an account uses that email, a link to choose a new password is on its way. "
+            f"It works once, for {auth_service.RESET_LINK_MINUTES} minutes.",
+            "info",
+        )
+        return redirect(url_for("auth.login"))
+    return render_template("auth/forgot_password.html", form=form)
 
 
 @bp.route("/signup", methods=["GET", "POST"])
@@ -143,6 +175,10 @@ def change_password():
                 target.errors = [error.message]
             else:
                 form.new_password.errors = [error.message]
+        except auth_service.Throttled as error:
+            form.current_password.errors = [str(error)]
+            headers = {"Retry-After": str(error.retry_after)}
+            return render_template("auth/password.html", form=form), 429, headers
         else:
             _renew_session()
             flash("Password changed. Your other sessions were logged out.", "success")
@@ -152,13 +188,12 @@ def change_password():
 
 @bp.route("/set-password/<token>", methods=["GET", "POST"])
 def set_password(token: str):
-    """Choose a password with a one-time link from an admin."""
+    """Choose a password with a one-time link: a reset, or a first password."""
     try:
         user = auth_service.password_link_user(token)
     except NotFound as error:
         return render_template("auth/link_expired.html", message=error.message), 404
-    if user is None:
-        abort(404)
+    resetting = user.password_hash is not None
     form = SetPasswordForm()
     if form.validate_on_submit():
         try:
@@ -173,6 +208,74 @@ def set_password(token: str):
             except (Invalid, auth_service.Throttled):
                 flash("Your password is set. Log in with it.", "success")
                 return redirect(url_for("auth.login"))
-            flash("Your password is set. Welcome aboard!", "success")
+            flash(
+                "Your new password is set. Your other sessions were logged out."
+                if resetting
+                else "Your password is set. Welcome aboard!",
+                "success",
+            )
             return redirect(url_for("auth.index"))
-    return render_template("auth/set_password.html", form=form, user=user)
+    return render_template("auth/set_password.html", form=form, user=user, resetting=resetting)
+
+
+# --- invitations -----------------------------------------------------------------------------
+
+
+@bp.route("/invite/<token>", methods=["GET", "POST"])
+def invitation(token: str):
+    """Accept an invitation: set up a new account, or join with the account you have."""
+    try:
+        opened = invitation_service.open_link(token)
+    except NotFound as error:
+        return render_template("auth/link_expired.html", message=error.message), 404
+    if opened.account is None:
+        return _join_with_new_account(token, opened)
+    if not current_user.is_authenticated:
+        flash(
+            f"Log in as {opened.invitation.email} to accept the invitation to "
+            f"{opened.workspace.name}.",
+            "info",
+        )
+        return redirect(url_for("auth.login", next=url_for("auth.invitation", token=token)))
+    if current_user.id != opened.account.id:
+        # Someone else's invitation, or the right person in the wrong account.
+        return render_template("auth/invite_other_account.html", opened=opened), 403
+    form = ActionForm()
+    if form.validate_on_submit():
+        try:
+            workspace = invitation_service.accept_as(token, current_user)
+        except NotFound as error:
+            return render_template("auth/link_expired.html", message=error.message), 404
+        except (Forbidden, Conflict) as error:
+            flash_error(error)
+        else:
+            flash(f"You joined {workspace.name}.", "success")
+            return redirect(url_for("conversations.index", workspace=workspace.slug))
+    return render_template("auth/invite_accept.html", opened=opened, form=form)
+
+
+def _join_with_new_account(token: str, opened: invitation_service.Opened):
+    form = JoinForm()
+    if form.validate_on_submit():
+        try:
+            user = invitation_service.accept_with_new_account(
+                token, form.name.data, form.new_password.data
+            )
+        except Invalid as error:
+            place_error(form, error)
+            if error.field == "password":
+                form.new_password.errors = [error.message]
+        except NotFound as error:
+            return render_template("auth/link_expired.html", message=error.message), 404
+        except Conflict as error:  # an account for the address appeared meanwhile
+            flash_error(error)
+            return redirect(url_for("auth.invitation", token=token))
+        else:
+            try:
+                _open_session(user.email, form.new_password.data)
+            except (Invalid, auth_service.Throttled):
+                flash(f"You joined {opened.workspace.name}. Log in with your password.", "success")
+                return redirect(url_for("auth.login"))
+            flash(f"Welcome to {opened.workspace.name}!", "success")
+            return redirect(url_for("conversations.index", workspace=opened.workspace.slug))
+    return render_template("auth/invite_join.html", opened=opened, form=form)

@@ -111,6 +111,25 @@ class SetPasswordForm(FlaskForm, NewPasswordMixin):
     pass
 
 
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField("Email", validators=[InputRequired(), Length(max=254)])
+
+
+class JoinForm(FlaskForm, NewPasswordMixin):
+    """Accept an invitation with a new account: the invitee's own name and password."""
+
+    name = StringField("Your name", validators=[Optional(), Length(max=120)])
+    new_password = PasswordField(
+        "Password",
+        validators=[InputRequired(), *PASSWORD_LENGTH],
+        description=f"At least {MIN_PASSWORD} characters.",
+    )
+    confirm = PasswordField(
+        "Repeat password",
+        validators=[InputRequired(), EqualTo("new_password", "The two passwords differ.")],
+    )
+
+
 # --- conversations ---------------------------------------------------------------------------
 
 
@@ -182,15 +201,11 @@ class MembersForm(FlaskForm):
     members = MultiCheckboxField("Members", coerce=int, choices=[], validate_choice=False)
 
 
-class TeammateForm(FlaskForm):
+class InviteForm(FlaskForm):
+    """Invite someone: no name and no password, which the invitee chooses (or already has)."""
+
     email = EmailField("Email", validators=[InputRequired(), Length(max=254)])
-    name = StringField("Name", validators=[Optional(), Length(max=120)])
     role = SelectField("Role", choices=choices((r, r.capitalize()) for r in ROLES), default="agent")
-    password = PasswordField(
-        "Password (optional)",
-        validators=[Optional(), *PASSWORD_LENGTH],
-        description="Leave empty to get a one-time link they use to choose their own.",
-    )
     inboxes = MultiCheckboxField("Inboxes", coerce=int, choices=[], validate_choice=False)
 
 

@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from deskwoot.extensions import db
-from deskwoot.policy import member_actor, token_actor
+from deskwoot.policy import member_actor, system_actor, token_actor
 from deskwoot.services import contacts as contact_service
 from deskwoot.services import conversations as conversation_service
 from deskwoot.services import drafts as draft_service
@@ -158,7 +158,8 @@ def seeded(app, live_server) -> Seeded:
     conversation_service.update_attributes(actor, display_id, {"order": P["attr_value"]})
     label_service.create_label(actor, "vip", description=P["label"])
     conversation_service.set_labels(actor, display_id, ["vip"])
-    workspace_service.add_teammate(actor, "mate@acme.test", "agent", name=P["teammate"])
+    # Named by the operator (an invitee names themselves; both reach the same team page).
+    workspace_service.add_teammate(system_actor(ws), "mate@acme.test", "agent", name=P["teammate"])
 
     # A bot, through the same service its MCP tool calls.
     mcp_settings.set_enabled(actor, True)

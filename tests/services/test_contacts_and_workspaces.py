@@ -11,7 +11,7 @@ from deskwoot.errors import Conflict, Invalid, NotFound
 from deskwoot.extensions import db
 from deskwoot.models import AuditEntry, Event, Membership, User, Workspace, utcnow
 from deskwoot.policy import mcp_lock_reason, system_actor
-from deskwoot.services import contacts, inboxes, workspaces
+from deskwoot.services import contacts, inboxes, invitations, workspaces
 from deskwoot.services.passwords import verify_password
 from tests import factories as f
 
@@ -71,11 +71,12 @@ def test_add_teammate_roles_and_last_admin(app):
     admin_user = f.make_user(ws, role="admin")
     admin = f.actor_for(admin_user, ws)
     inbox = f.make_inbox(ws)
-    agent = workspaces.add_teammate(admin, "Agent@Team.test", "agent", inbox_ids=[inbox.id])
+    operator = system_actor(ws)
+    agent = workspaces.add_teammate(operator, "Agent@Team.test", "agent", inbox_ids=[inbox.id])
     assert agent.email == "agent@team.test"
     assert f.actor_for(agent, ws).inbox_ids == frozenset({inbox.id})
     with pytest.raises(Conflict):
-        workspaces.add_teammate(admin, "agent@team.test", "agent")
+        workspaces.add_teammate(operator, "agent@team.test", "agent")
     with pytest.raises(Conflict, match="at least one admin"):
         workspaces.set_role(admin, admin_user.id, "agent")
     workspaces.set_role(admin, agent.id, "admin")
@@ -84,6 +85,9 @@ def test_add_teammate_roles_and_last_admin(app):
         f.actor_for(agent, ws)
     with pytest.raises(NotFound):
         workspaces.add_teammate(f.actor_for(f.make_user(ws), ws), "x@team.test", "agent")
+    # Not even an admin adds people directly: they invite (services/invitations.py).
+    with pytest.raises(NotFound):
+        workspaces.add_teammate(admin, "x@team.test", "agent", password="admin's choice!")
 
 
 def test_inbox_secret_is_hashed_and_authenticates(app):
@@ -140,4 +144,6 @@ def test_bots_cannot_log_in_or_be_teammates(app):
     db.session.commit()
     admin = f.actor_for(f.make_user(ws, role="admin"), ws)
     with pytest.raises(Conflict):
-        workspaces.add_teammate(admin, "bot@bots.invalid", "agent")
+        invitations.invite(admin, "bot@bots.invalid", "agent")
+    with pytest.raises(Conflict):
+        workspaces.add_teammate(system_actor(ws), "bot@bots.invalid", "agent")

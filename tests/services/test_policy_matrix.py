@@ -10,7 +10,15 @@ import itertools
 import pytest
 
 from deskwoot.errors import NotFound
-from deskwoot.services import contacts, conversations, inboxes, labels, listing, workspaces
+from deskwoot.services import (
+    contacts,
+    conversations,
+    inboxes,
+    invitations,
+    labels,
+    listing,
+    workspaces,
+)
 from deskwoot.services import search as search_service
 from tests import factories as f
 
@@ -62,7 +70,7 @@ ADMIN_ACTIONS = {
     "create_inbox": lambda a, t: inboxes.create_inbox(a, "New inbox"),
     "set_inbox_members": lambda a, t: inboxes.set_members(a, t["inbox"].id, []),
     "create_label": lambda a, t: labels.create_label(a, "new-label"),
-    "add_teammate": lambda a, t: workspaces.add_teammate(a, "new@example.test", "agent"),
+    "invite": lambda a, t: invitations.invite(a, "new@example.test", "agent"),
     "set_plan": lambda a, t: workspaces.set_plan(a, "enterprise"),
 }
 
@@ -77,7 +85,7 @@ CASES = list(
 
 
 # Admin actions that name no object act on the actor's own workspace by construction.
-OWN_WORKSPACE_ACTIONS = {"create_inbox", "create_label", "add_teammate", "set_plan"}
+OWN_WORKSPACE_ACTIONS = {"create_inbox", "create_label", "invite", "set_plan"}
 
 
 def expected_allowed(role: str, membership: str, workspace: str, action: str) -> bool:

@@ -14,7 +14,7 @@ from deskwoot.models import Draft, McpToken, User
 from deskwoot.policy import member_actor, token_actor
 from deskwoot.services import auth as auth_service
 from deskwoot.services import drafts as draft_service
-from deskwoot.services import mcp_settings, tokens
+from deskwoot.services import invitations, mcp_settings, tokens
 from tests import factories
 
 PARAM = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")
@@ -52,6 +52,7 @@ def build_world() -> World:
         token_actor(minted.token, ws), conversation.display_id, "A reply for review"
     )
     link = auth_service.create_password_link(newcomer)
+    invitation = invitations.invite(admin_actor, "invitee@walk.test", "agent").invitation
     values = {
         "workspace": ws.slug,
         "contact_id": contact.id,
@@ -61,6 +62,7 @@ def build_world() -> World:
         "label_id": label.id,
         "token_id": minted.token.id,
         "user_id": newcomer.id,
+        "invitation_id": invitation.id,
         "token": link,
         "uid": inbox.uid,
         "filename": "app.css",

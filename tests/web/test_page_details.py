@@ -37,7 +37,9 @@ def test_every_settings_page_highlights_its_section(as_admin, desk):
         page = text(as_admin.get(desk.url(f"/settings/{section}")))
         assert current_settings_section(page) == section
     response = as_admin.post(
-        desk.url("/settings/team"), data={"email": "new@acme.test", "role": "agent"}
+        desk.url("/settings/team"),
+        data={"email": "new@acme.test", "role": "agent"},
+        follow_redirects=True,
     )
     assert current_settings_section(text(response)) == "team"  # the one-time link page
 

@@ -81,70 +81,7 @@ def test_inbox_members_can_be_changed(as_admin, desk):
 # --- team ------------------------------------------------------------------------------------
 
 
-def test_add_a_teammate_with_a_password(app, as_admin, desk):
-    response = as_admin.post(
-        desk.url("/settings/team"),
-        data={
-            "email": "bea@acme.test",
-            "name": "Bea",
-            "role": "agent",
-            "password": "bea's own password",
-            "inboxes": [str(desk.support.id)],
-        },
-    )
-    assert response.status_code == 302
-    page = as_admin.get(desk.url("/settings/team")).get_data(as_text=True)
-    assert "Bea" in page and "bea@acme.test" in page
-
-    browser = app.test_client()
-    login = browser.post(
-        "/login", data={"email": "bea@acme.test", "password": "bea's own password"}
-    )
-    assert login.status_code == 302
-    assert "Lost parcel" in browser.get(desk.url("/conversations")).get_data(as_text=True)
-
-
-def test_add_a_teammate_without_a_password_gives_a_one_time_link(app, as_admin, desk):
-    response = as_admin.post(
-        desk.url("/settings/team"),
-        data={
-            "email": "cy@acme.test",
-            "name": "Cy",
-            "role": "agent",
-            "password": "",
-        },
-    )
-    assert response.status_code == 200
-    token = LINK_RE.search(response.get_data(as_text=True)).group(1)
-    assert token not in as_admin.get(desk.url("/settings/team")).get_data(as_text=True)
-
-    browser = app.test_client()
-    form = browser.get(f"/set-password/{token}")
-    assert form.status_code == 200 and "cy@acme.test" in form.get_data(as_text=True)
-    done = browser.post(
-        f"/set-password/{token}",
-        data={
-            "new_password": "cy chose this one",
-            "confirm": "cy chose this one",
-        },
-    )
-    assert done.status_code == 302
-    assert browser.get(desk.url("/conversations")).status_code == 200  # logged in
-
-    again = app.test_client().post(
-        f"/set-password/{token}",
-        data={
-            "new_password": "someone else's try",
-            "confirm": "someone else's try",
-        },
-    )
-    assert again.status_code == 404
-    assert (
-        app.test_client()
-        .post("/login", data={"email": "cy@acme.test", "password": "cy chose this one"})
-        .status_code
-        == 302
-    )
+# Inviting people (and the invitee's side) is in test_invitations.py.
 
 
 def test_no_link_for_someone_who_already_has_a_password(as_admin, desk):

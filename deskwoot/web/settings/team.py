@@ -1,24 +1,31 @@
-"""Settings > Team: who is in the workspace, their roles, and adding people."""
+"""Settings > Team: who is in the workspace, their roles, and inviting people."""
 
 from __future__ import annotations
 
-from flask import current_app, flash, g, redirect, render_template, url_for
+from flask import flash, g, redirect, render_template, session, url_for
 
-from deskwoot.errors import Conflict
+from deskwoot.errors import NotFound
+from deskwoot.models import utcnow
+from deskwoot.services import auth as auth_service
 from deskwoot.services import inboxes as inbox_service
+from deskwoot.services import invitations as invitation_service
 from deskwoot.services import workspaces as workspace_service
 from deskwoot.web.common import flash_error, flash_form_errors, place_error
-from deskwoot.web.forms import ActionForm, RoleForm, TeammateForm, choices
+from deskwoot.web.forms import ActionForm, InviteForm, RoleForm, choices
 from deskwoot.web.settings import REFUSALS, bp
+
+# The session key holding a one-time link between the POST that made it and the GET that
+# shows it (PRG): a reload of that page finds it gone instead of minting another link.
+REVEAL = "team_link_once"
 
 
 @bp.get("/team")
 def team():
-    """The team with roles, and a form to add someone."""
-    return _render_team(TeammateForm(formdata=None))
+    """The team with roles, pending invitations, and a form to invite someone."""
+    return _render_team(InviteForm(formdata=None))
 
 
-def _render_team(form: TeammateForm, status: int = 200):
+def _render_team(form: InviteForm, status: int = 200):
     form.inboxes.choices = choices(
         (inbox.id, inbox.name) for inbox in inbox_service.list_inboxes(g.actor)
     )
@@ -27,52 +34,93 @@ def _render_team(form: TeammateForm, status: int = 200):
         for user, role in workspace_service.team(g.actor)
     ]
     return render_template(
-        "settings/team.html", form=form, rows=rows, action_form=ActionForm(formdata=None)
+        "settings/team.html",
+        form=form,
+        rows=rows,
+        invitations=invitation_service.pending(g.actor),
+        now=utcnow(),
+        action_form=ActionForm(formdata=None),
     ), status
 
 
-def _show_link(user, token: str):
-    """Show the one-time link on this response only; it cannot be looked up again."""
-    url = f"{current_app.config['PUBLIC_URL']}{url_for('auth.set_password', token=token)}"
-    return render_template("settings/team_link.html", user=user, url=url)
+def _reveal_once(kind: str, email: str, url: str, role: str | None = None):
+    """Keep the link for exactly one GET of the reveal page, and go there."""
+    session[REVEAL] = {"kind": kind, "email": email, "url": url, "role": role}
+    return redirect(url_for(".team_link"))
+
+
+def _issued(issued: invitation_service.Issued):
+    invitation = issued.invitation
+    if issued.emailed:
+        # The link went to the invitee's own mailbox: the admin never sees it, so only the
+        # owner of the address can set up an account with it.
+        flash(f"Invitation emailed to {invitation.email}.", "success")
+        return redirect(url_for(".team"))
+    return _reveal_once("invite", invitation.email, issued.url, invitation.role)
 
 
 @bp.post("/team")
-def add_teammate():
-    """Add a teammate; without a password, hand out a one-time set-password link."""
-    form = TeammateForm()
+def invite():
+    """Invite someone by email; they accept through a one-time link."""
+    form = InviteForm()
     if form.validate_on_submit():
         try:
-            user = workspace_service.add_teammate(
-                g.actor,
-                form.email.data,
-                form.role.data,
-                name=form.name.data,
-                password=form.password.data or None,
-                inbox_ids=form.inboxes.data or [],
+            issued = invitation_service.invite(
+                g.actor, form.email.data, form.role.data, inbox_ids=form.inboxes.data or []
             )
         except REFUSALS as error:
             place_error(form, error)
+        except NotFound as error:  # an inbox deleted while the form was open
+            place_error(form, error)
         else:
-            if form.password.data:
-                flash(f"{user.name} added. They can log in with the password you chose.", "success")
-                return redirect(url_for(".team"))
-            try:
-                token = workspace_service.password_link(g.actor, user.id)
-            except Conflict:
-                flash(
-                    f"{user.name} added. They already have a Deskwoot account and can log in "
-                    "with it.",
-                    "success",
-                )
-                return redirect(url_for(".team"))
-            return _show_link(user, token)
+            return _issued(issued)
     return _render_team(form, status=422)
+
+
+@bp.get("/team/link")
+def team_link():
+    """Show a one-time link made by the previous POST, once; a reload shows it no more."""
+    reveal = session.pop(REVEAL, None)
+    if not reveal:
+        flash("That link was shown once. Use “New link” to make another.", "info")
+        return redirect(url_for(".team"))
+    return render_template("settings/team_link.html", **reveal)
+
+
+@bp.post("/team/invitations/<int:invitation_id>/link")
+def invitation_link(invitation_id: int):
+    """A fresh link for a pending invitation (the old one stops working)."""
+    form = ActionForm()
+    if not form.validate_on_submit():
+        flash_form_errors(form)
+        return redirect(url_for(".team"))
+    try:
+        issued = invitation_service.new_link(g.actor, invitation_id)
+    except (*REFUSALS, NotFound) as error:
+        flash_error(error)
+        return redirect(url_for(".team"))
+    return _issued(issued)
+
+
+@bp.post("/team/invitations/<int:invitation_id>/revoke")
+def revoke_invitation(invitation_id: int):
+    """Withdraw an invitation; its link stops working."""
+    form = ActionForm()
+    if not form.validate_on_submit():
+        flash_form_errors(form)
+    else:
+        try:
+            email = invitation_service.revoke(g.actor, invitation_id)
+        except (*REFUSALS, NotFound) as error:
+            flash_error(error)
+        else:
+            flash(f"Invitation for {email} revoked.", "success")
+    return redirect(url_for(".team"))
 
 
 @bp.post("/team/<int:user_id>/link")
 def password_link(user_id: int):
-    """Issue a fresh one-time set-password link for someone who has not set one yet."""
+    """A set-password link for a teammate the operator added without a password."""
     form = ActionForm()
     if form.validate_on_submit():
         try:
@@ -81,7 +129,7 @@ def password_link(user_id: int):
             flash_error(error)
         else:
             user = next(u for u, _role in workspace_service.team(g.actor) if u.id == user_id)
-            return _show_link(user, token)
+            return _reveal_once("password", user.email, auth_service.password_link_url(token))
     else:
         flash_form_errors(form)
     return redirect(url_for(".team"))
