@@ -161,7 +161,9 @@ def _detail_steps(display_id: int, form: DetailsForm) -> list[Callable[[], str]]
         )
 
     raw = (form.assignee_id.data or "").strip()
-    shown_assignee = _shown(form.shown_assignee_id, str(current.assignee_id or ""))
+    shown_assignee = _shown(
+        form.shown_assignee_id, str(current.assignee.id if current.assignee else "")
+    )
     if raw != (shown_assignee or "").strip():
         assignee_id = parse_id(raw)
         if raw and assignee_id is None:
