@@ -131,6 +131,10 @@ class Thread:
     priority: str = "none"
     labels: tuple[str, ...] = ()
     assignee: str | None = None  # "sam" or "alex"
+    # A teammate's reply takes a conversation over from the bot (conversations.reply). The
+    # demo hands most back afterwards, so a freshly connected agent has a queue to work;
+    # only threads a person is deliberately keeping stay taken over.
+    taken_over: bool = False
 
 
 THREADS = [
@@ -261,6 +265,7 @@ THREADS = [
         priority="low",
         labels=("feature-request",),
         assignee="sam",
+        taken_over=True,  # Sam promised to check back himself
     ),
     Thread(
         "Support",
@@ -348,6 +353,7 @@ THREADS = [
         priority="high",
         labels=("vip",),
         assignee="alex",
+        taken_over=True,  # a 400-seat deal: Alex handles it personally
     ),
     Thread(
         "Support",
@@ -597,6 +603,8 @@ def _play(thread: Thread, inbox, team: dict[str, Actor]) -> None:
         conversations.set_status(owner, display_id, "snoozed", snoozed_until=until)
     elif thread.status != "open":
         conversations.set_status(owner, display_id, thread.status)
+    if conversation.handoff and not thread.taken_over:
+        conversations.hand_back(owner, display_id)
     _backdate(conversation, messages, thread.hours_ago)
 
 

@@ -15,7 +15,7 @@ from deskwoot.extensions import db
 from deskwoot.models import Conversation, ConversationLabel, Label, Message
 from deskwoot.models.conversation import PRIORITIES, STATUSES
 from deskwoot.policy import Actor
-from deskwoot.services import search
+from deskwoot.services import naming, search
 
 MAX_LIMIT = 100
 
@@ -255,6 +255,38 @@ def last_messages(conversation_ids: list[int]) -> dict:
     from deskwoot.services import agent_reads  # it builds on this module's filters
 
     return agent_reads.last_messages(conversation_ids)
+
+
+YOU = naming.ActorName("You")
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A conversation row's one-line preview: its newest non-note message and, for a reply,
+    who sent it, as the viewer should read it."""
+
+    kind: str
+    body: str
+    author: naming.ActorName | None  # None: not a reply (the row already names the customer)
+
+
+def previews(actor: Actor, conversation_ids: list[int]) -> dict[int, Preview]:
+    """The list previews for `actor`: a reply is "You" only when the viewing teammate sent it
+    themselves; anyone else's (a colleague's, the bot's, a draft someone approved, which the
+    bot sent) is named by services.naming's rule."""
+    return {
+        conversation_id: Preview(message.kind, message.body, _reply_author(actor, message))
+        for conversation_id, message in last_messages(conversation_ids).items()
+    }
+
+
+def _reply_author(actor: Actor, message) -> naming.ActorName | None:
+    if message.kind != "outgoing":
+        return None
+    sender = message.sender_user
+    if message.sender_type == "user" and sender is not None and sender.id == actor.user_id:
+        return YOU
+    return naming.of_message(message)
 
 
 # The status tabs count this far and no further ("1,000+"): a bounded scan per status, so the

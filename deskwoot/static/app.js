@@ -129,7 +129,7 @@
     });
 
     // "Snooze until" only matters for the Snoozed status: show it only then.
-    each("#status-form", function (form) {
+    each("#details-form, #status-form", function (form) {
       var status = form.querySelector("select[name=status]");
       var snooze = form.querySelector(".snooze-field");
       if (!status || !snooze) return;
@@ -162,10 +162,12 @@
       });
     });
 
-    // Land on the newest message when opening a conversation.
+    // Land on the newest message when opening a conversation: on wide screens only. On a
+    // phone the page opens on its title, status and actions ("Latest" jumps down), and
+    // never when a message is flashed at the top: the person should see it first.
     var latest = document.getElementById("latest");
-    // (Not when a message is flashed at the top: the person should see it first.)
-    if (latest && !window.location.hash && !document.querySelector(".flash")) {
+    var wideScreen = window.matchMedia("(min-width: 641px)").matches;
+    if (latest && wideScreen && !window.location.hash && !document.querySelector(".flash")) {
       latest.scrollIntoView({ block: "center" });
     }
   });

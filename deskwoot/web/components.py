@@ -11,6 +11,7 @@ from datetime import datetime
 
 from markupsafe import Markup, escape
 
+from deskwoot.services import naming
 from deskwoot.web.templating import ago, initials, iso, stamp
 
 
@@ -65,7 +66,23 @@ def when(value: datetime | None) -> Markup:
     return _html('<time datetime="{}" title="{}">{}</time>', iso(value), stamp(value), ago(value))
 
 
+def actor_label(named: naming.ActorName, class_: str = "actor-name") -> Markup:
+    """Whoever did something, named by services.naming's one rule; a bot's name is followed
+    by a "Bot" badge so an agent never passes for a person."""
+    name = _html('<span class="{}">{}</span>', class_, named.name)
+    if named.is_bot:
+        return name + Markup(
+            ' <span class="badge badge-bot" title="An AI agent, through the MCP server">Bot</span>'
+        )
+    return name
+
+
 GLOBALS = {
+    "actor_label": actor_label,
+    "author_of": naming.of_message,
+    "context_author": naming.of_context_message,
+    "draft_author": naming.of_draft,
+    "audit_actor": naming.of_audit,
     "avatar": avatar,
     "status_badge": status_badge,
     "priority_badge": priority_badge,

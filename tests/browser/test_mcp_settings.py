@@ -9,8 +9,10 @@ import re
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy import func, select
 
 from deskwoot.extensions import db
+from deskwoot.models import McpToken
 from deskwoot.policy import member_actor
 from deskwoot.services import conversations as conversation_service
 from deskwoot.services import tokens
@@ -124,8 +126,18 @@ def test_mint_copy_and_revoke_a_token(page: Page, page_log, desk, live_server, a
     live, _ws = authenticate(plaintext)
     assert sorted(live.scopes) == DRAFTS
 
-    # Reloading does not bring it back: the GET page knows only prefix…last4.
-    page.get_by_role("link", name="Done").click()
+    # Reloading the page neither shows it again nor mints another: it says it was shown.
+    page.reload()
+    expect(page.get_by_role("heading", name="Token already shown")).to_be_visible()
+    assert plaintext not in page.content()
+    expect(page.get_by_test_id("mint-another")).to_be_visible()
+    assert no_horizontal_overflow(page)
+    page.screenshot(path=artifacts / f"mcp-token-shown-{viewport['width']}.png", full_page=True)
+    db.session.rollback()  # a fresh snapshot: see what the server committed
+    assert db.session.scalar(select(func.count()).select_from(McpToken)) == 1
+
+    # The list knows only prefix…last4.
+    page.goto(f"/w/{slug}/settings/mcp")
     assert plaintext not in page.content()
     item = page.get_by_test_id(f"token-{live.id}")
     expect(item).to_contain_text(tokens.display(live))

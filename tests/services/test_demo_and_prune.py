@@ -68,6 +68,11 @@ def test_seed_demo_builds_a_lived_in_workspace(app):
     assert {c.status for c in everything} == {"open", "pending", "snoozed", "resolved"}
     [snoozed] = [c for c in everything if c.status == "snoozed"]
     assert snoozed.snoozed_until > utcnow()
+    # Teammates replied almost everywhere, but only two stay taken over: the bot has work.
+    taken_over = [c for c in everything if c.handoff]
+    assert len(taken_over) == sum(t.taken_over for t in demo.THREADS) == 2
+    open_ones = [c for c in everything if c.status == "open"]
+    assert sum(not c.handoff for c in open_ones) > len(open_ones) * 3 / 4
     assert {c.priority for c in everything} >= {"none", "low", "medium", "high", "urgent"}
     assert {c.assignee.email for c in everything if c.assignee} == {
         info.admin_email,

@@ -208,7 +208,7 @@ def test_approve_sends_the_draft_as_the_bot(as_admin, desk, bot):
         re.S,
     ).group(1)
     text = " ".join(re.sub(r"<[^>]+>", " ", head).split())
-    assert text.startswith("Bot · Triage bot · approved by Ada Admin")
+    assert text.startswith("Triage bot Bot · approved by Ada Admin")  # services/naming.py
 
 
 def test_the_production_bot_actor_sends_as_the_workspace_bot(as_admin, desk, bot):

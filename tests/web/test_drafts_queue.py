@@ -232,5 +232,5 @@ def test_a_card_names_each_message_s_own_sender(as_admin, desk, bot):
     page = _page(as_admin, desk.url("/drafts"))
     assert '<span class="ctx-who">Cousin &lt;b&gt;Carl&lt;/b&gt;</span>' in page
     assert '<span class="ctx-who">Jane Customer</span>' in page
-    assert '<span class="badge badge-bot">Triage bot</span>' in page
+    assert '<span class="ctx-who">Triage bot</span> <span class="badge badge-bot"' in page
     assert "approved by Ada Admin" in page

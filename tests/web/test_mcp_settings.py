@@ -151,12 +151,21 @@ def assert_not_stored(plaintext: str, app) -> None:
                 assert plaintext.encode() not in file.read_bytes()
 
 
+def mint_and_follow(client, desk, data: dict):
+    """POST the mint form, check it redirects (PRG), then GET the one-time reveal page."""
+    response = client.post(mcp_url(desk, "/tokens"), data=data)
+    assert response.status_code == 302, text(response)
+    location = response.headers["Location"]
+    assert re.search(r"/settings/mcp/tokens/\d+/minted$", location)
+    return location, client.get(location)
+
+
 def test_minting_with_a_preset_shows_the_token_once(app, as_admin, desk):
     as_admin.post(mcp_url(desk, "/switch"), data={"enabled": "on"})
-    response = as_admin.post(
-        mcp_url(desk, "/tokens"), data={"name": "OpenClaw triage bot", "preset": "drafts"}
+    location, response = mint_and_follow(
+        as_admin, desk, {"name": "OpenClaw triage bot", "preset": "drafts"}
     )
-    assert response.status_code == 200  # rendered from the POST: nothing to replay
+    assert response.status_code == 200
     page = text(response)
     plaintext = TOKEN_RE.search(page).group(0)
     assert "will not be shown again" in page
@@ -184,7 +193,14 @@ def test_minting_with_a_preset_shows_the_token_once(app, as_admin, desk):
     assert (live.id, ws.id) == (token.id, desk.workspace.id)
     assert "mcp.token_minted" in audit_actions(desk)
 
-    # Never again: not on the page, not in the session, not in the database.
+    # Never again: reloading the page shows no token and mints none.
+    again = as_admin.get(location)
+    assert again.status_code == 200
+    assert TOKEN_RE.search(text(again)) is None
+    assert 'data-testid="token-already-shown"' in text(again)
+    assert "revoke it and mint another" in text(again)
+    assert len(token_rows()) == 1
+    # Not on the list, not in the session, not in the database.
     listing = text(as_admin.get(mcp_url(desk)))
     assert plaintext not in listing and TOKEN_RE.search(listing) is None
     assert tokens.display(token) in listing
@@ -194,9 +210,10 @@ def test_minting_with_a_preset_shows_the_token_once(app, as_admin, desk):
 
 
 def test_minting_with_scopes_inboxes_and_expiry(as_admin, desk):
-    response = as_admin.post(
-        mcp_url(desk, "/tokens"),
-        data={
+    _, response = mint_and_follow(
+        as_admin,
+        desk,
+        {
             "name": "Support replier",
             "preset": "full",  # ticked boxes win over the preset
             "scopes": ["conversations:read", "conversations:reply"],
@@ -314,6 +331,18 @@ def test_another_workspaces_token_is_not_found(as_admin, desk):
     assert response.status_code == 404
     assert tokens.authenticate(foreign.plaintext) is not None
     assert "Theirs" not in text(as_admin.get(mcp_url(desk)))
+    assert as_admin.get(mcp_url(desk, f"/tokens/{foreign.token.id}/minted")).status_code == 404
+
+
+def test_the_reveal_page_can_revoke_a_token_that_was_lost(as_admin, desk):
+    location, _shown = mint_and_follow(as_admin, desk, {"name": "Lost", "preset": "read_only"})
+    page = text(as_admin.get(location))  # the reload: nothing to show any more
+    assert "Token already shown" in page
+    [token] = token_rows()
+    assert f'action="/w/{desk.workspace.slug}/settings/mcp/tokens/{token.id}/revoke"' in page
+    assert as_admin.post(mcp_url(desk, f"/tokens/{token.id}/revoke")).status_code == 302
+    assert token_rows()[0].revoked_at is not None
+    assert "It has been revoked." in text(as_admin.get(location))
 
 
 # --- the plan lock -----------------------------------------------------------------------

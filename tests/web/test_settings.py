@@ -24,6 +24,14 @@ def _inbox(name: str) -> Inbox:
 # --- inboxes ---------------------------------------------------------------------------------
 
 
+def follow_reveal(client, response):
+    """A create or rotate POST redirects (PRG) to the one-time secret page: GET it."""
+    assert response.status_code == 302, response.get_data(as_text=True)
+    location = response.headers["Location"]
+    assert re.search(r"/settings/inboxes/\d+/secret", location)
+    return location, client.get(location)
+
+
 def test_creating_an_inbox_shows_its_secret_exactly_once(as_admin, desk):
     response = as_admin.post(
         desk.url("/settings/inboxes"),
@@ -33,8 +41,10 @@ def test_creating_an_inbox_shows_its_secret_exactly_once(as_admin, desk):
             "members": [str(desk.agent.id)],
         },
     )
-    assert response.status_code == 200  # rendered, not redirected: nothing to replay
-    page = response.get_data(as_text=True)
+    location, shown = follow_reveal(as_admin, response)
+    assert shown.status_code == 200
+    page = shown.get_data(as_text=True)
+    assert "Inbox created" in page
     secret = SECRET_RE.search(page).group(0)
     inbox = _inbox("Billing")
     assert matches(secret, inbox.secret_hash)
@@ -42,6 +52,15 @@ def test_creating_an_inbox_shows_its_secret_exactly_once(as_admin, desk):
     assert f"curl -X POST http://localhost/hooks/inbound/{inbox.uid}" in page
     assert f"Authorization: Bearer {secret}" in page
     assert [member.id for member in inbox.members] == [desk.agent.id]
+    with as_admin.session_transaction() as session:
+        assert secret not in repr(dict(session))  # read once, then gone from the cookie
+
+    # Reloading shows no secret, creates nothing and changes nothing.
+    again = as_admin.get(location).get_data(as_text=True)
+    assert SECRET_RE.search(again) is None
+    assert 'data-testid="secret-already-shown"' in again and "Rotate secret" in again
+    assert _inbox("Billing").secret_hash == inbox.secret_hash
+    assert db.session.execute(select(Inbox).where(Inbox.name == "Billing")).scalars().all()
 
     listing = as_admin.get(desk.url("/settings/inboxes")).get_data(as_text=True)
     assert "Billing" in listing
@@ -59,10 +78,24 @@ def test_a_duplicate_inbox_name_is_refused(as_admin, desk):
 
 def test_rotating_a_secret_replaces_it(as_admin, desk):
     response = as_admin.post(desk.url(f"/settings/inboxes/{desk.sales.id}/rotate"))
-    secret = SECRET_RE.search(response.get_data(as_text=True)).group(0)
+    location, shown = follow_reveal(as_admin, response)
+    page = shown.get_data(as_text=True)
+    assert f"New secret for {desk.sales.name}" in page
+    secret = SECRET_RE.search(page).group(0)
     inbox = _inbox("Sales")
     assert matches(secret, inbox.secret_hash)
     assert not matches("dw_in_test", inbox.secret_hash)
+
+    # A reload does not rotate again: the secret just shown keeps working.
+    again = as_admin.get(location).get_data(as_text=True)
+    assert SECRET_RE.search(again) is None and "already shown" in again
+    assert matches(secret, _inbox("Sales").secret_hash)
+
+
+def test_a_secret_page_for_an_inbox_elsewhere_is_not_found(as_admin, desk):
+    other = factories.make_workspace("Elsewhere")
+    elsewhere = factories.make_inbox(other, name="Theirs")
+    assert as_admin.get(desk.url(f"/settings/inboxes/{elsewhere.id}/secret")).status_code == 404
 
 
 def test_inbox_members_can_be_changed(as_admin, desk):
@@ -146,8 +179,19 @@ def test_billing_shows_the_trial(as_admin, desk):
     page = as_admin.get(desk.url("/settings/billing")).get_data(as_text=True)
     assert "Enterprise trial" in page
     assert "7 days left" in page
-    assert "MCP server and REST API are <strong>available</strong>" in page
+    assert "The MCP server is <strong>available</strong>" in page
     assert f"deskwoot plan set {desk.workspace.slug} enterprise" in page
+
+
+def test_billing_does_not_promise_the_rest_api_that_is_not_built(as_admin, desk):
+    page = as_admin.get(desk.url("/settings/billing")).get_data(as_text=True)
+    assert "REST API are" not in page  # not "available", not "locked": it does not exist yet
+    row = re.search(r'<tr data-testid="rest-api-row">(.*?)</tr>', page, re.S).group(1)
+    assert "Coming soon" in row and "✓" not in row
+    desk.workspace.trial_ends_at = utcnow() - timedelta(days=1)
+    db.session.commit()
+    page = as_admin.get(desk.url("/conversations")).get_data(as_text=True)
+    assert "REST API" not in page  # nor does the trial banner lock it
 
 
 def test_billing_and_banner_after_the_trial_ends(as_admin, desk):

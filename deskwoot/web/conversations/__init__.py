@@ -20,15 +20,8 @@ from deskwoot.web.common import (
     parse_id,
     workspace_blueprint,
 )
-from deskwoot.web.forms import (
-    ActionForm,
-    AssignForm,
-    LabelsForm,
-    MessageForm,
-    PriorityForm,
-    StatusForm,
-    choices,
-)
+from deskwoot.web.conversations.forms import details_form
+from deskwoot.web.forms import ActionForm, MessageForm
 
 bp = workspace_blueprint("conversations", __name__)
 
@@ -90,7 +83,7 @@ def index():
     return render_template(
         "conversations/index.html",
         rows=rows,
-        previews=listing.last_messages([c.id for c in rows]),
+        previews=listing.previews(actor, [c.id for c in rows]),
         has_more=has_more,
         page=page,
         filters=filters,
@@ -125,13 +118,6 @@ def render_show(
     draft_cards = draft_views.conversation_cards(conversation, messages, draft_review)
     labels = label_service.list_labels(actor)
     team = workspace_service.team(actor)
-
-    labels_form = LabelsForm(formdata=None, labels=[label.name for label in conversation.labels])
-    labels_form.labels.choices = choices((label.name, label.name) for label in labels)
-    assign_form = AssignForm(formdata=None, assignee_id=str(conversation.assignee_id or ""))
-    assign_form.assignee_id.choices = choices(
-        [("", "Unassigned")] + [(str(user.id), user.name) for user, _role in team]
-    )
     return render_template(
         "conversations/show.html",
         conversation=conversation,
@@ -139,11 +125,8 @@ def render_show(
         reply_form=reply_form or MessageForm(formdata=None),
         note_form=note_form or MessageForm(formdata=None),
         tab=tab,
-        status_form=StatusForm(formdata=None, status=conversation.status),
-        priority_form=PriorityForm(formdata=None, priority=conversation.priority),
-        labels_form=labels_form,
+        details_form=details_form(conversation, team, labels),
         label_colors={label.name: label.color for label in labels},
-        assign_form=assign_form,
         action_form=ActionForm(formdata=None),
         draft_cards=draft_cards,
     ), status

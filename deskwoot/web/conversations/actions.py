@@ -7,9 +7,11 @@ from collections.abc import Callable
 from flask import flash, g, redirect, url_for
 
 from deskwoot.errors import Conflict, Forbidden, Invalid
+from deskwoot.services import agent_reads
 from deskwoot.services import conversations as conversation_service
 from deskwoot.web.common import flash_error, flash_form_errors, parse_id, parse_local_datetime
 from deskwoot.web.conversations import bp, render_show
+from deskwoot.web.conversations.forms import LABEL_SEPARATOR, DetailsForm
 from deskwoot.web.forms import (
     ActionForm,
     AssignForm,
@@ -82,13 +84,120 @@ def status(display_id: int):
     form = StatusForm()
 
     def action() -> str:
-        until = None
-        if form.status.data == "snoozed":
-            until = parse_local_datetime(form.snoozed_until.data, form.tz_offset.data)
+        until = _snooze_time(form) if form.status.data == "snoozed" else None
         conversation_service.set_status(g.actor, display_id, form.status.data, until)
         return STATUS_DONE[form.status.data]
 
     return _act(display_id, form, action)
+
+
+def _snooze_time(form):
+    """The form's "snooze until" as UTC, or Invalid (a form error, never a 500)."""
+    try:
+        return parse_local_datetime(form.snoozed_until.data, form.tz_offset.data)
+    except OverflowError:
+        # Year 9999 late in the evening west of UTC (or year 1 east of it) has no UTC time.
+        raise Invalid(
+            "Snooze until is outside the range of dates Deskwoot can store.",
+            field="snoozed_until",
+        ) from None
+
+
+@bp.post("/conversations/<int:display_id>/details")
+def details(display_id: int):
+    """Save the sidebar in one go: whichever of status (and snooze time), priority, assignee
+    and labels the person changed, each through its usual service."""
+    form = DetailsForm()
+    if not form.validate_on_submit():
+        flash_form_errors(form)
+        return _back(display_id)
+    saved: list[str] = []
+    refused = False
+    try:
+        for step in _detail_steps(display_id, form):
+            saved.append(step())
+    except REFUSALS as error:
+        flash_error(error)
+        refused = True
+    if saved:
+        flash(" ".join(saved), "success")
+    elif not refused:
+        flash("Nothing to save: nothing was changed.", "info")
+    return _back(display_id)
+
+
+def _shown(field, current):
+    """What the page showed for a control (its hidden `shown_*` twin), or, from a client that
+    did not send one, the conversation's current value."""
+    return field.data if field.raw_data else current
+
+
+def _detail_steps(display_id: int, form: DetailsForm) -> list[Callable[[], str]]:
+    """One call per changed control, each returning what it did. Everything that can be
+    refused without writing (the snooze time, the assignee id) is checked before any runs."""
+    actor = g.actor
+    current = agent_reads.conversation(actor, display_id)
+    steps: list[Callable[[], str]] = []
+
+    status = form.status.data
+    until = _snooze_time(form) if status == "snoozed" else None
+    if status != _shown(form.shown_status, current.status) or (
+        until is not None and until != _to_the_minute(current.snoozed_until)
+    ):
+        steps.append(
+            lambda: _done(
+                conversation_service.set_status(actor, display_id, status, until),
+                STATUS_DONE[status],
+            )
+        )
+
+    priority = form.priority.data
+    if priority != _shown(form.shown_priority, current.priority):
+        steps.append(
+            lambda: _done(
+                conversation_service.set_priority(actor, display_id, priority),
+                f"Priority set to {priority}.",
+            )
+        )
+
+    raw = (form.assignee_id.data or "").strip()
+    shown_assignee = _shown(
+        form.shown_assignee_id, str(current.assignee.id if current.assignee else "")
+    )
+    if raw != (shown_assignee or "").strip():
+        assignee_id = parse_id(raw)
+        if raw and assignee_id is None:
+            raise Invalid("Pick a teammate from the list.", field="assignee_id")
+        steps.append(lambda: _assigned(conversation_service.assign(actor, display_id, assignee_id)))
+
+    current_labels = LABEL_SEPARATOR.join(label.name for label in current.labels)
+    shown_labels = _shown(form.shown_labels, current_labels)
+    before = {name for name in (shown_labels or "").split(LABEL_SEPARATOR) if name}
+    after = set(form.labels.data or [])
+    if before != after:
+        add, remove = sorted(after - before), sorted(before - after)
+        steps.append(
+            lambda: _done(
+                conversation_service.update_labels(actor, display_id, add=add, remove=remove),
+                "Labels saved.",
+            )
+        )
+    return steps
+
+
+def _to_the_minute(moment):
+    # The form says minutes; a stored time with seconds is the same choice, not a change.
+    return moment.replace(second=0, microsecond=0) if moment is not None else None
+
+
+def _done(_conversation, message: str) -> str:
+    return message
+
+
+def _assigned(conversation) -> str:
+    if conversation.assignee is None:
+        return "Conversation unassigned."
+    return f"Assigned to {conversation.assignee.name}."
 
 
 @bp.post("/conversations/<int:display_id>/priority")

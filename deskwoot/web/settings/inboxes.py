@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, g, redirect, render_template, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from deskwoot.services import inboxes as inbox_service
 from deskwoot.services import workspaces as workspace_service
 from deskwoot.web.common import flash_form_errors, place_error
 from deskwoot.web.forms import ActionForm, InboxForm, MembersForm, choices
-from deskwoot.web.settings import REFUSALS, bp
+from deskwoot.web.settings import REFUSALS, bp, reveal
+
+REVEAL_KIND = "inbox_secret"
 
 
 def inbound_url(inbox) -> str:
@@ -39,14 +41,27 @@ def _render_inboxes(form: InboxForm, status: int = 200):
     ), status
 
 
-def _show_secret(inbox, secret: str, created: bool):
-    """Show the secret on this response only: it is not stored and never shown again."""
+def _reveal_secret(inbox, secret: str, created: bool):
+    """Redirect to the page that shows `secret` once; reloading it shows nothing new (and
+    cannot create or rotate again). The secret waits in the session for that one read."""
+    reveal.stash(REVEAL_KIND, inbox.id, secret)
+    return redirect(url_for(".inbox_secret", inbox_id=inbox.id, created=1 if created else None))
+
+
+@bp.get("/inboxes/<int:inbox_id>/secret")
+def inbox_secret(inbox_id: int):
+    """An inbox's new secret on the first visit after creating or rotating; afterwards the
+    page says it was shown already and offers to rotate it."""
+    inbox = next((i for i in inbox_service.list_inboxes(g.actor) if i.id == inbox_id), None)
+    if inbox is None:
+        abort(404)
     return render_template(
         "settings/inbox_secret.html",
         inbox=inbox,
-        secret=secret,
+        secret=reveal.take(REVEAL_KIND, inbox.id),
         url=inbound_url(inbox),
-        created=created,
+        created=request.args.get("created") == "1",
+        action_form=ActionForm(formdata=None),
     )
 
 
@@ -62,7 +77,7 @@ def create_inbox():
         except REFUSALS as error:
             place_error(form, error)
         else:
-            return _show_secret(inbox, secret, created=True)
+            return _reveal_secret(inbox, secret, created=True)
     return _render_inboxes(form, status=422)
 
 
@@ -74,7 +89,7 @@ def rotate_secret(inbox_id: int):
         flash_form_errors(form)
         return redirect(url_for(".inboxes"))
     inbox, secret = inbox_service.rotate_secret(g.actor, inbox_id)
-    return _show_secret(inbox, secret, created=False)
+    return _reveal_secret(inbox, secret, created=False)
 
 
 @bp.post("/inboxes/<int:inbox_id>/members")

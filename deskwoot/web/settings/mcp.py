@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, g, redirect, render_template, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, url_for
 
 from deskwoot.errors import NotFound
 from deskwoot.services import inboxes as inbox_service
@@ -17,7 +17,9 @@ from deskwoot.web.forms import (
     MintTokenForm,
     choices,
 )
-from deskwoot.web.settings import REFUSALS, bp
+from deskwoot.web.settings import REFUSALS, bp, reveal
+
+REVEAL_KIND = "mcp_token"
 
 
 def _public_url() -> str:
@@ -78,7 +80,8 @@ def mcp_switch():
 
 @bp.post("/mcp/tokens")
 def mint_token():
-    """Mint a token and show it on this response only: it is never stored or shown again."""
+    """Mint a token, then redirect to the page that shows it once (so a reload cannot mint
+    another): the raw token waits in the session for that one read, never in the database."""
     form = MintTokenForm()
     form.inboxes.choices = choices(
         (inbox.id, inbox.name) for inbox in inbox_service.list_inboxes(g.actor)
@@ -99,17 +102,26 @@ def mint_token():
         except (*REFUSALS, NotFound) as error:
             place_error(form, error)
         else:
-            return _show_token(minted)
+            reveal.stash(REVEAL_KIND, minted.token.id, minted.plaintext)
+            return redirect(url_for(".minted_token", token_id=minted.token.id))
     return _render_mcp(form, status=422)
 
 
-def _show_token(minted: token_service.Minted):
+@bp.get("/mcp/tokens/<int:token_id>/minted")
+def minted_token(token_id: int):
+    """The token just minted, shown on the first visit only; afterwards the page says it was
+    shown already (revoke it and mint another if it was lost)."""
     overview = mcp_settings.overview(g.actor)
+    token = next((t for t in overview.tokens if t.id == token_id), None)
+    if token is None:
+        abort(404)
+    plaintext = reveal.take(REVEAL_KIND, token_id)
     return render_template(
         "settings/mcp_token.html",
-        token=minted.token,
-        plaintext=minted.plaintext,
-        snippet=mcp_settings.client_config(_public_url(), minted.plaintext),
+        token=token,
+        plaintext=plaintext,
+        snippet=mcp_settings.client_config(_public_url(), plaintext) if plaintext else None,
+        action_form=ActionForm(formdata=None),
         **_page_context(overview),
     )
 
