@@ -13,6 +13,8 @@ the logs or the audit trail, and it leaves the cookie on the first read.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import g, session
 
 SESSION_KEY = "reveal_once"
@@ -24,14 +26,15 @@ def _key(kind: str, object_id: int) -> str:
     return f"{g.workspace.id}:{kind}:{object_id}"
 
 
-def stash(kind: str, object_id: int, secret: str) -> None:
-    """Keep `secret` for exactly one read by `take` (on the page the POST redirects to)."""
+def stash(kind: str, object_id: int, secret: Any) -> None:
+    """Keep `secret` (a string, or a small JSON-able dict such as a link and whom it is for)
+    for exactly one read by `take`, on the page the POST redirects to."""
     pending = dict(session.get(SESSION_KEY) or {})
     pending[_key(kind, object_id)] = secret
     session[SESSION_KEY] = pending
 
 
-def take(kind: str, object_id: int) -> str | None:
+def take(kind: str, object_id: int) -> Any:
     """The stashed secret, removed from the session as it is read; None once shown."""
     pending = dict(session.get(SESSION_KEY) or {})
     secret = pending.pop(_key(kind, object_id), None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, g, redirect, render_template, session, url_for
+from flask import flash, g, redirect, render_template, url_for
 
 from deskwoot.errors import NotFound
 from deskwoot.models import utcnow
@@ -12,11 +12,12 @@ from deskwoot.services import invitations as invitation_service
 from deskwoot.services import workspaces as workspace_service
 from deskwoot.web.common import flash_error, flash_form_errors, place_error
 from deskwoot.web.forms import ActionForm, InviteForm, RoleForm, choices
-from deskwoot.web.settings import REFUSALS, bp
+from deskwoot.web.settings import REFUSALS, bp, reveal
 
-# The session key holding a one-time link between the POST that made it and the GET that
-# shows it (PRG): a reload of that page finds it gone instead of minting another link.
-REVEAL = "team_link_once"
+# One-time links wait in the session between the POST that made them and the GET that shows
+# them (web/settings/reveal.py): a reload of that page finds nothing instead of minting again.
+# A link belongs to no single row the page's URL names, hence object id 0.
+REVEAL = "team_link"
 
 
 @bp.get("/team")
@@ -45,7 +46,7 @@ def _render_team(form: InviteForm, status: int = 200):
 
 def _reveal_once(kind: str, email: str, url: str, role: str | None = None):
     """Keep the link for exactly one GET of the reveal page, and go there."""
-    session[REVEAL] = {"kind": kind, "email": email, "url": url, "role": role}
+    reveal.stash(REVEAL, 0, {"kind": kind, "email": email, "url": url, "role": role})
     return redirect(url_for(".team_link"))
 
 
@@ -80,11 +81,11 @@ def invite():
 @bp.get("/team/link")
 def team_link():
     """Show a one-time link made by the previous POST, once; a reload shows it no more."""
-    reveal = session.pop(REVEAL, None)
-    if not reveal:
+    shown = reveal.take(REVEAL, 0)
+    if not shown:
         flash("That link was shown once. Use “New link” to make another.", "info")
         return redirect(url_for(".team"))
-    return render_template("settings/team_link.html", **reveal)
+    return render_template("settings/team_link.html", **shown)
 
 
 @bp.post("/team/invitations/<int:invitation_id>/link")
