@@ -61,6 +61,9 @@ class AuditEntry(Base):
     request_id: Mapped[str | None] = mapped_column(String(64))
     remote_addr: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # How many occurrences the row stands for: 1, except for requests refused at the MCP
+    # gate, which are counted on one row per token, reason and minute (services/audit.py).
+    count: Mapped[int] = mapped_column(default=1, server_default="1")
 
 
 class Outbox(Base):
