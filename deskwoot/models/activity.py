@@ -63,7 +63,9 @@ class AuditEntry(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # How many occurrences the row stands for: 1, except for requests refused at the MCP
     # gate, which are counted on one row per token, reason and minute (services/audit.py).
-    count: Mapped[int] = mapped_column(default=1, server_default="1")
+    # A server default only: a Python-side default would make every prebuilt INSERT that
+    # leaves the column out take SQLAlchemy's slower path (prebuilt.py).
+    count: Mapped[int] = mapped_column(server_default="1")
 
 
 class Outbox(Base):

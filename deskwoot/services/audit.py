@@ -39,6 +39,7 @@ def record(
         request_id=actor.request_id,
         remote_addr=actor.remote_addr,
         created_at=utcnow(),
+        count=1,
     )
     db.session.add(entry)
     return entry
