@@ -148,11 +148,12 @@ def _add_refusals(actor: Actor, reason: str, refused: int) -> bool:
 def _same_minute_refusal(row, reason: str, now: datetime) -> bool:
     # A locked-out token does nothing but get refused, so its newest row is the one to
     # count into, unless the reason changed or the minute moved on.
-    return (row.action, row.outcome, row.detail) == (
-        REFUSAL_ACTION,
-        "denied",
-        reason,
-    ) and row.created_at.replace(second=0, microsecond=0) == now.replace(second=0, microsecond=0)
+    same_refusal = (row.action, row.outcome, row.detail) == (REFUSAL_ACTION, "denied", reason)
+    return same_refusal and _minute(row.created_at) == _minute(now)
+
+
+def _minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
 
 
 # Every column but the id named, so the statement is the same whatever the values.
