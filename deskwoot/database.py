@@ -65,14 +65,26 @@ class WriterQueue:
         return self._fd
 
     @contextmanager
-    def turn(self) -> Iterator[None]:
-        with self._threads:
+    def turn(self, wait: bool = True) -> Iterator[None]:
+        """Hold the queue; with wait=False raise WriterBusy at once if someone else holds it."""
+        if not self._threads.acquire(blocking=wait):
+            raise WriterBusy
+        try:
             fd = self._file()
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise WriterBusy from exc
             try:
                 yield
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+
+class WriterBusy(Exception):
+    """Another writer holds the queue, and the caller asked not to wait for it."""
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -128,11 +140,15 @@ def core(statement, params: dict | None = None):
 
 
 @contextmanager
-def write_transaction() -> Iterator:
+def write_transaction(*, wait: bool = True) -> Iterator:
     """Run one write unit of work: commit on success, roll back on any error.
 
     Any read transaction the request already holds is ended first, so the write starts fresh
     with the write lock (SQLite) instead of upgrading a read snapshot.
+
+    wait=False is for bookkeeping that must never hold up real work (counting refused
+    requests): on SQLite it raises WriterBusy instead of queueing behind another writer.
+    PostgreSQL has no such queue; such callers avoid row locks there themselves.
     """
     session = db.session()  # the request's Session behind the scoped proxy
     if _write_intent.get():
@@ -144,7 +160,7 @@ def write_transaction() -> Iterator:
     queue = current_app.extensions.get("deskwoot_writer_queue")
     token = _write_intent.set(True)
     try:
-        with queue.turn() if queue is not None else nullcontext():
+        with queue.turn(wait) if queue is not None else nullcontext():
             try:
                 yield session
                 session.commit()

@@ -320,6 +320,26 @@ def get_contact(actor: Actor, contact_id: int) -> Contact:
     return row
 
 
+def contact_to_write_to(actor: Actor, field: str, value: str) -> Contact | None:
+    """The workspace's contact whose `field` (email or identifier) is `value`, for opening a
+    conversation with it in an inbox the actor may use (start_conversation checks the inbox
+    first).
+
+    Deliberately the whole workspace, not `contacts(actor)`: a customer who writes in again
+    through another channel is the same contact, and since emails and identifiers are
+    unique, a contact out of the actor's reach could neither be returned nor duplicated;
+    refusing would only tell the actor that it exists. Once the conversation is open in the
+    actor's inbox the contact is in its reach, by the rule in `contacts`.
+    """
+    if field not in ("email", "identifier"):
+        raise ValueError(field)
+    return db.session.execute(
+        select(Contact).where(
+            Contact.workspace_id == actor.workspace_id, getattr(Contact, field) == value
+        )
+    ).scalar_one_or_none()
+
+
 def get_teammate(actor: Actor, user_id: int) -> User:
     row = db.session.execute(teammates(actor).where(User.id == user_id)).scalar_one_or_none()
     if row is None:

@@ -9,7 +9,18 @@ import mcp.types as T
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from deskwoot.errors import Invalid
 from deskwoot.mcp.jsonrpc import RpcError
+
+# The events feed's cursor is where the agent's sync stands. When its signature no longer
+# verifies but it is otherwise one of ours for this query (the secret key was rotated since
+# it was issued), the agent is told to resync, exactly as for a cursor past the retention
+# window (tools/events.py), rather than that it sent garbage.
+STALE_EVENTS_CURSOR = (
+    "This cursor can no longer be verified (the server's secret key has changed since it was "
+    "issued), so it cannot say where you left off. Resync: re-read the conversations you "
+    "care about, then poll again without a cursor."
+)
 
 
 def _serializer() -> URLSafeSerializer:
@@ -32,6 +43,8 @@ def decode(cursor: str | None, workspace_id: int, kind: str, filters: dict):
     try:
         data = _serializer().loads(cursor)
     except BadSignature as exc:
+        if kind == "events" and _well_formed(cursor, workspace_id, kind, filters):
+            raise Invalid(STALE_EVENTS_CURSOR, field="cursor", reason="resync_required") from exc
         raise RpcError(
             T.INVALID_PARAMS,
             "Invalid cursor: pass back a cursor exactly as it was returned, with the same filters.",
@@ -47,3 +60,19 @@ def decode(cursor: str | None, workspace_id: int, kind: str, filters: dict):
             "Repeat the same filters, or start again without a cursor.",
         )
     return data.get("p")
+
+
+def _well_formed(cursor: str, workspace_id: int, kind: str, filters: dict) -> bool:
+    """Whether an unverified cursor still reads as one issued for this workspace and query:
+    its payload has our shape ({w, q, p: [after_id, issued]}) and only the signature fails.
+    Anything else stays "invalid"."""
+    _, data = _serializer().loads_unsafe(cursor)
+    return (
+        isinstance(data, dict)
+        and set(data) == {"w", "q", "p"}
+        and data["w"] == workspace_id
+        and data["q"] == query_key(kind, filters)
+        and isinstance(data["p"], list)
+        and len(data["p"]) == 2
+        and all(isinstance(n, int) and not isinstance(n, bool) for n in data["p"])
+    )

@@ -31,7 +31,6 @@ from mcp.types.version import (
 from pydantic import ValidationError
 
 from deskwoot import __version__
-from deskwoot.database import write_transaction
 from deskwoot.extensions import csrf, db
 from deskwoot.mcp import calls, gate, registry
 from deskwoot.mcp.jsonrpc import (
@@ -286,9 +285,7 @@ def _first_error(exc: ValidationError) -> str:
 
 def _audit_refusal(locked: gate.Locked) -> None:
     """Record a known token's request refused by plan, trial or the MCP switch (a 401 has
-    no workspace to record it in)."""
+    no workspace to record it in): counted per token, reason and minute, never waiting
+    for the write queue (see audit.record_refusal)."""
     db.session.rollback()
-    with write_transaction():
-        audit.record_fast(
-            locked.actor, "mcp.request", outcome="denied", detail=locked.data["reason"]
-        )
+    audit.record_refusal(locked.actor, locked.data["reason"])

@@ -24,10 +24,7 @@ def _clean(fields: dict) -> dict:
     if "email" in fields:
         out["email"] = normalize_email(fields["email"]) if fields["email"] else None
     if "phone" in fields:
-        phone = validation.text(fields["phone"], "phone", max_len=40)
-        if phone and not all(ch.isdigit() or ch in "+-() ." for ch in phone):
-            raise Invalid("phone may hold digits, spaces and + - ( ) . only.", field="phone")
-        out["phone"] = phone
+        out["phone"] = validation.phone(fields["phone"])
     if "identifier" in fields:
         out["identifier"] = validation.text(fields["identifier"], "identifier", max_len=200)
     if "custom_attributes" in fields:
@@ -46,8 +43,22 @@ def _check_unique(actor: Actor, values: dict, exclude_id: int | None = None) -> 
         if exclude_id is not None:
             query = query.where(Contact.id != exclude_id)
         if db.session.execute(query).first():
-            # Say so without revealing a contact the actor may not see.
-            raise Conflict(f"A contact with that {field} already exists.", field=field)
+            raise value_taken(field)
+
+
+def value_taken(field: str) -> Conflict:
+    """The refusal when an email or identifier belongs to another contact.
+
+    One answer whether or not the actor can see that contact (an inbox-restricted token or
+    agent may not): uniqueness forces a refusal, but the answer says no more than that, not
+    that "a contact exists", nor which one. The way to reach an existing customer from a
+    restricted inbox is start_conversation, which attaches the contact (see there).
+    """
+    return Conflict(
+        f"That {field} cannot be used for this contact: each email and identifier can belong "
+        "to only one contact in the workspace.",
+        field=field,
+    )
 
 
 def create_contact(actor: Actor, **fields) -> Contact:
@@ -81,7 +92,7 @@ def _flush_unique(session) -> None:
     try:
         session.flush()
     except IntegrityError as exc:
-        raise Conflict("A contact with that email or identifier already exists.") from exc
+        raise value_taken("email or identifier") from exc
 
 
 def update_contact(actor: Actor, contact_id: int, **fields) -> Contact:

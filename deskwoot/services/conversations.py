@@ -52,15 +52,15 @@ def start_conversation(
 
 
 def _contact_for_outbound(actor: Actor, fields: dict) -> Contact:
+    """The contact to write to: the workspace's contact with that identifier or email, even
+    one outside the actor's reach (policy.contact_to_write_to says why), else a new one."""
     if not isinstance(fields, dict):
         raise Invalid("contact must be an object.", field="contact")
     for field in ("identifier", "email"):
         value = fields.get(field)
         if value:
             value = contact_service._clean({field: value})[field]
-            found = db.session.execute(
-                policy.contacts(actor).where(getattr(Contact, field) == value)
-            ).scalar_one_or_none()
+            found = policy.contact_to_write_to(actor, field, value)
             if found is not None:
                 return found
     return contact_service.create_contact(

@@ -8,6 +8,10 @@ from deskwoot.errors import Invalid
 
 MAX_BODY = 20_000
 MAX_ATTRIBUTES_BYTES = 16_384
+# ASCII digits and the usual phone punctuation, spelled out: str.isdigit() and regex \d
+# also accept other scripts' digits ("١٢٣", fullwidth "１２３"), which look like a number
+# but match nothing an exact phone search or a dialler would type.
+PHONE_CHARACTERS = frozenset("0123456789+-() .")
 
 
 def unstorable(text: str) -> str | None:
@@ -40,6 +44,14 @@ def text(value: str | None, field: str, *, max_len: int, required: bool = False)
     if len(value) > max_len:
         raise Invalid(f"{field} is longer than {max_len} characters.", field=field)
     return value or None
+
+
+def phone(value: str | None, field: str = "phone") -> str | None:
+    """A phone number (the one rule for MCP, the web form and every other entry point)."""
+    value = text(value, field, max_len=40)
+    if value and not PHONE_CHARACTERS.issuperset(value):
+        raise Invalid(f"{field} may hold the digits 0-9, spaces and + - ( ) . only.", field=field)
+    return value
 
 
 def body(value: str | None, field: str = "body") -> str:

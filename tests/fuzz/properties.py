@@ -257,9 +257,11 @@ def _check_error(res, answer, sent, expect_auth, why) -> list[list]:
 
     # Refusals are audited by design: a known token's request refused by the workspace's
     # plan or switch, and every tools/call that reached a tool. Nothing else writes a row.
+    # A refusal is counted into the token's row for that minute and reason, so it adds a
+    # row only when that minute has none yet.
     name = _tool_name(sent) or ""
     if reason in LOCK_REASONS:
-        return [[("mcp.request", "denied")]]
+        return [[("mcp.request", "denied")], []]
     if reason == "unknown_tool":
         return [[(name[:64], "error")]]
     if reason == "insufficient_scope":

@@ -106,6 +106,18 @@ def test_inbox_secret_is_hashed_and_authenticates(app):
         inboxes.create_inbox(admin, "Support")
 
 
+@pytest.mark.parametrize("phone", ["١٢٣٤", "１２３４", "+44 ٢٠ 7946", "０１２３-４５"])
+def test_phone_numbers_take_ascii_digits_and_punctuation_only(app, phone):
+    """One rule for every entry point (MCP, web form): other scripts' digits pass
+    str.isdigit() but are refused here."""
+    ws = f.make_workspace()
+    admin = f.actor_for(f.make_user(ws, role="admin"), ws)
+    with pytest.raises(Invalid, match="0-9") as refused:
+        contacts.create_contact(admin, name="Dee", phone=phone)
+    assert refused.value.field == "phone"
+    assert contacts.create_contact(admin, name="Dee", phone="+44 (20) 7946-0958.1").phone
+
+
 def test_contacts_create_update_note_and_events(app):
     ws = f.make_workspace()
     admin = f.actor_for(f.make_user(ws, role="admin"), ws)

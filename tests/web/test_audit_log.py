@@ -184,3 +184,23 @@ def test_the_service_pages_by_id_and_requires_an_admin(desk, trail):
     bot = policy.token_actor(trail["writer"], ws)
     with pytest.raises(Exception, match="Not found"):
         audit_log.actions(bot)
+
+
+def test_refusals_at_the_gate_show_as_one_row_with_their_count(as_admin, desk, trail):
+    """A locked-out token's refusals are counted on one row a minute: the row says how many."""
+    as_reader = policy.token_actor(trail["reader"], trail["workspace"])
+    for _ in range(37):
+        audit.record_refusal(as_reader, "mcp_disabled")
+    [entry] = db.session.execute(
+        select(AuditEntry).where(AuditEntry.action == "mcp.request")
+    ).scalars()
+    assert entry.count == 37
+    page = as_admin.get(audit_url(desk)).get_data(as_text=True)
+    row = page[page.index(f'data-testid="audit-{entry.id}"') :]
+    row = row[: row.index("</tr>")]
+    assert ">denied</span>" in row and 'data-testid="count"' in row and "×37" in row
+    assert "mcp_disabled" in row
+    # A row that stands for one occurrence shows no count.
+    single = ids(AuditEntry.token_id == trail["writer"].id)[0]
+    row = page[page.index(f'data-testid="audit-{single}"') :]
+    assert 'data-testid="count"' not in row[: row.index("</tr>")]

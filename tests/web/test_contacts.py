@@ -71,8 +71,41 @@ def test_duplicate_email_is_reported_on_the_field(as_admin, desk):
         desk.url("/contacts/new"), data={"name": "Jane Again", "email": "jane@example.com"}
     )
     page = response.get_data(as_text=True)
-    assert "A contact with that email already exists." in page
+    assert "That email cannot be used for this contact" in page
     assert 'id="email-error"' in page
+
+
+def test_an_agent_gets_the_same_answer_for_a_contact_they_cannot_see(as_agent, desk):
+    """Andy works Support only: Sam (Sales) is out of his reach, Jane is not. Either email
+    is refused on his new contact in the same words, and nothing says Sam exists."""
+    pages = [
+        as_agent.post(desk.url("/contacts/new"), data={"name": "Copy", "email": email})
+        for email in ("jane@example.com", "sam@example.com")
+    ]
+    errors = [
+        page.get_data(as_text=True).split('id="email-error"', 1)[1].split("</", 1)[0]
+        for page in pages
+    ]
+    assert errors[0] == errors[1] and "cannot be used for this contact" in errors[0]
+    assert _contact("jane@example.com").name == "Jane Customer"
+
+
+def test_a_phone_number_takes_ascii_digits_only(as_admin, desk):
+    """Was: accepted, since str.isdigit() is true for other scripts' digits too."""
+    for phone in ("١٢٣٤٥٦٧", "１２３４５６７"):
+        response = as_admin.post(
+            desk.url("/contacts/new"), data={"name": "Dee Digits", "phone": phone}
+        )
+        page = response.get_data(as_text=True)
+        assert response.status_code == 200 and 'id="phone-error"' in page
+        assert "digits 0-9" in page
+    db.session.expire_all()
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(Contact).where(Contact.name == "Dee Digits")
+        )
+        == 0
+    )
 
 
 def test_edit_details_and_attributes(as_admin, desk):
