@@ -755,7 +755,7 @@ def test_take_over_on_the_conversation_page(page: Page, page_log, desk, artifact
         ("create_draft_reply", {"conversation_id": conversation, "body": "A human is coming."}),
     )
     assert refused.is_error
-    assert "taken over" in refused.structured_content["error"]["message"]
+    assert "taken over" in json.loads(refused.content[0].text)["error"]["message"]
     assert not note.is_error and not draft.is_error
     assert outgoing(conversation, desk.workspace.id) == []
 

@@ -1,7 +1,7 @@
 """audit rows that stand for several refused requests
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-23 09:00:00
 
 A token refused at the MCP gate (MCP switched off, trial over, wrong plan) used to write one
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
