@@ -13,7 +13,7 @@ from typing import TypeVar
 from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 
 from deskwoot.extensions import db
 
@@ -31,11 +31,15 @@ def init_app(app) -> None:
     """Install the connection hooks on the app's engine."""
     with app.app_context():
         engine = db.engine
+        _configure_recovery(engine)
         if engine.dialect.name == "sqlite":
-            _configure_sqlite(engine)
             database = engine.url.database
-            if database and database != ":memory:" and not database.startswith("file:"):
+            on_disk = bool(database) and database != ":memory:" and not database.startswith("file:")
+            _configure_sqlite(engine, database if on_disk else None)
+            if on_disk:
                 app.extensions["deskwoot_writer_queue"] = WriterQueue(database + "-writers")
+        elif engine.dialect.name == "postgresql":
+            _configure_postgresql(engine)
 
 
 class WriterQueue:
@@ -60,7 +64,10 @@ class WriterQueue:
 
     def _file(self) -> int:
         if self._fd is None or self._pid != os.getpid():  # a forked worker opens its own
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as exc:  # a read-only or full directory: the database's trouble too
+                raise DatabaseUnavailable(f"cannot open {self.path}: {exc.strerror}") from exc
             self._pid = os.getpid()
         return self._fd
 
@@ -75,9 +82,9 @@ class WriterQueue:
                 fcntl.flock(fd, fcntl.LOCK_UN)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, path: str | None) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):
+    def _on_connect(dbapi_conn, record):
         # Take transaction control away from the sqlite3 module so we can issue our own BEGIN.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
@@ -86,10 +93,112 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA journal_mode = WAL")
         cur.execute("PRAGMA synchronous = NORMAL")
         cur.close()
+        if path is not None and _file_is_read_only(path):
+            record.info[OPENED_READ_ONLY] = True
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
         conn.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
+
+
+def _file_is_read_only(path: str) -> bool:
+    """Whether SQLite just opened `path` read-only. It tries O_RDWR and, when the system says
+    no (chmod, chattr +i, a read-only mount), quietly falls back to O_RDONLY for good: that
+    connection answers "attempt to write a readonly database" to every write even after the
+    file is writable again. The same open, tried here, tells which way it went."""
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return False  # SQLite creates it, read-write
+    except OSError:
+        return True
+    os.close(fd)
+    return False
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, record):
+        # A session opened while the database (ALTER DATABASE … SET
+        # default_transaction_read_only) or the server (a hot standby) is read-only stays so
+        # for its whole life, whatever changes later.
+        cursor = dbapi_conn.cursor()
+        try:
+            cursor.execute("SHOW transaction_read_only")
+            read_only = cursor.fetchone()[0] == "on"
+        finally:
+            cursor.close()
+        dbapi_conn.rollback()
+        if read_only:
+            record.info[OPENED_READ_ONLY] = True
+
+
+# --- When the database cannot be written or reached -----------------------------------------
+#
+# A read-only file (a backup tool, chmod, chattr +i), a full disk, an I/O error, a PostgreSQL
+# server that is read-only, shutting down or gone: none of it is the request's fault and all
+# of it passes. Two things follow. The request is answered 503 with Retry-After (adapters ask
+# is_unavailable), not 500. And no connection that saw it is used again: a pooled connection
+# opened read-only would otherwise keep failing every write until the workers restart.
+
+RETRY_AFTER_SECONDS = 5
+UNAVAILABLE_MESSAGE = (
+    "The database cannot be written right now (it is read-only, full or unreachable), "
+    "so nothing was changed. Retry in a few seconds."
+)
+# record.info key: the connection was opened read-only (see _retire_read_only).
+OPENED_READ_ONLY = "deskwoot_opened_read_only"
+
+# SQLite primary result codes (the low byte of an extended code such as SQLITE_IOERR_WRITE).
+SQLITE_READONLY, SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN = 8, 10, 13, 14
+UNAVAILABLE_SQLITE_CODES = frozenset({SQLITE_READONLY, SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN})
+# PostgreSQL: read_only_sql_transaction, admin/crash shutdown, cannot_connect_now (starting
+# up), disk_full, io_error; and class 08, connection exceptions.
+UNAVAILABLE_SQLSTATES = frozenset({"25006", "57P01", "57P02", "57P03", "53100", "58030"})
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be written or reached right now, for a reason outside the request."""
+
+
+def driver_error_is_unavailable(error: BaseException | None) -> bool:
+    """Whether a DBAPI exception says "the database cannot be written or reached" rather
+    than "this statement is wrong"."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in UNAVAILABLE_SQLITE_CODES
+    sqlstate = getattr(error, "sqlstate", None)
+    return sqlstate is not None and (sqlstate in UNAVAILABLE_SQLSTATES or sqlstate[:2] == "08")
+
+
+def is_unavailable(exc: BaseException | None) -> bool:
+    """Whether `exc` is the database being unavailable (answer 503 and Retry-After)."""
+    if isinstance(exc, DatabaseUnavailable):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    return exc.connection_invalidated or driver_error_is_unavailable(exc.orig)
+
+
+def _configure_recovery(engine: Engine) -> None:
+    @event.listens_for(engine, "handle_error")
+    def _discard_unusable(context):
+        # Treated as a lost connection, SQLAlchemy invalidates it and every connection the
+        # pool opened before now, so the next checkout opens a fresh one that sees the
+        # database as it is by then (writable again, or still not, and then 503 again).
+        if driver_error_is_unavailable(context.original_exception):
+            context.is_disconnect = True
+
+    @event.listens_for(engine, "checkout")
+    def _retire_read_only(_dbapi_conn, record, _proxy):
+        # A connection opened read-only serves one checkout: reads keep working while the
+        # database is read-only, and the first request after it is writable again gets a
+        # connection that can write, instead of a 503 from a stale read-only one.
+        state = record.info.get(OPENED_READ_ONLY)
+        if state == "used":
+            raise DisconnectionError("opened while the database was read-only")
+        if state:
+            record.info[OPENED_READ_ONLY] = "used"
 
 
 def is_sqlite() -> bool:

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, InvalidRequestError
 from sqlalchemy.sql.elements import ClauseElement
 
+from deskwoot.database import driver_error_is_unavailable
 from deskwoot.extensions import db
 
 _POSTCOMPILE = "__[POSTCOMPILE_{}]"
@@ -193,15 +194,19 @@ class Prebuilt:
 def _on_cursor(pooled, dialect: Dialect, plan: _Plan, params: dict, fetch: bool, invalidate):
     """Run a plan on a pooled DBAPI connection; driver errors come out as SQLAlchemy's
     (IntegrityError, OperationalError…, with .orig), so callers' handling (conflicts,
-    transient retries) is the same on both paths, and a lost connection is invalidated so
-    the pool never hands it out again."""
+    transient retries, a 503 for an unavailable database) is the same on both paths, and a
+    lost connection, or one that found the database read-only, full or failing (as the
+    engine's handle_error hook decides on the other path), is invalidated so the pool never
+    hands it out again."""
     sql, arguments = plan.arguments(params)
     cursor = pooled.cursor()
     try:
         cursor.execute(sql, arguments)
         return plan.rows(cursor) if fetch else None
     except dialect.loaded_dbapi.Error as error:
-        lost = dialect.is_disconnect(error, pooled.dbapi_connection, cursor)
+        lost = dialect.is_disconnect(
+            error, pooled.dbapi_connection, cursor
+        ) or driver_error_is_unavailable(error)
         if lost:
             invalidate(error)
         raise DBAPIError.instance(
