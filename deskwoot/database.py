@@ -6,15 +6,17 @@ import contextvars
 import fcntl
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from typing import TypeVar
 
 from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError
 
+from deskwoot.errors import Conflict
 from deskwoot.extensions import db
 
 # Set while a service runs a write transaction, so the SQLite BEGIN becomes BEGIN IMMEDIATE.
@@ -236,17 +238,67 @@ def core(statement, params: dict | None = None):
     return db.session.connection().execute(statement, params or {})
 
 
+@dataclass(frozen=True)
+class Taken:
+    """A unique constraint a write can lose a race on, and the Conflict that says so.
+
+    A service checks "is that name free?" before inserting, which is all SQLite needs (one
+    writer at a time, and BEGIN IMMEDIATE makes the check and the insert one step). On
+    PostgreSQL two transactions can both pass the check; the unique index then stops the
+    second at its INSERT or COMMIT, and that IntegrityError used to escape as a 500. Naming
+    the constraint where the service opens its transaction (rather than a try/except around
+    each flush, or one global table of constraints) keeps the message next to the check it
+    backs up, lets it name the value, and leaves the IntegrityErrors other code handles
+    itself (inbound dedupe, idempotency keys) exactly as they were.
+    """
+
+    # Named as models/base.py NAMING_CONVENTION does, e.g. uq_labels_workspace_id_name.
+    constraint: str
+    message: str
+    field: str | None = None
+
+
+def violated_unique(exc: IntegrityError) -> str | None:
+    """The name of the unique constraint `exc` reports, or None for any other integrity error."""
+    error = exc.orig
+    if getattr(error, "sqlstate", None) == "23505":  # PostgreSQL unique_violation
+        return getattr(getattr(error, "diag", None), "constraint_name", None)
+    # SQLite names the columns, not the constraint: "UNIQUE constraint failed: labels.workspace_id,
+    # labels.name"; the naming convention turns them back into uq_labels_workspace_id_name.
+    prefix = "UNIQUE constraint failed: "
+    message = str(error)
+    if not message.startswith(prefix):
+        return None
+    columns = [part.strip().partition(".") for part in message.removeprefix(prefix).split(",")]
+    return f"uq_{columns[0][0]}_" + "_".join(column for _, _, column in columns)
+
+
 @contextmanager
-def write_transaction() -> Iterator:
+def _conflicts(taken: Iterable[Taken]) -> Iterator[None]:
+    try:
+        yield
+    except IntegrityError as exc:
+        name = violated_unique(exc)
+        for rule in taken:
+            if rule.constraint == name:
+                data = {"field": rule.field} if rule.field else {}
+                raise Conflict(rule.message, **data) from exc
+        raise
+
+
+@contextmanager
+def write_transaction(taken: Iterable[Taken] = ()) -> Iterator:
     """Run one write unit of work: commit on success, roll back on any error.
 
     Any read transaction the request already holds is ended first, so the write starts fresh
-    with the write lock (SQLite) instead of upgrading a read snapshot.
+    with the write lock (SQLite) instead of upgrading a read snapshot. A violation of one of
+    the `taken` unique constraints comes out as that rule's Conflict (see Taken).
     """
     session = db.session()  # the request's Session behind the scoped proxy
     if _write_intent.get():
         # Nested call inside an ongoing write: join it.
-        yield session
+        with _conflicts(taken):
+            yield session
         return
     if session.in_transaction():
         session.commit()
@@ -255,8 +307,9 @@ def write_transaction() -> Iterator:
     try:
         with queue.turn() if queue is not None else nullcontext():
             try:
-                yield session
-                session.commit()
+                with _conflicts(taken):
+                    yield session
+                    session.commit()
             except BaseException:
                 session.rollback()
                 raise

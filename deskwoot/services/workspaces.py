@@ -10,7 +10,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from deskwoot import policy
-from deskwoot.database import write_transaction
+from deskwoot.database import Taken, write_transaction
 from deskwoot.errors import Conflict, Invalid, NotFound
 from deskwoot.extensions import db
 from deskwoot.models import Inbox, InboxMember, Membership, User, Workspace, utcnow
@@ -77,6 +77,22 @@ def _user_by_email(email: str) -> User | None:
     return db.session.execute(select(User).where(User.email == email)).scalar_one_or_none()
 
 
+# Two creations at the same moment (signups, `deskwoot workspace create`) can both find the
+# slug, or the admin's email, free; the unique index stops the second, which is told plainly.
+_CREATE_RACES = (
+    Taken(
+        "uq_workspaces_slug",
+        "Another workspace with that name was created at the same moment. Try again.",
+        field="workspace_name",
+    ),
+    Taken(
+        "uq_users_email",
+        "An account with that email was created at the same moment. Try again.",
+        field="email",
+    ),
+)
+
+
 def create_workspace(
     name: str,
     admin_email: str,
@@ -95,7 +111,7 @@ def create_workspace(
         raise Invalid(f"Plan must be one of: {', '.join(PLANS)}.", field="plan")
     email = normalize_email(admin_email)
     password_hash = hash_password(admin_password) if admin_password else None
-    with write_transaction() as session:
+    with write_transaction(taken=_CREATE_RACES) as session:
         user = _user_by_email(email)
         if user is not None and admin_password is not None:
             # Someone signing up with an address that already has an account must log in.
