@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from typing import Any
 
 from sqlalchemy.engine import Dialect
@@ -204,9 +205,8 @@ def _on_cursor(pooled, dialect: Dialect, plan: _Plan, params: dict, fetch: bool,
         cursor.execute(sql, arguments)
         return plan.rows(cursor) if fetch else None
     except dialect.loaded_dbapi.Error as error:
-        lost = dialect.is_disconnect(
-            error, pooled.dbapi_connection, cursor
-        ) or driver_error_is_unavailable(error)
+        lost = dialect.is_disconnect(error, pooled.dbapi_connection, cursor)
+        lost = lost or driver_error_is_unavailable(error)
         if lost:
             invalidate(error)
         raise DBAPIError.instance(
@@ -218,4 +218,6 @@ def _on_cursor(pooled, dialect: Dialect, plan: _Plan, params: dict, fetch: bool,
             dialect=dialect,
         ) from error
     finally:
-        cursor.close()
+        # An invalidated SQLite connection is closed already, and its cursor with it.
+        with suppress(dialect.loaded_dbapi.Error):
+            cursor.close()

@@ -32,16 +32,16 @@ def create_inbox(
     if channel not in CHANNELS:
         raise Invalid(f"Channel must be one of: {', '.join(CHANNELS)}.", field="channel")
     secret = new_secret("dw_in_")
-    taken = f"There is already an inbox called '{name}'."
+    duplicate = f"There is already an inbox called '{name}'."
     # The check below, backed by the unique index when two admins add it at the same moment.
-    same_name = Taken("uq_inboxes_workspace_id_name", taken, field="name")
+    same_name = Taken("uq_inboxes_workspace_id_name", duplicate, field="name")
     with write_transaction(taken=[same_name]) as session:
         if session.execute(
             select(Inbox.id).where(
                 Inbox.workspace_id == actor.workspace_id, func.lower(Inbox.name) == name.lower()
             )
         ).first():
-            raise Conflict(taken, field="name")
+            raise Conflict(duplicate, field="name")
         inbox = Inbox(
             workspace_id=actor.workspace_id,
             uid=secrets.token_hex(12),
