@@ -18,12 +18,14 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from typing import Any
 
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, InvalidRequestError
 from sqlalchemy.sql.elements import ClauseElement
 
+from deskwoot.database import driver_error_is_unavailable
 from deskwoot.extensions import db
 
 _POSTCOMPILE = "__[POSTCOMPILE_{}]"
@@ -193,8 +195,10 @@ class Prebuilt:
 def _on_cursor(pooled, dialect: Dialect, plan: _Plan, params: dict, fetch: bool, invalidate):
     """Run a plan on a pooled DBAPI connection; driver errors come out as SQLAlchemy's
     (IntegrityError, OperationalError…, with .orig), so callers' handling (conflicts,
-    transient retries) is the same on both paths, and a lost connection is invalidated so
-    the pool never hands it out again."""
+    transient retries, a 503 for an unavailable database) is the same on both paths, and a
+    lost connection, or one that found the database read-only, full or failing (as the
+    engine's handle_error hook decides on the other path), is invalidated so the pool never
+    hands it out again."""
     sql, arguments = plan.arguments(params)
     cursor = pooled.cursor()
     try:
@@ -202,6 +206,7 @@ def _on_cursor(pooled, dialect: Dialect, plan: _Plan, params: dict, fetch: bool,
         return plan.rows(cursor) if fetch else None
     except dialect.loaded_dbapi.Error as error:
         lost = dialect.is_disconnect(error, pooled.dbapi_connection, cursor)
+        lost = lost or driver_error_is_unavailable(error)
         if lost:
             invalidate(error)
         raise DBAPIError.instance(
@@ -213,4 +218,6 @@ def _on_cursor(pooled, dialect: Dialect, plan: _Plan, params: dict, fetch: bool,
             dialect=dialect,
         ) from error
     finally:
-        cursor.close()
+        # An invalidated SQLite connection is closed already, and its cursor with it.
+        with suppress(dialect.loaded_dbapi.Error):
+            cursor.close()

@@ -31,9 +31,15 @@ from mcp.types.version import (
 from pydantic import ValidationError
 
 from deskwoot import __version__
+from deskwoot.database import (
+    RETRY_AFTER_SECONDS,
+    UNAVAILABLE_MESSAGE,
+    is_unavailable,
+)
 from deskwoot.extensions import csrf, db
 from deskwoot.mcp import calls, gate, registry
 from deskwoot.mcp.jsonrpc import (
+    DATABASE_UNAVAILABLE,
     MAX_BODY,
     RpcError,
     error_response,
@@ -84,7 +90,9 @@ def endpoint() -> Response:
         return _serve()
     except RpcError as error:
         return error_response(None, error, error.http or 400)
-    except Exception:
+    except Exception as exc:
+        if is_unavailable(exc):  # e.g. in the gate, before the request's id is known
+            return _database_unavailable(None, exc)
         # Never an HTML page or a bare 500 here: log the trace, answer JSON-RPC -32603.
         current_app.logger.exception("unexpected error in /api/mcp")
         db.session.rollback()
@@ -180,6 +188,28 @@ def _serve() -> Response:
         )
     except RpcError as error:
         return error_response(envelope.id, error, error.http or status_for(error.code))
+    except Exception as exc:
+        if not is_unavailable(exc):
+            raise
+        return _database_unavailable(envelope.id, exc)
+
+
+def _database_unavailable(request_id, exc: Exception) -> Response:
+    """503 with Retry-After while the database is read-only, full or unreachable: nothing was
+    applied, and the same request will work once it is back (database.is_unavailable)."""
+    # The driver's words only: SQLAlchemy's message carries the statement's parameters.
+    current_app.logger.warning(
+        "database unavailable in /api/mcp: %s", getattr(exc, "orig", None) or exc
+    )
+    db.session.rollback()  # the connection was discarded; the session starts over next time
+    error = RpcError(
+        DATABASE_UNAVAILABLE,
+        UNAVAILABLE_MESSAGE,
+        data={"reason": "database_unavailable", "retry_after": RETRY_AFTER_SECONDS},
+        http=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+    return error_response(request_id, error, 503)
 
 
 def _version(body: dict, modern: bool, header_version: str | None) -> str:

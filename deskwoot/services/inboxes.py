@@ -7,7 +7,7 @@ import secrets
 from sqlalchemy import delete, func, select
 
 from deskwoot import policy
-from deskwoot.database import write_transaction
+from deskwoot.database import Taken, write_transaction
 from deskwoot.errors import Conflict, Invalid, NotFound
 from deskwoot.extensions import db
 from deskwoot.models import Inbox, InboxMember
@@ -32,13 +32,16 @@ def create_inbox(
     if channel not in CHANNELS:
         raise Invalid(f"Channel must be one of: {', '.join(CHANNELS)}.", field="channel")
     secret = new_secret("dw_in_")
-    with write_transaction() as session:
+    duplicate = f"There is already an inbox called '{name}'."
+    # The check below, backed by the unique index when two admins add it at the same moment.
+    same_name = Taken("uq_inboxes_workspace_id_name", duplicate, field="name")
+    with write_transaction(taken=[same_name]) as session:
         if session.execute(
             select(Inbox.id).where(
                 Inbox.workspace_id == actor.workspace_id, func.lower(Inbox.name) == name.lower()
             )
         ).first():
-            raise Conflict(f"There is already an inbox called '{name}'.", field="name")
+            raise Conflict(duplicate, field="name")
         inbox = Inbox(
             workspace_id=actor.workspace_id,
             uid=secrets.token_hex(12),

@@ -19,7 +19,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from deskwoot import policy
-from deskwoot.database import write_transaction
+from deskwoot.database import Taken, violated_unique, write_transaction
 from deskwoot.errors import Conflict, Forbidden, Invalid, NotFound
 from deskwoot.extensions import db
 from deskwoot.models import (
@@ -66,36 +66,34 @@ def invite(actor: Actor, email: str, role: str, inbox_ids: list[int] | None = No
         policy.get_inbox(actor, inbox_id)  # out of reach: not found
     raw = secrets.token_urlsafe(32)
     already = f"{email} has already been invited. Use “New link” on the team page for a new link."
-    try:
-        with write_transaction() as session:
-            user = user_by_email(email)
-            if user is not None and user.kind != "human":
-                raise Conflict("That address belongs to a bot account.", field="email")
-            if user is not None and already_on_team(actor.workspace_id, user.id):
-                raise Conflict(f"{email} is already on this team.", field="email")
-            earlier = _pending(actor.workspace_id, email)
-            if earlier is not None and earlier.expires_at > utcnow():
-                raise Conflict(already, field="email")
-            if earlier is not None:  # an expired one gives way to the new invitation
-                session.delete(earlier)
-                session.flush()
-            invitation = Invitation(
-                workspace_id=actor.workspace_id,
-                email=email,
-                role=role,
-                inbox_ids=inbox_ids if role != "admin" else [],
-                token_hash=digest(raw),
-                invited_by_id=actor.user_id if actor.kind == "human" else None,
-                invited_by_name=actor.name[:120],
-                created_at=utcnow(),
-                expires_at=utcnow() + timedelta(days=INVITATION_DAYS),
-            )
-            session.add(invitation)
-            session.flush()  # a twin committed meanwhile fails here, on the unique index
-            audit.record(actor, "team.invite_created", target=email, detail=f"role={role}")
-    except IntegrityError:
-        # Another admin invited the same address at the same moment and won the index.
-        raise Conflict(already, field="email") from None
+    with write_transaction(
+        taken=(Taken("uq_invitations_workspace_id_email", already, field="email"),)
+    ) as session:
+        user = user_by_email(email)
+        if user is not None and user.kind != "human":
+            raise Conflict("That address belongs to a bot account.", field="email")
+        if user is not None and already_on_team(actor.workspace_id, user.id):
+            raise Conflict(f"{email} is already on this team.", field="email")
+        earlier = _pending(actor.workspace_id, email)
+        if earlier is not None and earlier.expires_at > utcnow():
+            raise Conflict(already, field="email")
+        if earlier is not None:  # an expired one gives way to the new invitation
+            session.delete(earlier)
+            session.flush()
+        invitation = Invitation(
+            workspace_id=actor.workspace_id,
+            email=email,
+            role=role,
+            inbox_ids=inbox_ids if role != "admin" else [],
+            token_hash=digest(raw),
+            invited_by_id=actor.user_id if actor.kind == "human" else None,
+            invited_by_name=actor.name[:120],
+            created_at=utcnow(),
+            expires_at=utcnow() + timedelta(days=INVITATION_DAYS),
+        )
+        session.add(invitation)
+        session.flush()  # a twin committed meanwhile fails here, on the unique index
+        audit.record(actor, "team.invite_created", target=email, detail=f"role={role}")
     return _deliver(invitation, raw)
 
 
@@ -166,22 +164,19 @@ def accept_with_new_account(raw: str, name: str | None, password: str) -> User:
     if len(name) > 120:
         raise Invalid("Keep your name under 120 characters.", field="name")
     exists = "An account with this email already exists. Log in to it to accept the invitation."
-    try:
-        with write_transaction() as session:
-            invitation = _by_token(raw, lock=True)
-            if user_by_email(invitation.email) is not None:
-                raise Conflict(exists)
-            user = User(
-                email=invitation.email,
-                name=name or invitation.email.split("@")[0],
-                password_hash=password_hash,
-                kind="human",
-            )
-            session.add(user)
-            session.flush()  # an account made at the same moment fails here, on users.email
-            _join(invitation, user)
-    except IntegrityError:
-        raise Conflict(exists) from None
+    with write_transaction(taken=(Taken("uq_users_email", exists),)) as session:
+        invitation = _by_token(raw, lock=True)
+        if user_by_email(invitation.email) is not None:
+            raise Conflict(exists)
+        user = User(
+            email=invitation.email,
+            name=name or invitation.email.split("@")[0],
+            password_hash=password_hash,
+            kind="human",
+        )
+        session.add(user)
+        session.flush()  # an account made at the same moment fails here, on users.email
+        _join(invitation, user)
     return user
 
 
@@ -199,8 +194,10 @@ def accept_as(raw: str, user: User) -> Workspace:
                 db.session.delete(invitation)  # nothing left to accept
             else:
                 _join(invitation, user)
-    except IntegrityError:  # a double click: the other request already joined
-        pass
+    except IntegrityError as exc:
+        # A double click: the other request already joined, which is what this one wanted.
+        if violated_unique(exc) != "uq_memberships_workspace_id_user_id":
+            raise
     return db.session.get(Workspace, workspace_id)
 
 

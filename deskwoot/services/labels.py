@@ -7,7 +7,7 @@ import re
 from sqlalchemy import func, select
 
 from deskwoot import policy
-from deskwoot.database import write_transaction
+from deskwoot.database import Taken, write_transaction
 from deskwoot.errors import Conflict, Invalid, NotFound
 from deskwoot.extensions import db
 from deskwoot.models import Label
@@ -32,12 +32,15 @@ def create_label(
         raise Invalid("Label names are 1-64 letters, digits, spaces, - or _.", field="name")
     if not COLOR_RE.match(color or ""):
         raise Invalid("Colour must look like #1f6feb.", field="color")
-    with write_transaction() as session:
+    duplicate = f"There is already a label called '{name}'."
+    # The check below, backed by the unique index when two admins add it at the same moment.
+    same_name = Taken("uq_labels_workspace_id_name", duplicate, field="name")
+    with write_transaction(taken=[same_name]) as session:
         exists = session.execute(
             policy.labels(actor).where(func.lower(Label.name) == name)
         ).scalar_one_or_none()
         if exists is not None:
-            raise Conflict(f"There is already a label called '{name}'.", field="name")
+            raise Conflict(duplicate, field="name")
         label = Label(
             workspace_id=actor.workspace_id,
             name=name,

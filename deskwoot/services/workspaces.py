@@ -8,10 +8,9 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 
 from deskwoot import policy
-from deskwoot.database import write_transaction
+from deskwoot.database import Taken, write_transaction
 from deskwoot.errors import Conflict, Invalid, NotFound
 from deskwoot.extensions import db
 from deskwoot.models import Inbox, InboxMember, Membership, User, Workspace, utcnow
@@ -90,6 +89,31 @@ def already_on_team(workspace_id: int, user_id: int) -> bool:
     )
 
 
+# Two creations at the same moment (signups, `deskwoot workspace create`) can both find the
+# slug, or the admin's email, free; the unique index stops the second, which is told plainly.
+_CREATE_RACES = (
+    Taken(
+        "uq_workspaces_slug",
+        "Another workspace with that name was created at the same moment. Try again.",
+        field="workspace_name",
+    ),
+    Taken(
+        "uq_users_email",
+        "An account with that email was created at the same moment. Try again.",
+        field="email",
+    ),
+)
+
+
+def _added_twice(email: str) -> tuple[Taken, ...]:
+    # The same address added twice at once: users.email or the membership index decides.
+    message = f"{email} was just added by someone else."
+    return (
+        Taken("uq_users_email", message, field="email"),
+        Taken("uq_memberships_workspace_id_user_id", message, field="email"),
+    )
+
+
 def create_workspace(
     name: str,
     admin_email: str,
@@ -108,7 +132,7 @@ def create_workspace(
         raise Invalid(f"Plan must be one of: {', '.join(PLANS)}.", field="plan")
     email = normalize_email(admin_email)
     password_hash = hash_password(admin_password) if admin_password else None
-    with write_transaction() as session:
+    with write_transaction(taken=_CREATE_RACES) as session:
         user = user_by_email(email)
         if user is not None and admin_password is not None:
             # Someone signing up with an address that already has an account must log in.
@@ -171,37 +195,33 @@ def add_teammate(
         raise Invalid(f"Role must be one of: {', '.join(ROLES)}.", field="role")
     email = normalize_email(email)
     password_hash = hash_password(password) if password else None
-    try:
-        with write_transaction() as session:
-            user = user_by_email(email)
-            if user is None:
-                user = User(
-                    email=email,
-                    name=(name or "").strip() or email.split("@")[0],
-                    password_hash=password_hash,
-                    kind="human",
-                )
-                session.add(user)
-                session.flush()
-            elif user.kind != "human":
-                raise Conflict("That address belongs to a bot account.", field="email")
-            elif password is not None:
-                raise Conflict(
-                    f"{email} already has a Deskwoot account with its own password; "
-                    "invite them instead (leave the password out).",
-                    field="email",
-                )
-            if already_on_team(actor.workspace_id, user.id):
-                raise Conflict(f"{email} is already on this team.", field="email")
-            session.add(Membership(workspace_id=actor.workspace_id, user_id=user.id, role=role))
-            for inbox_id in inbox_ids or []:
-                policy.get_inbox(actor, inbox_id)
-                session.add(InboxMember(inbox_id=inbox_id, user_id=user.id))
-            session.flush()  # a twin added at the same moment fails here, on a unique index
-            audit.record(actor, "team.member_added", target=email, detail=f"role={role}")
-    except IntegrityError:
-        # The same address added twice at once: users.email or the membership index decided.
-        raise Conflict(f"{email} was just added by someone else.", field="email") from None
+    with write_transaction(taken=_added_twice(email)) as session:
+        user = user_by_email(email)
+        if user is None:
+            user = User(
+                email=email,
+                name=(name or "").strip() or email.split("@")[0],
+                password_hash=password_hash,
+                kind="human",
+            )
+            session.add(user)
+            session.flush()
+        elif user.kind != "human":
+            raise Conflict("That address belongs to a bot account.", field="email")
+        elif password is not None:
+            raise Conflict(
+                f"{email} already has a Deskwoot account with its own password; "
+                "invite them instead (leave the password out).",
+                field="email",
+            )
+        if already_on_team(actor.workspace_id, user.id):
+            raise Conflict(f"{email} is already on this team.", field="email")
+        session.add(Membership(workspace_id=actor.workspace_id, user_id=user.id, role=role))
+        for inbox_id in inbox_ids or []:
+            policy.get_inbox(actor, inbox_id)
+            session.add(InboxMember(inbox_id=inbox_id, user_id=user.id))
+        session.flush()  # a twin added at the same moment fails here, on a unique index
+        audit.record(actor, "team.member_added", target=email, detail=f"role={role}")
     return user
 
 

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import g, jsonify, render_template, request, url_for
+from flask import current_app, g, jsonify, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError
 
+from deskwoot.database import (
+    RETRY_AFTER_SECONDS,
+    UNAVAILABLE_MESSAGE,
+    DatabaseUnavailable,
+    is_unavailable,
+)
 from deskwoot.extensions import db
 from deskwoot.models import utcnow
 from deskwoot.services import drafts as draft_service
@@ -31,6 +38,8 @@ def init_app(app) -> None:
     app.context_processor(_navigation)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(500, _server_error)
+    app.register_error_handler(DBAPIError, _database_error)
+    app.register_error_handler(DatabaseUnavailable, _database_error)
 
 
 def ago(value: datetime | None, now: datetime | None = None) -> str:
@@ -150,4 +159,36 @@ def _server_error(_error):
     db.session.rollback()
     if _wants_json():
         return jsonify({"error": {"code": "internal", "message": "Internal error."}}), 500
-    return render_template("errors/500.html"), 500
+    return _render_detached("errors/500.html"), 500
+
+
+def _database_error(error):
+    """503 and Retry-After while the database is read-only, full or unreachable (see
+    database.is_unavailable); any other database error is a bug, for the 500 handler, which
+    logs it with its trace."""
+    if not is_unavailable(error):
+        raise error
+    # The driver's words only: SQLAlchemy's message carries the statement's parameters.
+    current_app.logger.warning(
+        "database unavailable on %s: %s", request.path, getattr(error, "orig", None) or error
+    )
+    g.failed = True
+    db.session.rollback()  # the connection was discarded; the session starts over next time
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if _wants_json():
+        body = {
+            "error": {
+                "code": "database_unavailable",
+                "message": UNAVAILABLE_MESSAGE,
+                "retry_after": RETRY_AFTER_SECONDS,
+            }
+        }
+        return jsonify(body), 503, headers
+    page = _render_detached("errors/503.html", retry_after=RETRY_AFTER_SECONDS)
+    return page, 503, headers
+
+
+def _render_detached(name: str, **context) -> str:
+    """Render an error page without the context processors: flask-login's would load the
+    user from the database, which may be the very thing that just failed."""
+    return current_app.jinja_env.get_template(name).render(**context)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import bindparam, event, insert, select
-from sqlalchemy.exc import IntegrityError, InvalidRequestError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InvalidRequestError
 
 from deskwoot.extensions import db
 from deskwoot.models import AuditEntry, Conversation, Label
@@ -134,3 +134,45 @@ def test_first_alone_reads_outside_the_session(desk):
 def test_a_missing_parameter_is_refused_not_sent_as_null(desk):
     with pytest.raises(InvalidRequestError, match=r"value is required .* 'workspace_id'"):
         LABEL_NAMES.rows({})
+
+
+def test_a_connection_that_found_the_database_read_only_is_not_reused(desk):
+    """The raw cursor path discards such a connection as SQLAlchemy's own path does (the
+    engine's handle_error hook), so the next write gets a fresh one and works."""
+    workspace_id = desk[0].id
+    engine = db.engine
+    # Every column given, so no Python-side default sends it down SQLAlchemy's own path.
+    new_label = Prebuilt(
+        insert(Label).values(
+            workspace_id=bindparam("workspace_id"),
+            name=bindparam("name"),
+            color="#000000",
+            created_at=bindparam("created_at"),
+        )
+    )
+    row = {"workspace_id": workspace_id, "name": "vip", "created_at": datetime.now(UTC)}
+    assert new_label._plan(engine.dialect).usable
+
+    def read_only(dbapi_conn, _record):
+        # The driver's own read-only error (see tests/test_database_unavailable.py).
+        cursor = dbapi_conn.cursor()
+        if engine.dialect.name == "sqlite":
+            cursor.execute("PRAGMA query_only = ON")
+        else:
+            cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            dbapi_conn.commit()
+        cursor.close()
+
+    db.session.remove()
+    engine.dispose()
+    event.listen(engine, "connect", read_only)
+    try:
+        with pytest.raises(DBAPIError) as refused:
+            new_label.run(row)
+        assert refused.value.connection_invalidated
+        db.session.rollback()
+    finally:
+        event.remove(engine, "connect", read_only)
+    new_label.run(row)
+    db.session.commit()
+    assert LABEL_NAMES.rows({"workspace_id": workspace_id}) == [("vip",)]
