@@ -107,8 +107,11 @@ def _make_workspace() -> tuple[World, str]:
     """The workspace, admin, agents, inboxes, labels, MCP switch and token, via the services."""
     from deskwoot.extensions import db
     from deskwoot.models import Workspace
-    from deskwoot.policy import SCOPES, member_actor
-    from deskwoot.services import inboxes, labels, mcp_settings, tokens, workspaces
+    from deskwoot.policy import SCOPES, member_actor, system_actor
+    from deskwoot.services.access import mcp_switch as mcp_settings
+    from deskwoot.services.access import tokens
+    from deskwoot.services.conversations import labels
+    from deskwoot.services.directory import inboxes, workspaces
 
     ws, admin = workspaces.create_workspace(
         "Bench", ADMIN_EMAIL, ADMIN_PASSWORD, admin_name="Bench Admin", plan="enterprise", slug=SLUG
@@ -116,9 +119,10 @@ def _make_workspace() -> tuple[World, str]:
     actor = member_actor(admin, ws)
     mcp_settings.set_enabled(actor, True)
     agents = []
+    operator = system_actor(ws, name="Bench generator")  # puts people on the team directly
     for i in range(AGENTS):
         user = workspaces.add_teammate(
-            actor,
+            operator,
             f"agent{i + 1}@bench.deskwoot.test",
             "agent",
             name=f"{FIRST[i * 5]} {LAST[i * 3]}",
@@ -263,7 +267,8 @@ def _bulk_load(path: Path, gen: Generator, timings: dict) -> dict:
 
 def build(out: Path, size: str, seed: int = 5) -> dict:
     """Generate the database OUT (written aside, then renamed) and return its metadata."""
-    from deskwoot import create_app, migrate
+    from deskwoot import create_app
+    from deskwoot.database import migrate
     from deskwoot.extensions import db
 
     started = time.perf_counter()

@@ -179,7 +179,7 @@ def main() -> None:
 @contextmanager
 def counting(app, before, after) -> Iterator[None]:
     """Listen for cursor executions only while one request is counted: while anything
-    listens, prebuilt statements take SQLAlchemy's ordinary path (deskwoot/prebuilt.py), so
+    listens, prebuilt statements take SQLAlchemy's ordinary path (deskwoot/database/prebuilt.py), so
     the timed and profiled requests run without the listeners."""
     from sqlalchemy import event
 

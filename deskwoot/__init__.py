@@ -15,12 +15,13 @@ def create_app(config: dict | None = None) -> Flask:
 
     config_module.load(app, config)
 
-    from deskwoot import cli, database, mcp, security
+    from deskwoot import cli, mcp, security
+    from deskwoot.database import engine
     from deskwoot.extensions import csrf, db
     from deskwoot.web import init_app as init_web
 
     db.init_app(app)
-    database.init_app(app)
+    engine.init_app(app)
     csrf.init_app(app)
     security.init_app(app)
     init_web(app)

@@ -29,7 +29,7 @@ DEFAULTS = {
     "SESSION_IDLE_DAYS": 14,
     "EVENT_RETENTION_DAYS": 30,
     "IDEMPOTENCY_RETENTION_HOURS": 48,
-    # Per MCP token, shared by every worker (services/ratelimit.py): a burst of
+    # Per MCP token, shared by every worker (services/access/rate_limit.py): a burst of
     # MCP_RATE_BURST tools/call at once, then MCP_RATE_LIMIT a minute. 0 turns it off.
     "MCP_RATE_LIMIT": 600,
     "MCP_RATE_BURST": 200,

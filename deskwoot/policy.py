@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import Select, and_, bindparam, exists, or_, select
 
+from deskwoot.database.prebuilt import Prebuilt
 from deskwoot.errors import Forbidden, Invalid, NotFound
 from deskwoot.extensions import db
 from deskwoot.models import (
@@ -29,7 +30,6 @@ from deskwoot.models import (
     Workspace,
     utcnow,
 )
-from deskwoot.prebuilt import Prebuilt
 
 # Scopes an MCP token may carry (DESIGN §5.5). Humans are limited by role, not scopes.
 SCOPES = (

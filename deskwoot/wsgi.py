@@ -6,7 +6,8 @@ import sys
 
 from flask import Flask
 
-from deskwoot import create_app, migrate
+from deskwoot import create_app
+from deskwoot.database import migrate
 from deskwoot.extensions import db
 
 # gunicorn respawns a worker that exits with 1 forever; 3 (worker boot error) stops the master.

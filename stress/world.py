@@ -8,11 +8,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from deskwoot import create_app, migrate
+from deskwoot import create_app
+from deskwoot.database import migrate
 from deskwoot.extensions import db
 from deskwoot.models import Inbox
 from deskwoot.policy import SCOPES, member_actor
-from deskwoot.services import contacts, inbound, inboxes, mcp_settings, tokens, workspaces
+from deskwoot.services.access import mcp_switch as mcp_settings
+from deskwoot.services.access import tokens
+from deskwoot.services.conversations import inbound
+from deskwoot.services.directory import contacts, inboxes, workspaces
 
 # Words the bodies are made of, so search_conversations has something to find.
 WORDS = (

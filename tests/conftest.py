@@ -16,7 +16,8 @@ from flask import g
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, inspect, text
 
-from deskwoot import create_app, migrate
+from deskwoot import create_app
+from deskwoot.database import migrate
 from deskwoot.extensions import db
 from tests import factories
 

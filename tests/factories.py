@@ -22,8 +22,8 @@ from deskwoot.models import (
     utcnow,
 )
 from deskwoot.policy import Actor, member_actor
-from deskwoot.services import inbound as inbound_service
-from deskwoot.services.secrets import digest
+from deskwoot.services.access.random_secrets import digest
+from deskwoot.services.conversations import inbound as inbound_service
 
 PASSWORD = "correct horse battery"
 # One argon2id hash of PASSWORD, computed once: hashing per test user would dominate runtime.
@@ -34,7 +34,7 @@ _seq = itertools.count(1)
 def password_hash() -> str:
     global _password_hash
     if _password_hash is None:
-        from deskwoot.services.passwords import hash_password
+        from deskwoot.services.access.password_hashing import hash_password
 
         _password_hash = hash_password(PASSWORD)
     return _password_hash

@@ -9,12 +9,15 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from deskwoot import create_app, migrate
+from deskwoot import create_app
 from deskwoot.cli import main
+from deskwoot.database import migrate
 from deskwoot.extensions import db
 from deskwoot.models import AuditEntry, Inbox, InboxMember, Membership, User, Workspace, utcnow
-from deskwoot.services import auth, demo, inboxes
-from deskwoot.services.passwords import verify_password
+from deskwoot.services.access import logins as auth
+from deskwoot.services.access.password_hashing import verify_password
+from deskwoot.services.directory import inboxes
+from deskwoot.services.operations import demo
 from tests import factories as f
 
 COMMANDS = ("db", "workspace", "plan", "trial", "inbox", "user", "mcp", "demo", "prune", "serve")

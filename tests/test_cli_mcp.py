@@ -10,7 +10,7 @@ from sqlalchemy import select
 from deskwoot import policy
 from deskwoot.extensions import db
 from deskwoot.models import AuditEntry, McpToken, User, Workspace, utcnow
-from deskwoot.services import tokens
+from deskwoot.services.access import tokens
 from tests import factories as f
 from tests.test_cli import assert_error, last_line, ok
 

@@ -15,17 +15,14 @@ import pytest
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from deskwoot.database import (
-    RETRY_AFTER_SECONDS,
-    DatabaseUnavailable,
-    is_sqlite,
-    is_unavailable,
-)
+from deskwoot.database.availability import RETRY_AFTER_SECONDS, DatabaseUnavailable, is_unavailable
+from deskwoot.database.engine import is_sqlite
 from deskwoot.extensions import db
 from deskwoot.mcp.jsonrpc import DATABASE_UNAVAILABLE
 from deskwoot.models import Label, Message
 from deskwoot.policy import SCOPES, member_actor
-from deskwoot.services import mcp_settings, tokens
+from deskwoot.services.access import mcp_switch as mcp_settings
+from deskwoot.services.access import tokens
 from tests import factories as f
 from tests.conftest import PG_URL
 
@@ -164,7 +161,7 @@ def test_a_full_disk_is_a_503_too(client, desk, monkeypatch):
         driver_error = psycopg.errors.DiskFull("could not extend file")
     error = OperationalError("INSERT …", {}, driver_error)
 
-    from deskwoot.services import inbound as inbound_service
+    from deskwoot.services.conversations import inbound as inbound_service
 
     def full(*_args, **_kwargs):
         raise error
@@ -209,7 +206,7 @@ def test_which_errors_mean_the_database_is_unavailable(error, unavailable):
 
 def test_any_other_database_error_is_still_a_500(app, desk, monkeypatch):
     """Only the database's state earns a 503: a real bug must stay visible as one."""
-    from deskwoot.services import inbound as inbound_service
+    from deskwoot.services.conversations import inbound as inbound_service
 
     def broken(*_args, **_kwargs):
         db.session.execute(text("SELECT no_such_column FROM inboxes"))

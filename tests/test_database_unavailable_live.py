@@ -19,10 +19,10 @@ import httpx2
 import pytest
 from sqlalchemy import text
 
-from deskwoot.database import RETRY_AFTER_SECONDS
+from deskwoot.database.availability import RETRY_AFTER_SECONDS
 from deskwoot.extensions import db
 from deskwoot.mcp.jsonrpc import DATABASE_UNAVAILABLE
-from deskwoot.services import inboxes
+from deskwoot.services.directory import inboxes
 from tests import factories as f
 from tests.conftest import PG_URL, fresh_database
 from tests.mcp.conftest import make_desk, side_app

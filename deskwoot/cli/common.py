@@ -9,10 +9,12 @@ import click
 from flask import current_app
 from sqlalchemy.exc import OperationalError
 
-from deskwoot import migrate, policy
+from deskwoot import policy
+from deskwoot.database import migrate
 from deskwoot.errors import Conflict, NotFound, ServiceError
 from deskwoot.models import Inbox, Workspace
-from deskwoot.services import auth, inboxes, workspaces
+from deskwoot.services.access import logins as auth
+from deskwoot.services.directory import inboxes, workspaces
 
 NOT_MIGRATED = "The database schema is not up to date. Run `deskwoot db upgrade` first."
 

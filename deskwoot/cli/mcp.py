@@ -17,7 +17,8 @@ from deskwoot.cli.common import (
 )
 from deskwoot.errors import Invalid
 from deskwoot.policy import SCOPES
-from deskwoot.services import mcp_settings, tokens
+from deskwoot.services.access import mcp_switch as mcp_settings
+from deskwoot.services.access import tokens
 
 
 @click.group("mcp", cls=AppGroup)

@@ -10,10 +10,13 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy.engine import make_url
 
-from deskwoot import config, migrate
+from deskwoot import config
 from deskwoot.cli.common import errors, operation
+from deskwoot.database import migrate
 from deskwoot.extensions import db
-from deskwoot.services import demo, maintenance, workspaces
+from deskwoot.services.directory import workspaces
+from deskwoot.services.operations import demo
+from deskwoot.services.operations import prune as maintenance
 
 # --- db ------------------------------------------------------------------------------------
 

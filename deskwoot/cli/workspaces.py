@@ -22,7 +22,8 @@ from deskwoot.cli.common import (
 )
 from deskwoot.cli.common import mcp_state as mcp_state_of
 from deskwoot.models.workspace import PLANS
-from deskwoot.services import auth, inboxes, invitations, workspaces
+from deskwoot.services.access import logins as auth
+from deskwoot.services.directory import inboxes, invitations, workspaces
 
 CURL_EXAMPLE = """\
   curl -X POST {url} \\

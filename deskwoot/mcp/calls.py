@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 from sqlalchemy.exc import IntegrityError
 
-from deskwoot.database import retry_transient, write_transaction
+from deskwoot.database.transactions import retry_transient, write_transaction
 from deskwoot.errors import Forbidden, NotFound, ServiceError
 from deskwoot.extensions import db
 from deskwoot.mcp import gate, registry
@@ -20,7 +20,9 @@ from deskwoot.mcp.jsonrpc import INSUFFICIENT_SCOPE, RpcError
 from deskwoot.mcp.registry import ToolContext, ToolSpec
 from deskwoot.mcp.untrusted import remark, render
 from deskwoot.policy import Actor
-from deskwoot.services import audit, idempotency, ratelimit
+from deskwoot.services.access import rate_limit as ratelimit
+from deskwoot.services.activity import audit_recorder as audit
+from deskwoot.services.activity import idempotency
 
 _validators: dict[str, Draft202012Validator] = {}
 

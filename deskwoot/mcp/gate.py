@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import g, request
 
 from deskwoot import policy
-from deskwoot.database import write_transaction
+from deskwoot.database.transactions import write_transaction
 from deskwoot.mcp.jsonrpc import (
     MCP_DISABLED,
     PLAN_REQUIRED,
@@ -15,7 +15,8 @@ from deskwoot.mcp.jsonrpc import (
     RpcError,
 )
 from deskwoot.policy import Actor
-from deskwoot.services import ratelimit, tokens
+from deskwoot.services.access import rate_limit as ratelimit
+from deskwoot.services.access import tokens
 
 CHALLENGE = 'Bearer realm="deskwoot", error="invalid_token"'
 
@@ -81,7 +82,7 @@ def admit() -> Actor:
     """Turn the request's token into an Actor, or raise the gate's RpcError.
 
     The token's rate limit state is left in `g.mcp_rate_tat` for calls.py, which charges
-    tools/call only (see services/ratelimit.py).
+    tools/call only (see services/access/rate_limit.py).
     """
     token = tokens.lookup(bearer())
     if token is None:

@@ -7,7 +7,7 @@ JSON Schema 2020-12 but not portable to the function-calling dialects model prov
 from __future__ import annotations
 
 from deskwoot.models.conversation import DRAFT_STATUSES, PRIORITIES, STATUSES
-from deskwoot.services.feed import EVENT_TYPES
+from deskwoot.services.activity.event_feed import EVENT_TYPES
 
 STRING = {"type": "string"}
 INT = {"type": "integer"}

@@ -31,11 +31,7 @@ from mcp.types.version import (
 from pydantic import ValidationError
 
 from deskwoot import __version__
-from deskwoot.database import (
-    RETRY_AFTER_SECONDS,
-    UNAVAILABLE_MESSAGE,
-    is_unavailable,
-)
+from deskwoot.database.availability import RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE, is_unavailable
 from deskwoot.extensions import csrf, db
 from deskwoot.mcp import calls, gate, registry
 from deskwoot.mcp.jsonrpc import (
@@ -48,7 +44,7 @@ from deskwoot.mcp.jsonrpc import (
 )
 from deskwoot.mcp.untrusted import INSTRUCTIONS
 from deskwoot.policy import Actor
-from deskwoot.services import audit
+from deskwoot.services.activity import audit_recorder as audit
 
 bp = Blueprint("mcp", __name__)
 csrf.exempt(bp)  # bearer-token API, no cookies

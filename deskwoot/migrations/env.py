@@ -1,4 +1,4 @@
-"""Alembic environment: run against the connection Deskwoot hands over (see deskwoot.migrate)."""
+"""Alembic environment: run against the connection Deskwoot hands over (see deskwoot.database.migrate)."""
 
 from alembic import context
 

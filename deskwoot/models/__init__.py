@@ -1,7 +1,7 @@
 """The data model (DESIGN §3). Import models from here."""
 
-from deskwoot.models.activity import AuditEntry, Event, IdempotencyKey, McpToken, Outbox
-from deskwoot.models.auth import Invitation, LoginThrottle, PasswordToken, WebSession
+from deskwoot.models.access import LoginThrottle, McpToken, PasswordToken, WebSession
+from deskwoot.models.activity import AuditEntry, Event, IdempotencyKey, Outbox
 from deskwoot.models.base import Base, utcnow
 from deskwoot.models.contact import Contact, ContactNote
 from deskwoot.models.conversation import (
@@ -11,7 +11,14 @@ from deskwoot.models.conversation import (
     Label,
     Message,
 )
-from deskwoot.models.workspace import Inbox, InboxMember, Membership, User, Workspace
+from deskwoot.models.workspace import (
+    Inbox,
+    InboxMember,
+    Invitation,
+    Membership,
+    User,
+    Workspace,
+)
 
 __all__ = [
     "AuditEntry",

@@ -1,10 +1,11 @@
-"""What happened: the events feed, the audit trail, the outbox and MCP bookkeeping."""
+"""What happened: the events feed, the audit trail, the outbox, and the idempotency keys that
+keep an agent's retried write from happening twice."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from deskwoot.models.base import Base, JSONType, UTCDateTime, utcnow
@@ -62,9 +63,10 @@ class AuditEntry(Base):
     remote_addr: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # How many occurrences the row stands for: 1, except for requests refused at the MCP
-    # gate, which are counted on one row per token, reason and minute (services/audit.py).
+    # gate, which are counted on one row per token, reason and minute
+    # (services/activity/audit_recorder.py).
     # A server default only: a Python-side default would make every prebuilt INSERT that
-    # leaves the column out take SQLAlchemy's slower path (prebuilt.py).
+    # leaves the column out take SQLAlchemy's slower path (database/prebuilt.py).
     count: Mapped[int] = mapped_column(server_default="1")
 
 
@@ -83,29 +85,6 @@ class Outbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-
-class McpToken(Base):
-    __tablename__ = "mcp_tokens"
-    __table_args__ = (Index("ix_mcp_tokens_ws", "workspace_id", "id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
-    name: Mapped[str] = mapped_column(String(120))
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    prefix: Mapped[str] = mapped_column(String(16))
-    last4: Mapped[str] = mapped_column(String(4))
-    scopes: Mapped[list] = mapped_column(JSONType, default=list)
-    inbox_ids: Mapped[list] = mapped_column(JSONType, default=list)  # empty = every inbox
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Rate limit state (GCRA theoretical arrival time, epoch seconds); see services/ratelimit.py.
-    rate_tat: Mapped[float | None] = mapped_column(Float)
-
-    created_by = relationship("User")
 
 
 class IdempotencyKey(Base):

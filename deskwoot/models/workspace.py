@@ -1,4 +1,4 @@
-"""Workspaces, the people in them and their inboxes."""
+"""Workspaces, the people in them, their inboxes, and invitations to join."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from deskwoot.models.base import Base, UTCDateTime, utcnow
+from deskwoot.models.base import Base, JSONType, UTCDateTime, utcnow
 
 PLANS = ("trial", "starter", "business", "enterprise")
 ROLES = ("admin", "agent")
@@ -122,3 +122,28 @@ class InboxMember(Base):
     user_id: Mapped[int] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
+
+
+class Invitation(Base):
+    """A pending invitation to join a workspace, accepted by the person through a one-time link.
+
+    Accounts are shared across workspaces, so an admin never creates or attaches an account:
+    the invitee either sets up a new account from the link or, when one exists, accepts while
+    logged in as it. A row lives only while the invitation is pending (accepting or revoking
+    deletes it; the audit log keeps the history), so one (workspace, email) pair is unique and
+    two admins inviting the same address at once cannot both succeed.
+    """
+
+    __tablename__ = "invitations"
+    __table_args__ = (UniqueConstraint("workspace_id", "email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(254))
+    role: Mapped[str] = mapped_column(String(8))
+    inbox_ids: Mapped[list] = mapped_column(JSONType, default=list)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    invited_by_name: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

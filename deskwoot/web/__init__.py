@@ -15,7 +15,7 @@ from deskwoot import policy
 from deskwoot.errors import NotFound
 from deskwoot.extensions import db, login_manager
 from deskwoot.models import Workspace
-from deskwoot.services import auth as auth_service
+from deskwoot.services.access import logins as auth_service
 from deskwoot.web.cookie_session import BEARER_ONLY_PREFIXES, BrowserOnlySessionInterface
 
 JSON_PREFIXES = BEARER_ONLY_PREFIXES  # the bearer-token endpoints answer in JSON, always
@@ -35,7 +35,8 @@ def init_app(app) -> None:
     def _load(session_id: str):
         return auth_service.load_user(session_id)
 
-    from deskwoot.web import auth, contacts, conversations, drafts, hooks, settings
+    from deskwoot.channels import api_hook as hooks
+    from deskwoot.web import auth, contacts, conversations, drafts, settings
 
     for bp in (auth.bp, conversations.bp, contacts.bp, drafts.bp, settings.bp, hooks.bp):
         app.register_blueprint(bp)
@@ -97,7 +98,7 @@ def _method_not_allowed(error):
 
 def home_redirect():
     """Send a logged-in person to their (last) workspace."""
-    from deskwoot.services.workspaces import workspaces_for
+    from deskwoot.services.directory.workspaces import workspaces_for
 
     memberships = workspaces_for(current_user)
     if not memberships:

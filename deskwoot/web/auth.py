@@ -6,10 +6,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_login import current_user, login_required, login_user, logout_user
 
 from deskwoot.errors import Conflict, Forbidden, Invalid, NotFound
-from deskwoot.services import auth as auth_service
-from deskwoot.services import invitations as invitation_service
-from deskwoot.services import mail
-from deskwoot.services import workspaces as workspace_service
+from deskwoot.services.access import logins as auth_service
+from deskwoot.services.directory import invitations as invitation_service
+from deskwoot.services.directory import workspaces as workspace_service
+from deskwoot.services.operations import mail
 from deskwoot.web import home_redirect, templating
 from deskwoot.web.common import flash_error, place_error, safe_next
 from deskwoot.web.forms import (

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from markupsafe import Markup, escape
 
-from deskwoot.services import naming
+from deskwoot.services.activity import actor_names as naming
 from deskwoot.web.templating import ago, initials, iso, stamp
 
 

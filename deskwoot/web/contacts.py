@@ -7,9 +7,9 @@ import json
 from flask import flash, g, redirect, render_template, request, url_for
 
 from deskwoot.errors import Conflict, Forbidden, Invalid
-from deskwoot.services import contacts as contact_service
-from deskwoot.services import conversations as conversation_service
-from deskwoot.services import inboxes as inbox_service
+from deskwoot.services.conversations import workflow as conversation_service
+from deskwoot.services.directory import contacts as contact_service
+from deskwoot.services.directory import inboxes as inbox_service
 from deskwoot.web.common import PER_PAGE, page_arg, place_error, workspace_blueprint
 from deskwoot.web.forms import ContactForm, MessageForm, StartConversationForm, choices
 

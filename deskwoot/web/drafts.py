@@ -17,8 +17,8 @@ from werkzeug.exceptions import HTTPException
 
 from deskwoot.errors import Conflict, Forbidden, Invalid
 from deskwoot.models import Conversation, Draft, Message
-from deskwoot.services import drafts as draft_service
-from deskwoot.services.drafts import ContextMessage
+from deskwoot.services.conversations import drafts as draft_service
+from deskwoot.services.conversations.drafts import ContextMessage
 from deskwoot.web import templating
 from deskwoot.web.common import (
     flash_error,

@@ -34,8 +34,8 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from deskwoot.models.conversation import PRIORITIES, STATUSES
 from deskwoot.models.workspace import CHANNELS, ROLES
 from deskwoot.policy import SCOPES
-from deskwoot.services.passwords import MIN_LENGTH as MIN_PASSWORD
-from deskwoot.services.tokens import PRESETS
+from deskwoot.services.access.password_hashing import MIN_LENGTH as MIN_PASSWORD
+from deskwoot.services.access.tokens import PRESETS
 
 try:
     from wtforms import SelectChoice

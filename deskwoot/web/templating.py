@@ -9,7 +9,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
 
-from deskwoot.database import (
+from deskwoot.database.availability import (
     RETRY_AFTER_SECONDS,
     UNAVAILABLE_MESSAGE,
     DatabaseUnavailable,
@@ -17,8 +17,8 @@ from deskwoot.database import (
 )
 from deskwoot.extensions import db
 from deskwoot.models import utcnow
-from deskwoot.services import drafts as draft_service
-from deskwoot.services import workspaces as workspace_service
+from deskwoot.services.conversations import drafts as draft_service
+from deskwoot.services.directory import workspaces as workspace_service
 from deskwoot.web import JSON_PREFIXES
 
 

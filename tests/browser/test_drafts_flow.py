@@ -23,7 +23,8 @@ from sqlalchemy import select
 from deskwoot.extensions import db
 from deskwoot.models import Conversation, Draft, McpToken, Message, User, Workspace
 from deskwoot.policy import member_actor
-from deskwoot.services import mcp_settings, tokens
+from deskwoot.services.access import mcp_switch as mcp_settings
+from deskwoot.services.access import tokens
 from tests import factories
 from tests.browser.conftest import TIMEOUT_MS, VIEWPORT, PageLog, _reports, _slug, watch
 from tests.mcp.conftest import connect
@@ -388,7 +389,7 @@ def test_bot_drafts_and_a_teammate_approves_with_edits(
     sent = teammate.get_by_test_id("thread").locator("li.msg-outgoing")
     expect(sent).to_have_count(1)
     expect(sent.locator(".msg-body")).to_have_text(edited)
-    expect(sent.locator(".msg-author")).to_have_text(BOT_NAME)  # services/naming.py
+    expect(sent.locator(".msg-author")).to_have_text(BOT_NAME)  # services/activity/actor_names.py
     expect(sent.locator(".badge-bot")).to_have_text("Bot")
     expect(sent.get_by_test_id("approved-by")).to_have_text("approved by Tom Teammate")
     expect(teammate.get_by_test_id("thread")).not_to_contain_text(original)

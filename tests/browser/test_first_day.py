@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from deskwoot.policy import member_actor
-from deskwoot.services import conversations as conversation_service
+from deskwoot.services.conversations import workflow as conversation_service
 from tests import factories
 
 pytestmark = pytest.mark.browser

@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from deskwoot.extensions import db
 from deskwoot.models import McpToken
 from deskwoot.policy import member_actor
-from deskwoot.services import conversations as conversation_service
-from deskwoot.services import tokens
+from deskwoot.services.access import tokens
+from deskwoot.services.conversations import workflow as conversation_service
 from tests import factories
 
 pytestmark = pytest.mark.browser

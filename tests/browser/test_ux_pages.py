@@ -13,10 +13,11 @@ from playwright.sync_api import Page, expect
 from deskwoot import policy
 from deskwoot.extensions import db
 from deskwoot.models import Conversation, User, Workspace
-from deskwoot.services import conversations as conversation_service
-from deskwoot.services import demo, mcp_settings
-from deskwoot.services import drafts as draft_service
-from deskwoot.services import tokens as token_service
+from deskwoot.services.access import mcp_switch as mcp_settings
+from deskwoot.services.access import tokens as token_service
+from deskwoot.services.conversations import drafts as draft_service
+from deskwoot.services.conversations import workflow as conversation_service
+from deskwoot.services.operations import demo
 from tests import factories
 
 pytestmark = pytest.mark.browser

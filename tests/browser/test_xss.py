@@ -21,13 +21,14 @@ from playwright.sync_api import Page, expect
 
 from deskwoot.extensions import db
 from deskwoot.policy import member_actor, system_actor, token_actor
-from deskwoot.services import contacts as contact_service
-from deskwoot.services import conversations as conversation_service
-from deskwoot.services import drafts as draft_service
-from deskwoot.services import inboxes as inbox_service
-from deskwoot.services import labels as label_service
-from deskwoot.services import mcp_settings, tokens
-from deskwoot.services import workspaces as workspace_service
+from deskwoot.services.access import mcp_switch as mcp_settings
+from deskwoot.services.access import tokens
+from deskwoot.services.conversations import drafts as draft_service
+from deskwoot.services.conversations import labels as label_service
+from deskwoot.services.conversations import workflow as conversation_service
+from deskwoot.services.directory import contacts as contact_service
+from deskwoot.services.directory import inboxes as inbox_service
+from deskwoot.services.directory import workspaces as workspace_service
 from tests import factories
 from tests.browser.conftest import TIMEOUT_MS, VIEWPORT, PageLog, watch
 

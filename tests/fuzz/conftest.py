@@ -34,8 +34,10 @@ from deskwoot import create_app
 from deskwoot.extensions import db
 from deskwoot.models import McpToken, utcnow
 from deskwoot.policy import SCOPES, member_actor, system_actor
-from deskwoot.services import mcp_settings, tokens, workspaces
-from deskwoot.services.secrets import digest
+from deskwoot.services.access import mcp_switch as mcp_settings
+from deskwoot.services.access import tokens
+from deskwoot.services.access.random_secrets import digest
+from deskwoot.services.directory import workspaces
 from tests import factories as f
 from tests.conftest import IsolatedClient, fresh_database
 from tests.fuzz.mcp_requests import JSON_HEADERS, McpWorld
@@ -385,7 +387,7 @@ def mcp_probe(fuzz_app, mcp_world) -> Iterator[McpProbe]:
 def hook_world(fuzz_app) -> HookWorld:
     """An inbox with a known secret, two conversations (one resolved) and a delivered
     source_id, plus an inbox of another workspace."""
-    from deskwoot.services import inbound
+    from deskwoot.services.conversations import inbound
 
     ws = f.make_workspace()
     inbox = f.make_inbox(ws, secret=HOOK_SECRET)

@@ -19,7 +19,8 @@ from mcp.client.streamable_http import streamable_http_client
 from deskwoot import create_app
 from deskwoot.extensions import db
 from deskwoot.policy import SCOPES, member_actor
-from deskwoot.services import mcp_settings, tokens
+from deskwoot.services.access import mcp_switch as mcp_settings
+from deskwoot.services.access import tokens
 from tests import factories as f
 from tests.conftest import fresh_database
 from tests.mcp.server import LiveServer, gunicorn

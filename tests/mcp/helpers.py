@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from deskwoot.extensions import db
 from deskwoot.models import AuditEntry, McpToken
-from deskwoot.services.secrets import digest
+from deskwoot.services.access.random_secrets import digest
 
 LEGACY_VERSION = "2025-11-25"
 CHALLENGE = 'Bearer realm="deskwoot", error="invalid_token"'

@@ -29,7 +29,9 @@ from deskwoot.models import (
     utcnow,
 )
 from deskwoot.policy import system_actor
-from deskwoot.services import mcp_settings, tokens, workspaces
+from deskwoot.services.access import mcp_switch as mcp_settings
+from deskwoot.services.access import tokens
+from deskwoot.services.directory import workspaces
 from tests import factories as f
 from tests.mcp.conftest import MODES, connect, make_desk
 from tests.mcp.helpers import (

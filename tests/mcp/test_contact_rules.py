@@ -19,7 +19,8 @@ from sqlalchemy import func, select
 from deskwoot.extensions import db
 from deskwoot.models import Contact, Conversation
 from deskwoot.policy import SCOPES, member_actor
-from deskwoot.services import mcp_settings, tokens
+from deskwoot.services.access import mcp_switch as mcp_settings
+from deskwoot.services.access import tokens
 from tests import factories as f
 
 

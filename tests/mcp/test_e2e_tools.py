@@ -29,11 +29,11 @@ from deskwoot.models import (
     utcnow,
 )
 from deskwoot.policy import SCOPES, member_actor
-from deskwoot.services import contacts as contact_service
-from deskwoot.services import conversations as conversation_service
-from deskwoot.services import drafts as draft_service
-from deskwoot.services import inbound as inbound_service
-from deskwoot.services.tokens import PRESETS
+from deskwoot.services.access.tokens import PRESETS
+from deskwoot.services.conversations import drafts as draft_service
+from deskwoot.services.conversations import inbound as inbound_service
+from deskwoot.services.conversations import workflow as conversation_service
+from deskwoot.services.directory import contacts as contact_service
 from tests import factories as f
 from tests.mcp.conftest import MODES, connect, make_desk
 from tests.mcp.helpers import (

@@ -17,7 +17,9 @@ from deskwoot.extensions import db
 from deskwoot.mcp import registry
 from deskwoot.models import AuditEntry, Base
 from deskwoot.policy import SCOPES, member_actor
-from deskwoot.services import contacts, mcp_settings, tokens
+from deskwoot.services.access import mcp_switch as mcp_settings
+from deskwoot.services.access import tokens
+from deskwoot.services.directory import contacts
 from tests import factories as f
 from tests.mcp.helpers import tool_error
 

@@ -1,7 +1,7 @@
 """Requests refused at the MCP gate (MCP off, trial over, wrong plan) are audited as a count
 on one row per token, reason and minute, and counting them never waits for the write queue
-(services/audit.py record_refusal). Through the Flask test client; the live-server flood is
-in test_refusal_flood_live.py."""
+(services/activity/audit_recorder.py record_refusal). Through the Flask test client; the
+live-server flood is in test_refusal_flood_live.py."""
 
 from __future__ import annotations
 
@@ -14,11 +14,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
-from deskwoot.database import is_sqlite
+from deskwoot.database.engine import is_sqlite
 from deskwoot.extensions import db
 from deskwoot.models import AuditEntry, Message
 from deskwoot.policy import SCOPES, member_actor, system_actor
-from deskwoot.services import audit, mcp_settings, tokens, workspaces
+from deskwoot.services.access import mcp_switch as mcp_settings
+from deskwoot.services.access import tokens
+from deskwoot.services.activity import audit_recorder as audit
+from deskwoot.services.directory import workspaces
 from tests import factories as f
 
 HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}

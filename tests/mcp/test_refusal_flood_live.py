@@ -14,7 +14,7 @@ from sqlalchemy import select
 from deskwoot.extensions import db
 from deskwoot.models import AuditEntry
 from deskwoot.policy import system_actor
-from deskwoot.services import workspaces
+from deskwoot.services.directory import workspaces
 from tests import factories as f
 from tests.mcp.conftest import make_desk
 from tests.mcp.helpers import fresh, raw_call, raw_headers, rpc_body, run, token_row

@@ -12,8 +12,8 @@ from sqlalchemy import inspect, select, text
 
 from deskwoot.extensions import db
 from deskwoot.models import AuditEntry
-from deskwoot.services import tokens
-from deskwoot.services.secrets import digest
+from deskwoot.services.access import tokens
+from deskwoot.services.access.random_secrets import digest
 from tests import factories as f
 from tests.mcp.conftest import MODES, connect, make_desk
 from tests.mcp.helpers import CHALLENGE, fails, fresh, ok, raw_call, run, token_row

@@ -10,7 +10,8 @@ import pytest
 
 from deskwoot.mcp import cursors
 from deskwoot.policy import SCOPES, member_actor
-from deskwoot.services import mcp_settings, tokens
+from deskwoot.services.access import mcp_switch as mcp_settings
+from deskwoot.services.access import tokens
 from tests import factories as f
 
 NO_TYPES = {"types": []}

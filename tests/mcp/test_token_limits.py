@@ -18,7 +18,8 @@ from sqlalchemy import update
 from deskwoot.extensions import db
 from deskwoot.models import AuditEntry, McpToken, Membership, User, utcnow
 from deskwoot.policy import SCOPES, member_actor, system_actor
-from deskwoot.services import tokens, workspaces
+from deskwoot.services.access import tokens
+from deskwoot.services.directory import workspaces
 from tests import factories as f
 from tests.conftest import fresh_database
 from tests.mcp.conftest import make_desk, side_app

@@ -15,7 +15,9 @@ from sqlalchemy import func, select
 from deskwoot.extensions import db
 from deskwoot.models import AuditEntry, Message
 from deskwoot.policy import SCOPES, member_actor, system_actor
-from deskwoot.services import mcp_settings, tokens, workspaces
+from deskwoot.services.access import mcp_switch as mcp_settings
+from deskwoot.services.access import tokens
+from deskwoot.services.directory import workspaces
 from tests import factories as f
 from tests.mcp.helpers import tool_error
 

@@ -31,8 +31,8 @@ import pytest
 from deskwoot.mcp import registry
 from deskwoot.mcp.tools import TOOL_ORDER
 from deskwoot.policy import SCOPES
-from deskwoot.services import conversations as conversation_service
-from deskwoot.services.tokens import PRESETS
+from deskwoot.services.access.tokens import PRESETS
+from deskwoot.services.conversations import workflow as conversation_service
 from tests import factories as f
 from tests.mcp.conftest import make_desk
 from tests.mcp.helpers import fresh

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from deskwoot.errors import Invalid, NotFound
-from deskwoot.services import auth
+from deskwoot.services.access import logins as auth
 from tests import factories as f
 
 
@@ -82,7 +82,7 @@ def test_a_session_left_idle_past_the_limit_ends(person, app):
 
     from deskwoot.extensions import db
     from deskwoot.models import WebSession, utcnow
-    from deskwoot.services.secrets import digest
+    from deskwoot.services.access.random_secrets import digest
 
     def idle_for(login, days: float) -> None:
         db.session.execute(
@@ -142,7 +142,7 @@ def test_wrong_current_passwords_are_throttled_even_for_the_right_one_next(perso
 @pytest.fixture
 def outbox(app):
     """A mail sender that keeps what it is given (Deskwoot registers none of its own yet)."""
-    from deskwoot.services import mail
+    from deskwoot.services.operations import mail
 
     sent: list[mail.Message] = []
     mail.register_sender(app, sent.append)
@@ -175,7 +175,7 @@ def test_a_reset_link_expires_within_the_hour(person, outbox):
 
     from deskwoot.extensions import db
     from deskwoot.models import PasswordToken, utcnow
-    from deskwoot.services.secrets import digest
+    from deskwoot.services.access.random_secrets import digest
 
     auth.request_password_reset("ann@example.test", "10.0.0.1")
     raw = _token(outbox[0])
@@ -216,7 +216,7 @@ def test_reset_requests_are_throttled_per_email_and_address(person, outbox):
 
 
 def test_without_a_mail_sender_a_reset_request_sends_nothing_and_fails_nothing(person):
-    from deskwoot.services import mail
+    from deskwoot.services.operations import mail
 
     assert not mail.configured()
     auth.request_password_reset("ann@example.test", "10.0.0.1")

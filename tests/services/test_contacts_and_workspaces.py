@@ -11,8 +11,8 @@ from deskwoot.errors import Conflict, Invalid, NotFound
 from deskwoot.extensions import db
 from deskwoot.models import AuditEntry, Event, Membership, User, Workspace, utcnow
 from deskwoot.policy import mcp_lock_reason, system_actor
-from deskwoot.services import contacts, inboxes, invitations, workspaces
-from deskwoot.services.passwords import verify_password
+from deskwoot.services.access.password_hashing import verify_password
+from deskwoot.services.directory import contacts, inboxes, invitations, workspaces
 from tests import factories as f
 
 
@@ -85,7 +85,7 @@ def test_add_teammate_roles_and_last_admin(app):
         f.actor_for(agent, ws)
     with pytest.raises(NotFound):
         workspaces.add_teammate(f.actor_for(f.make_user(ws), ws), "x@team.test", "agent")
-    # Not even an admin adds people directly: they invite (services/invitations.py).
+    # Not even an admin adds people directly: they invite (services/directory/invitations.py).
     with pytest.raises(NotFound):
         workspaces.add_teammate(admin, "x@team.test", "agent", password="admin's choice!")
 

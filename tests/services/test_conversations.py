@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from deskwoot.errors import Conflict, Invalid, NotFound
 from deskwoot.extensions import db
 from deskwoot.models import Conversation, Event, Message, Outbox, utcnow
-from deskwoot.services import conversations as svc
-from deskwoot.services import inbound, listing
+from deskwoot.services.conversations import inbound, listing
+from deskwoot.services.conversations import workflow as svc
 from tests import factories as f
 
 

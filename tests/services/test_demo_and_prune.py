@@ -25,8 +25,11 @@ from deskwoot.models import (
     utcnow,
 )
 from deskwoot.policy import member_actor
-from deskwoot.services import demo, listing, maintenance, workspaces
-from deskwoot.services.passwords import verify_password
+from deskwoot.services.access.password_hashing import verify_password
+from deskwoot.services.conversations import listing
+from deskwoot.services.directory import workspaces
+from deskwoot.services.operations import demo
+from deskwoot.services.operations import prune as maintenance
 from tests import factories as f
 
 # --- demo ----------------------------------------------------------------------------------

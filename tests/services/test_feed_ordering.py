@@ -16,11 +16,12 @@ from datetime import timedelta
 
 import pytest
 
-from deskwoot.database import write_transaction
+from deskwoot.database.transactions import write_transaction
 from deskwoot.extensions import db
 from deskwoot.models import Event
 from deskwoot.policy import system_actor
-from deskwoot.services import events, feed
+from deskwoot.services.activity import event_feed as feed
+from deskwoot.services.activity import event_recorder as events
 from tests import factories as f
 
 

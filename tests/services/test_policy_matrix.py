@@ -10,16 +10,10 @@ import itertools
 import pytest
 
 from deskwoot.errors import NotFound
-from deskwoot.services import (
-    contacts,
-    conversations,
-    inboxes,
-    invitations,
-    labels,
-    listing,
-    workspaces,
-)
-from deskwoot.services import search as search_service
+from deskwoot.services.conversations import labels, listing
+from deskwoot.services.conversations import search as search_service
+from deskwoot.services.conversations import workflow as conversations
+from deskwoot.services.directory import contacts, inboxes, invitations, workspaces
 from tests import factories as f
 
 

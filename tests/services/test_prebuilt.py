@@ -1,4 +1,4 @@
-"""Prebuilt statements (deskwoot/prebuilt.py) behave exactly like SQLAlchemy's own path:
+"""Prebuilt statements (deskwoot/database/prebuilt.py) behave exactly like SQLAlchemy's own path:
 the same rows and types, the same transaction, the same exceptions."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import bindparam, event, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, InvalidRequestError
 
+from deskwoot.database.prebuilt import Prebuilt
 from deskwoot.extensions import db
 from deskwoot.models import AuditEntry, Conversation, Label
-from deskwoot.prebuilt import Prebuilt
 from tests import factories
 
 CONVERSATIONS = Prebuilt(

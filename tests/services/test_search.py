@@ -1,5 +1,5 @@
-"""Conversation search (services/search.py, migration 0003): what matches, in which order,
-within whose reach, how it pages, and that the search documents follow every change."""
+"""Conversation search (services/conversations/search.py, migration 0003): what matches, in
+which order, within whose reach, how it pages, and that the search documents follow every change."""
 
 from __future__ import annotations
 
@@ -7,13 +7,17 @@ import pytest
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 
-from deskwoot import create_app, migrate
+from deskwoot import create_app
+from deskwoot.database import migrate
 from deskwoot.extensions import db
 from deskwoot.mcp import cursors
 from deskwoot.models import Conversation, InboxMember, Message
 from deskwoot.policy import SCOPES
-from deskwoot.services import contacts, inbound, listing, mcp_settings, search, tokens
-from deskwoot.services import conversations as svc
+from deskwoot.services.access import mcp_switch as mcp_settings
+from deskwoot.services.access import tokens
+from deskwoot.services.conversations import inbound, listing, search
+from deskwoot.services.conversations import workflow as svc
+from deskwoot.services.directory import contacts
 from tests import factories as f
 from tests.conftest import PG_URL
 

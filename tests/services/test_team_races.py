@@ -16,7 +16,7 @@ from deskwoot.errors import Conflict
 from deskwoot.extensions import db
 from deskwoot.models import Invitation, Membership, User
 from deskwoot.policy import system_actor
-from deskwoot.services import invitations, workspaces
+from deskwoot.services.directory import invitations, workspaces
 from tests import factories as f
 
 ROUNDS = 15

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from deskwoot.database import TRANSIENT_ATTEMPTS, retry_transient
+from deskwoot.database.transactions import TRANSIENT_ATTEMPTS, retry_transient
 
 
 class _Driver(Exception):

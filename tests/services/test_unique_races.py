@@ -16,12 +16,13 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 
-from deskwoot.database import Taken, violated_unique, write_transaction
+from deskwoot.database.transactions import Taken, violated_unique, write_transaction
 from deskwoot.errors import Conflict
 from deskwoot.extensions import db
 from deskwoot.models import Inbox, Label, User, Workspace
 from deskwoot.policy import member_actor
-from deskwoot.services import inboxes, labels, workspaces
+from deskwoot.services.conversations import labels
+from deskwoot.services.directory import inboxes, workspaces
 from tests import factories as f
 from tests.conftest import PG_URL
 

@@ -12,7 +12,8 @@ import time
 import pytest
 from sqlalchemy import select
 
-from deskwoot.database import is_sqlite, write_transaction
+from deskwoot.database.engine import is_sqlite
+from deskwoot.database.transactions import write_transaction
 from deskwoot.extensions import db
 from deskwoot.models import Label
 from tests import factories

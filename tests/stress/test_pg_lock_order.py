@@ -15,11 +15,11 @@ import time
 import pytest
 from sqlalchemy import text
 
-from deskwoot.database import write_transaction
+from deskwoot.database.transactions import write_transaction
 from deskwoot.extensions import db
 from deskwoot.policy import system_actor
-from deskwoot.services import events
-from deskwoot.services.thread import next_display_id
+from deskwoot.services.activity import event_recorder as events
+from deskwoot.services.conversations.steps import next_display_id
 from tests import factories as f
 from tests.conftest import PG_URL
 

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from deskwoot.extensions import db
 from deskwoot.models import Draft, McpToken, User
 from deskwoot.policy import member_actor, token_actor
-from deskwoot.services import auth as auth_service
-from deskwoot.services import drafts as draft_service
-from deskwoot.services import invitations, mcp_settings, tokens
+from deskwoot.services.access import logins as auth_service
+from deskwoot.services.access import mcp_switch as mcp_settings
+from deskwoot.services.access import tokens
+from deskwoot.services.conversations import drafts as draft_service
+from deskwoot.services.directory import invitations
 from tests import factories
 
 PARAM = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")

@@ -12,7 +12,10 @@ from deskwoot import policy
 from deskwoot.errors import Invalid
 from deskwoot.extensions import db
 from deskwoot.models import AuditEntry, Workspace
-from deskwoot.services import audit, audit_log, mcp_settings, tokens
+from deskwoot.services.access import mcp_switch as mcp_settings
+from deskwoot.services.access import tokens
+from deskwoot.services.activity import audit_recorder as audit
+from deskwoot.services.activity import audit_search as audit_log
 from tests import factories
 
 ROW_RE = re.compile(r'data-testid="audit-(\d+)"')

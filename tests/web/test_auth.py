@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from deskwoot.extensions import db
 from deskwoot.models import Membership, User, WebSession, Workspace
-from deskwoot.services.auth import BAD_CREDENTIALS
+from deskwoot.services.access.logins import BAD_CREDENTIALS
 from tests import factories
 
 COOKIE = "deskwoot_session"

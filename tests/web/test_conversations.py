@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from deskwoot.extensions import db
 from deskwoot.models import Conversation, McpToken, Message, utcnow
-from deskwoot.services import conversations as conversation_service
+from deskwoot.services.conversations import workflow as conversation_service
 from tests import factories
 
 

@@ -19,11 +19,11 @@ from deskwoot.models import (
     Outbox,
     Workspace,
 )
-from deskwoot.services import conversations as conversation_service
-from deskwoot.services import drafts as draft_service
-from deskwoot.services import inbound as inbound_service
-from deskwoot.services import mcp_settings
-from deskwoot.services import tokens as token_service
+from deskwoot.services.access import mcp_switch as mcp_settings
+from deskwoot.services.access import tokens as token_service
+from deskwoot.services.conversations import drafts as draft_service
+from deskwoot.services.conversations import inbound as inbound_service
+from deskwoot.services.conversations import workflow as conversation_service
 from tests import factories
 
 TOKEN_RE = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
@@ -208,7 +208,8 @@ def test_approve_sends_the_draft_as_the_bot(as_admin, desk, bot):
         re.S,
     ).group(1)
     text = " ".join(re.sub(r"<[^>]+>", " ", head).split())
-    assert text.startswith("Triage bot Bot · approved by Ada Admin")  # services/naming.py
+    # The naming rule of services/activity/actor_names.py.
+    assert text.startswith("Triage bot Bot · approved by Ada Admin")
 
 
 def test_the_production_bot_actor_sends_as_the_workspace_bot(as_admin, desk, bot):

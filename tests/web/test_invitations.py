@@ -24,8 +24,8 @@ from deskwoot.models import (
     Workspace,
     utcnow,
 )
-from deskwoot.services import invitations as invitation_service
-from deskwoot.services.passwords import verify_password
+from deskwoot.services.access.password_hashing import verify_password
+from deskwoot.services.directory import invitations as invitation_service
 from tests import factories
 
 INVITE_RE = re.compile(r"http://localhost/invite/([A-Za-z0-9_\-]+)")

@@ -15,8 +15,9 @@ from sqlalchemy import func, select
 from deskwoot import policy
 from deskwoot.extensions import db
 from deskwoot.models import AuditEntry, McpToken, User, Workspace, utcnow
-from deskwoot.services import mcp_settings, tokens
-from deskwoot.services import workspaces as workspace_service
+from deskwoot.services.access import mcp_switch as mcp_settings
+from deskwoot.services.access import tokens
+from deskwoot.services.directory import workspaces as workspace_service
 from tests import factories
 
 TOKEN_RE = re.compile(r"dw_mcp_[0-9A-Za-z]{38}")

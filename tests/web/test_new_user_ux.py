@@ -12,10 +12,12 @@ from sqlalchemy import select
 from deskwoot import policy
 from deskwoot.extensions import db
 from deskwoot.models import AuditEntry, Conversation, Workspace
-from deskwoot.services import audit, mcp_settings, naming
-from deskwoot.services import conversations as conversation_service
-from deskwoot.services import drafts as draft_service
-from deskwoot.services import tokens as token_service
+from deskwoot.services.access import mcp_switch as mcp_settings
+from deskwoot.services.access import tokens as token_service
+from deskwoot.services.activity import actor_names as naming
+from deskwoot.services.activity import audit_recorder as audit
+from deskwoot.services.conversations import drafts as draft_service
+from deskwoot.services.conversations import workflow as conversation_service
 from tests import factories
 
 

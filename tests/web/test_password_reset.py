@@ -9,8 +9,8 @@ from sqlalchemy import update
 
 from deskwoot.extensions import db
 from deskwoot.models import LoginThrottle, utcnow
-from deskwoot.services import auth as auth_service
-from deskwoot.services import mail
+from deskwoot.services.access import logins as auth_service
+from deskwoot.services.operations import mail
 from tests import factories
 
 LINK_RE = re.compile(r"http://localhost(/set-password/[A-Za-z0-9_\-]+)")

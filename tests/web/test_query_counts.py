@@ -14,10 +14,11 @@ from sqlalchemy import event
 from deskwoot.extensions import db
 from deskwoot.models import Workspace
 from deskwoot.models.conversation import STATUSES
-from deskwoot.services import conversations as conversation_service
-from deskwoot.services import drafts as draft_service
-from deskwoot.services import listing, mcp_settings
-from deskwoot.services import tokens as token_service
+from deskwoot.services.access import mcp_switch as mcp_settings
+from deskwoot.services.access import tokens as token_service
+from deskwoot.services.conversations import drafts as draft_service
+from deskwoot.services.conversations import listing
+from deskwoot.services.conversations import workflow as conversation_service
 from deskwoot.web import templating
 from tests import factories
 

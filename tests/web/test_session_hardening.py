@@ -17,9 +17,9 @@ from sqlalchemy import func, select
 from deskwoot import create_app
 from deskwoot.extensions import db
 from deskwoot.models import Message, PasswordToken, User, WebSession, utcnow
-from deskwoot.services import auth as auth_service
-from deskwoot.services import passwords
-from deskwoot.services.auth import BAD_CREDENTIALS
+from deskwoot.services.access import logins as auth_service
+from deskwoot.services.access import password_hashing as passwords
+from deskwoot.services.access.logins import BAD_CREDENTIALS
 from tests import factories
 
 COOKIE = "deskwoot_session"

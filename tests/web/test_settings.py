@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from deskwoot.extensions import db
 from deskwoot.models import Inbox, InboxMember, Label, Membership, User, utcnow
-from deskwoot.services.secrets import matches
+from deskwoot.services.access.random_secrets import matches
 from tests import factories
 
 SECRET_RE = re.compile(r"dw_in_[A-Za-z0-9_\-]{20,}")

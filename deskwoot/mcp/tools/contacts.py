@@ -6,8 +6,8 @@ from deskwoot.errors import Invalid
 from deskwoot.mcp import cursors, views
 from deskwoot.mcp import schemas as S
 from deskwoot.mcp.registry import ToolContext, tool
-from deskwoot.services import contacts as svc
-from deskwoot.services import listing, search
+from deskwoot.services.conversations import listing, search
+from deskwoot.services.directory import contacts as svc
 
 CONTACT_OUT = S.obj({"contact": S.CONTACT}, ("contact",), strict=False)
 CONTACT_FIELDS = {

@@ -6,15 +6,16 @@ from datetime import UTC, datetime
 
 import mcp.types as T
 
-from deskwoot.database import write_transaction
+from deskwoot.database.transactions import write_transaction
 from deskwoot.errors import Invalid
 from deskwoot.mcp import cursors, views
 from deskwoot.mcp import schemas as S
 from deskwoot.mcp.jsonrpc import RpcError
 from deskwoot.mcp.registry import ToolContext, tool
 from deskwoot.policy import get_conversation, require_scope
-from deskwoot.services import agent_reads, inboxes, labels, listing, search, workspaces
-from deskwoot.services import conversations as svc
+from deskwoot.services.conversations import agent_reads, labels, listing, search
+from deskwoot.services.conversations import workflow as svc
+from deskwoot.services.directory import inboxes, workspaces
 
 CONVERSATION_OUT = S.obj({"conversation": S.CONVERSATION_DETAIL}, ("conversation",), strict=False)
 MESSAGE_OUT = S.obj(

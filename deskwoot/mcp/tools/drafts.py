@@ -9,7 +9,7 @@ from deskwoot.mcp import cursors, views
 from deskwoot.mcp import schemas as S
 from deskwoot.mcp.registry import ToolContext, tool
 from deskwoot.models import Draft
-from deskwoot.services import drafts as svc
+from deskwoot.services.conversations import drafts as svc
 
 
 @tool(

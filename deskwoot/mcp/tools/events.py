@@ -11,7 +11,7 @@ from deskwoot.mcp import cursors, views
 from deskwoot.mcp import schemas as S
 from deskwoot.mcp.registry import ToolContext, tool
 from deskwoot.models import utcnow
-from deskwoot.services import feed
+from deskwoot.services.activity import event_feed as feed
 
 
 @tool(

@@ -8,7 +8,7 @@ from deskwoot.mcp.registry import ToolContext, tool
 from deskwoot.mcp.views import iso
 from deskwoot.models import Workspace
 from deskwoot.policy import mcp_lock_reason
-from deskwoot.services import inboxes, workspaces
+from deskwoot.services.directory import inboxes, workspaces
 
 OUTPUT = S.obj(
     {

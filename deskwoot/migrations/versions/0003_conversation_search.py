@@ -10,7 +10,7 @@ it appeared in. Now each conversation has ONE search document (conversation_sear
 subject, its contact's name and e-mail and the text of all its messages, kept current by
 triggers. Its `key` is a sequence number that moves to the top whenever the conversation
 has activity, so "most recent activity first" is the key descending, and a search is one
-index walk that stops as soon as a page is full (deskwoot/services/search.py).
+index walk that stops as soon as a page is full (deskwoot/services/conversations/search.py).
 
 - SQLite: an FTS5 index over the documents whose rowid is the key (detail=none: no
   positions, which search never uses; prefix indexes for 1-8 characters, so the last

@@ -6,11 +6,11 @@ from flask import g, redirect, render_template, request, url_for
 
 from deskwoot.errors import Invalid
 from deskwoot.models.conversation import PRIORITIES, STATUSES
-from deskwoot.services import conversations as conversation_service
-from deskwoot.services import inboxes as inbox_service
-from deskwoot.services import labels as label_service
-from deskwoot.services import listing
-from deskwoot.services import workspaces as workspace_service
+from deskwoot.services.conversations import labels as label_service
+from deskwoot.services.conversations import listing
+from deskwoot.services.conversations import workflow as conversation_service
+from deskwoot.services.directory import inboxes as inbox_service
+from deskwoot.services.directory import workspaces as workspace_service
 from deskwoot.web import drafts as draft_views
 from deskwoot.web.common import (
     PER_PAGE,

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from flask import flash, g, redirect, url_for
 
 from deskwoot.errors import Conflict, Forbidden, Invalid
-from deskwoot.services import agent_reads
-from deskwoot.services import conversations as conversation_service
+from deskwoot.services.conversations import agent_reads
+from deskwoot.services.conversations import workflow as conversation_service
 from deskwoot.web.common import flash_error, flash_form_errors, parse_id, parse_local_datetime
 from deskwoot.web.conversations import bp, render_show
 from deskwoot.web.conversations.forms import LABEL_SEPARATOR, DetailsForm

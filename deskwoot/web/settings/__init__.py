@@ -9,8 +9,8 @@ from flask import flash, g, redirect, render_template, url_for
 
 from deskwoot import policy
 from deskwoot.errors import Conflict, Forbidden, Invalid
-from deskwoot.services import labels as label_service
-from deskwoot.services import workspaces as workspace_service
+from deskwoot.services.conversations import labels as label_service
+from deskwoot.services.directory import workspaces as workspace_service
 from deskwoot.web.common import flash_form_errors, place_error, workspace_blueprint
 from deskwoot.web.forms import ActionForm, LabelForm
 

@@ -7,8 +7,8 @@ from dataclasses import replace
 from flask import g, render_template, request, url_for
 
 from deskwoot.models.activity import AUDIT_OUTCOMES
-from deskwoot.services import audit_log
-from deskwoot.services import tokens as token_service
+from deskwoot.services.access import tokens as token_service
+from deskwoot.services.activity import audit_search as audit_log
 from deskwoot.web.common import int_arg
 from deskwoot.web.settings import bp
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 
-from deskwoot.services import inboxes as inbox_service
-from deskwoot.services import workspaces as workspace_service
+from deskwoot.services.directory import inboxes as inbox_service
+from deskwoot.services.directory import workspaces as workspace_service
 from deskwoot.web.common import flash_form_errors, place_error
 from deskwoot.web.forms import ActionForm, InboxForm, MembersForm, choices
 from deskwoot.web.settings import REFUSALS, bp, reveal

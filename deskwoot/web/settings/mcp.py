@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import abort, current_app, flash, g, redirect, render_template, url_for
 
 from deskwoot.errors import NotFound
-from deskwoot.services import inboxes as inbox_service
-from deskwoot.services import mcp_settings
-from deskwoot.services import tokens as token_service
+from deskwoot.services.access import mcp_switch as mcp_settings
+from deskwoot.services.access import tokens as token_service
+from deskwoot.services.directory import inboxes as inbox_service
 from deskwoot.web.common import flash_error, flash_form_errors, place_error
 from deskwoot.web.forms import (
     PRESET_HINTS,

@@ -6,10 +6,10 @@ from flask import flash, g, redirect, render_template, url_for
 
 from deskwoot.errors import NotFound
 from deskwoot.models import utcnow
-from deskwoot.services import auth as auth_service
-from deskwoot.services import inboxes as inbox_service
-from deskwoot.services import invitations as invitation_service
-from deskwoot.services import workspaces as workspace_service
+from deskwoot.services.access import logins as auth_service
+from deskwoot.services.directory import inboxes as inbox_service
+from deskwoot.services.directory import invitations as invitation_service
+from deskwoot.services.directory import workspaces as workspace_service
 from deskwoot.web.common import flash_error, flash_form_errors, place_error
 from deskwoot.web.forms import ActionForm, InviteForm, RoleForm, choices
 from deskwoot.web.settings import REFUSALS, bp, reveal

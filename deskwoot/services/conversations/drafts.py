@@ -1,0 +1,457 @@
+"""Bot drafts and their human review (DESIGN §6): nothing reaches a customer unapproved."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, exists, func, literal_column, or_, select, update
+from sqlalchemy.orm import aliased, contains_eager, joinedload
+
+from deskwoot import policy
+from deskwoot.database.transactions import write_transaction
+from deskwoot.errors import Conflict, Invalid, NotFound
+from deskwoot.extensions import db
+from deskwoot.models import (
+    Contact,
+    Conversation,
+    Draft,
+    Inbox,
+    McpToken,
+    Message,
+    User,
+    Workspace,
+    utcnow,
+)
+from deskwoot.models.conversation import DRAFT_STATUSES
+from deskwoot.policy import Actor
+from deskwoot.services import validation
+from deskwoot.services.activity import audit_recorder as audit
+from deskwoot.services.activity import event_recorder as events
+from deskwoot.services.conversations import workflow as conversation_service
+
+
+@dataclass
+class Review:
+    draft: Draft
+    message: Message | None
+
+
+def create_draft(
+    actor: Actor, display_id: int, body: str, note_to_reviewer: str | None = None
+) -> Draft:
+    """Store a reply for a teammate to approve; earlier pending drafts by the same author on
+    the same conversation are superseded."""
+    policy.require_scope(actor, "conversations:draft")
+    body = validation.body(body)
+    note = validation.text(note_to_reviewer, "note_to_reviewer", max_len=2000)
+    with write_transaction() as session:
+        conversation = policy.get_conversation(actor, display_id)
+        session.execute(
+            update(Draft)
+            .where(
+                Draft.conversation_id == conversation.id,
+                Draft.status == "pending",
+                Draft.author_id == actor.user_id,
+                Draft.token_id.is_(None)
+                if actor.token_id is None
+                else Draft.token_id == actor.token_id,
+            )
+            .values(status="superseded", reviewed_at=utcnow())
+        )
+        draft = Draft(
+            workspace_id=actor.workspace_id,
+            conversation_id=conversation.id,
+            author_id=actor.user_id,
+            token_id=actor.token_id,
+            body=body,
+            note_to_reviewer=note,
+            status="pending",
+            created_at=utcnow(),
+        )
+        session.add(draft)
+        session.flush()
+        events.append(
+            actor,
+            "draft.created",
+            conversation=conversation,
+            data={"display_id": display_id, "draft_id": draft.id},
+        )
+    return draft
+
+
+def _claim(actor: Actor, draft_id: int, status: str, **values) -> Draft:
+    """Move a pending draft to `status` exactly once; a second reviewer gets Conflict."""
+    draft = db.session.execute(
+        policy.drafts(actor).where(Draft.id == draft_id)
+    ).scalar_one_or_none()
+    if draft is None:
+        raise NotFound(f"Draft {draft_id} was not found.")
+    claimed = db.session.execute(
+        update(Draft)
+        .where(Draft.id == draft.id, Draft.status == "pending")
+        .values(status=status, reviewer_id=actor.user_id, reviewed_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        db.session.refresh(draft)
+        who = db.session.get(User, draft.reviewer_id).name if draft.reviewer_id else "someone"
+        raise Conflict(
+            f"This draft was already handled by {who} ({draft.status}).",
+            reason="already_handled",
+            status=draft.status,
+            reviewer=who,
+        )
+    db.session.refresh(draft)
+    return draft
+
+
+def approve(actor: Actor, draft_id: int, edited_body: str | None = None) -> Review:
+    """Send the draft (or the teammate's edit of it) as the bot, approved by the teammate."""
+    policy.require_human(actor, "approve a draft")
+    final = validation.body(edited_body) if edited_body is not None else None
+    with write_transaction():
+        draft = _claim(actor, draft_id, "approved")
+        edited = final is not None and final != draft.body
+        text = final if edited else draft.body
+        conversation = db.session.get(Conversation, draft.conversation_id)
+        bot_id = draft.author_id or db.session.get(Workspace, actor.workspace_id).bot_user_id
+        message = conversation_service.send_approved_draft(
+            actor, conversation, text, bot_user_id=bot_id, token_id=draft.token_id
+        )
+        draft.sent_message_id = message.id
+        draft.final_body = text if edited else None
+        events.append(
+            actor,
+            "draft.approved",
+            conversation=conversation,
+            data={
+                "display_id": conversation.display_id,
+                "draft_id": draft.id,
+                "message_id": message.id,
+                "edited": edited,
+                "final_body": text,
+            },
+        )
+        audit.record(
+            actor,
+            "draft.approved",
+            target=f"draft {draft.id}",
+            detail="approved with edits" if edited else "approved as is",
+        )
+    return Review(draft, message)
+
+
+def reject(actor: Actor, draft_id: int, reason: str) -> Review:
+    """Turn the draft down with a reason the bot can learn from."""
+    policy.require_human(actor, "reject a draft")
+    reason = validation.text(reason, "reason", max_len=2000, required=True)
+    with write_transaction():
+        draft = _claim(actor, draft_id, "rejected", rejection_reason=reason)
+        conversation = db.session.get(Conversation, draft.conversation_id)
+        events.append(
+            actor,
+            "draft.rejected",
+            conversation=conversation,
+            data={"display_id": conversation.display_id, "draft_id": draft.id, "reason": reason},
+        )
+        audit.record(actor, "draft.rejected", target=f"draft {draft.id}", detail=reason[:500])
+    return Review(draft, None)
+
+
+def pending(actor: Actor, limit: int = 50) -> list[Draft]:
+    """The review queue: pending drafts in conversations the teammate can see, oldest first."""
+    return list(
+        db.session.execute(
+            policy.drafts(actor)
+            .where(Draft.status == "pending")
+            .order_by(Draft.created_at, Draft.id)
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def pending_count(actor: Actor, cap: int | None = None) -> int:
+    """How many drafts wait for the actor; with `cap`, counting stops there (a badge says
+    "99+" rather than scanning every pending draft on each page view)."""
+    query = policy.drafts(actor).where(Draft.status == "pending")
+    if cap is None:
+        return db.session.execute(
+            query.with_only_columns(func.count(Draft.id)).order_by(None)
+        ).scalar_one()
+    rows = query.with_only_columns(literal_column("1")).order_by(None).limit(cap).subquery()
+    return db.session.execute(select(func.count()).select_from(rows)).scalar_one()
+
+
+def pending_for_conversation(actor: Actor, conversation: Conversation) -> list[Draft]:
+    return list(
+        db.session.execute(
+            policy.drafts(actor)
+            .where(Draft.status == "pending", Draft.conversation_id == conversation.id)
+            .order_by(Draft.created_at)
+        ).scalars()
+    )
+
+
+REPLIED_AFTER = "A teammate replied after this draft was written."
+
+
+def _handoff_reason(conversation: Conversation) -> str | None:
+    if conversation.handoff:
+        return (conversation.handoff_reason or "A human has taken over").rstrip(".") + "."
+    return None
+
+
+def _human_reply_after(draft):
+    """A human's outgoing message in the draft's conversation, newer than the draft (`draft`
+    is a Draft, or the Draft class to correlate with a query over drafts)."""
+    return exists().where(
+        Message.conversation_id == draft.conversation_id,
+        Message.kind == "outgoing",
+        Message.sender_type == "user",
+        Message.created_at > draft.created_at,
+    )
+
+
+def stale_reason(draft: Draft) -> str | None:
+    """Why a pending draft may be out of date, in words, or None when it is current.
+
+    A human replied after the draft was written, or a human has the conversation (take over,
+    escalation): the reviewer should re-read the thread before sending. `stale_reasons` gives
+    the same answers for many drafts in one query.
+    """
+    replied = db.session.execute(select(_human_reply_after(draft))).scalar()
+    if replied:
+        return REPLIED_AFTER
+    return _handoff_reason(db.session.get(Conversation, draft.conversation_id))
+
+
+def stale_reasons(drafts: list[Draft]) -> dict[int, str | None]:
+    """`stale_reason` for each draft (by id), with one query for all of them.
+
+    The conversations' handoff flags come from `draft.conversation` (load them with the
+    drafts, or have them in the session already).
+    """
+    if not drafts:
+        return {}
+    replied = set(
+        db.session.execute(
+            select(Draft.id).where(Draft.id.in_([d.id for d in drafts]), _human_reply_after(Draft))
+        ).scalars()
+    )
+    return {
+        d.id: REPLIED_AFTER if d.id in replied else _handoff_reason(d.conversation) for d in drafts
+    }
+
+
+def is_stale(draft: Draft) -> bool:
+    return stale_reason(draft) is not None
+
+
+# --- the review queue, a page at a time --------------------------------------------------------
+
+QUEUE_PAGE = 25
+CONTEXT_MESSAGES = 4
+
+
+@dataclass(slots=True)
+class ContextMessage:
+    """A message of a queue card's thread excerpt, as the card shows it. Plain values rather
+    than Message entities: a queue page shows a hundred, and loading each with its four
+    relations cost several times more than the query."""
+
+    id: int
+    kind: str
+    sender_type: str
+    body: str
+    created_at: datetime
+    sender_user_name: str | None  # the teammate (or bot user) who sent it
+    sender_contact_name: str | None  # the contact who sent it, by Contact.display_name
+    token_name: str | None  # the MCP token of a bot message
+    approved_by_name: str | None  # who approved a bot message
+
+
+@dataclass
+class QueueItem:
+    draft: Draft  # with its conversation (inbox, contact) and token loaded
+    messages: list[ContextMessage]  # the thread's latest few, oldest first
+    earlier: bool  # the thread has older messages than `messages`
+    stale_reason: str | None  # as `stale_reason(draft)` says
+
+
+@dataclass
+class QueuePage:
+    items: list[QueueItem]
+    older: int | None  # draft id for `before=`: the page of older drafts, None on the first
+    newer: int | None  # draft id for `after=`: the page of newer drafts, None on the last
+
+
+# Module-level: an alias made per call costs more to adapt its columns than the query takes.
+_SENDER = aliased(User, name="sender_user")
+_APPROVER = aliased(User, name="approved_by")
+
+
+def latest_messages(
+    conversations: list[Conversation], per_conversation: int = CONTEXT_MESSAGES
+) -> dict[int, tuple[list[ContextMessage], bool]]:
+    """Each conversation's newest `per_conversation` messages (oldest first) and whether it
+    has older ones, by conversation id, in one query (a window over the message index, then
+    the rows by id). The senders' contacts are the conversations' own (loaded with them);
+    any other is loaded in one more query."""
+    if not conversations:
+        return {}
+    partition = {"partition_by": Message.conversation_id}
+    ranked = (
+        select(
+            Message.id.label("id"),
+            func.row_number().over(**partition, order_by=Message.id.desc()).label("rank"),
+            func.count().over(**partition).label("total"),
+        )
+        .where(Message.conversation_id.in_(sorted({c.id for c in conversations})))
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(
+            Message.id,
+            Message.conversation_id,
+            Message.kind,
+            Message.sender_type,
+            Message.body,
+            Message.created_at,
+            Message.sender_contact_id,
+            _SENDER.name.label("sender_user_name"),
+            McpToken.name.label("token_name"),
+            _APPROVER.name.label("approved_by_name"),
+            ranked.c.total,
+        )
+        .join(ranked, ranked.c.id == Message.id)
+        .outerjoin(_SENDER, _SENDER.id == Message.sender_user_id)
+        .outerjoin(McpToken, McpToken.id == Message.token_id)
+        .outerjoin(_APPROVER, _APPROVER.id == Message.approved_by_id)
+        .where(ranked.c.rank <= per_conversation)
+        .order_by(Message.conversation_id, Message.id)
+    ).all()
+    contacts = {c.contact_id: c.contact for c in conversations}
+    others = {r.sender_contact_id for r in rows if r.sender_contact_id not in contacts} - {None}
+    if others:
+        contacts.update(
+            (c.id, c) for c in db.session.scalars(select(Contact).where(Contact.id.in_(others)))
+        )
+    found: dict[int, tuple[list[ContextMessage], bool]] = {}
+    for row in rows:
+        contact = contacts.get(row.sender_contact_id)
+        message = ContextMessage(
+            id=row.id,
+            kind=row.kind,
+            sender_type=row.sender_type,
+            body=row.body,
+            created_at=row.created_at,
+            sender_user_name=row.sender_user_name,
+            sender_contact_name=contact.display_name if contact is not None else None,
+            token_name=row.token_name,
+            approved_by_name=row.approved_by_name,
+        )
+        found.setdefault(row.conversation_id, ([], row.total > per_conversation))[0].append(message)
+    return found
+
+
+def _keyset(at, draft_id, newer: bool):
+    """Queue order is (created_at, id): the drafts after (newer) or before that position.
+
+    Written as a range on created_at plus a tie-break, so the (workspace, status, created_at)
+    index gives the rows in order and the LIMIT stops the scan.
+    """
+    if newer:
+        return and_(Draft.created_at >= at, or_(Draft.created_at > at, Draft.id > draft_id))
+    return and_(Draft.created_at <= at, or_(Draft.created_at < at, Draft.id < draft_id))
+
+
+def _position(actor: Actor, draft_id: int, newer: bool):
+    """Drafts after (newer) or before (older) the draft `draft_id`, whatever its status."""
+    cursor = aliased(Draft)
+    at = (
+        select(cursor.created_at)
+        .where(cursor.id == draft_id, cursor.workspace_id == actor.workspace_id)
+        .scalar_subquery()
+    )
+    return _keyset(at, draft_id, newer)
+
+
+def review_queue(
+    actor: Actor,
+    limit: int = QUEUE_PAGE,
+    before: int | None = None,
+    after: int | None = None,
+    context: int = CONTEXT_MESSAGES,
+) -> QueuePage:
+    """A page of the review queue, oldest draft first, each with the end of its thread and
+    whether it may be stale, in a fixed number of queries whatever the page size.
+
+    Keyset paging by draft id: `after` gives the drafts queued after that one, `before` the
+    ones queued before it; neither gives the oldest. A page that comes back empty (the
+    cursor's neighbours were all reviewed meanwhile) is empty: callers start over.
+    """
+    policy.require_scope(actor, "conversations:read")
+    limit = max(1, min(limit, 100))
+    pending_drafts = policy.drafts(actor).where(Draft.status == "pending")
+    # Only the columns a card shows of the inbox, contact (display_name) and token: their JSON
+    # and secrets cost decoding on every row and are never shown (the rest loads if touched).
+    query = pending_drafts.options(
+        contains_eager(Draft.conversation).joinedload(Conversation.inbox).load_only(Inbox.name),
+        contains_eager(Draft.conversation)
+        .joinedload(Conversation.contact)
+        .load_only(Contact.name, Contact.email, Contact.identifier, Contact.phone),
+        joinedload(Draft.token).load_only(McpToken.name),
+    )
+    backwards = after is None and before is not None
+    if after is not None:
+        query = query.where(_position(actor, after, newer=True))
+    elif before is not None:
+        query = query.where(_position(actor, before, newer=False))
+    if backwards:
+        query = query.order_by(Draft.created_at.desc(), Draft.id.desc())
+    else:
+        query = query.order_by(Draft.created_at, Draft.id)
+    drafts = list(db.session.execute(query.limit(limit + 1)).scalars())
+    more = len(drafts) > limit
+    drafts = drafts[:limit]
+    if backwards:
+        drafts.reverse()
+    if not drafts:
+        return QueuePage([], None, None)
+
+    def any_beyond(draft: Draft, newer: bool) -> bool:
+        return db.session.execute(
+            select(pending_drafts.where(_keyset(draft.created_at, draft.id, newer)).exists())
+        ).scalar()
+
+    if backwards:
+        older, newer = more, any_beyond(drafts[-1], newer=True)
+    else:
+        older = after is not None and any_beyond(drafts[0], newer=False)
+        newer = more
+    threads = latest_messages([d.conversation for d in drafts], context)
+    reasons = stale_reasons(drafts)
+    items = [
+        QueueItem(d, *threads.get(d.conversation_id, ([], False)), stale_reason=reasons[d.id])
+        for d in drafts
+    ]
+    return QueuePage(
+        items,
+        older=drafts[0].id if older else None,
+        newer=drafts[-1].id if newer else None,
+    )
+
+
+def drafts_by_token(actor: Actor, status: str | None = None, display_id: int | None = None):
+    """Query for the calling token's own drafts (MCP list_drafts), newest first."""
+    policy.require_scope(actor, "conversations:draft")
+    if status is not None and status not in DRAFT_STATUSES:
+        raise Invalid(f"status must be one of: {', '.join(DRAFT_STATUSES)}.", field="status")
+    query = policy.drafts(actor).where(Draft.token_id == actor.token_id)
+    if status:
+        query = query.where(Draft.status == status)
+    if display_id is not None:
+        conversation = policy.get_conversation(actor, display_id)
+        query = query.where(Draft.conversation_id == conversation.id)
+    return query.order_by(Draft.id.desc())

@@ -1,0 +1,1 @@
+"""Who and where: workspaces and the people in them, invitations, inboxes, contacts."""

@@ -1,0 +1,1 @@
+"""Running the installation: the demo workspace, pruning old rows, outgoing mail."""

@@ -1,0 +1,110 @@
+"""Housekeeping: delete rows whose retention has passed (`deskwoot prune`, DESIGN §10)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import ColumnElement, delete, func, or_, select
+
+from deskwoot.database.transactions import write_transaction
+from deskwoot.errors import Invalid
+from deskwoot.extensions import db
+from deskwoot.models import (
+    Event,
+    IdempotencyKey,
+    LoginThrottle,
+    PasswordToken,
+    WebSession,
+    utcnow,
+)
+
+ENDED_SESSION_DAYS = 30
+# auth._record_failure forgets failures after an hour; a day without one is safely stale.
+THROTTLE_STALE = timedelta(days=1)
+# Delete in slices so a big prune never holds SQLite's write lock long enough to make a
+# web worker's write wait out busy_timeout.
+BATCH = 5_000
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    """How many rows of each kind were (or, in a dry run, would be) deleted."""
+
+    idempotency_keys: int
+    events: int
+    web_sessions: int
+    password_tokens: int
+    login_throttles: int
+    dry_run: bool
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "idempotency keys": self.idempotency_keys,
+            "events": self.events,
+            "ended or idle web sessions": self.web_sessions,
+            "password links": self.password_tokens,
+            "login throttle rows": self.login_throttles,
+        }
+
+
+def prune(
+    events_older_than_days: int | None = None,
+    dry_run: bool = False,
+    now: datetime | None = None,
+) -> PruneResult:
+    """Delete expired idempotency keys, old events, ended sessions, spent links, stale throttles."""
+    config = current_app.config
+    days = events_older_than_days
+    if days is None:
+        days = config["EVENT_RETENTION_DAYS"]
+    if days < 1:
+        raise Invalid("Keep at least one day of events.", field="events_older_than_days")
+    now = now or utcnow()
+    idempotency_cutoff = now - timedelta(hours=config["IDEMPOTENCY_RETENTION_HOURS"])
+    targets = {
+        "idempotency_keys": (IdempotencyKey, IdempotencyKey.created_at < idempotency_cutoff),
+        "events": (Event, Event.created_at < now - timedelta(days=days)),
+        "web_sessions": (
+            WebSession,
+            # Ended a while ago, or idle so long that it can never be used again.
+            or_(
+                WebSession.ended_at < now - timedelta(days=ENDED_SESSION_DAYS),
+                WebSession.last_seen_at
+                < now - timedelta(days=config["SESSION_IDLE_DAYS"] + ENDED_SESSION_DAYS),
+            ),
+        ),
+        "password_tokens": (
+            PasswordToken,
+            or_(PasswordToken.expires_at < now, PasswordToken.used_at.is_not(None)),
+        ),
+        "login_throttles": (
+            LoginThrottle,
+            (LoginThrottle.last_failure_at < now - THROTTLE_STALE)
+            & or_(LoginThrottle.blocked_until.is_(None), LoginThrottle.blocked_until < now),
+        ),
+    }
+    run = _count if dry_run else _delete
+    return PruneResult(
+        **{name: run(model, where) for name, (model, where) in targets.items()}, dry_run=dry_run
+    )
+
+
+def _count(model, where: ColumnElement[bool]) -> int:
+    return db.session.execute(select(func.count()).select_from(model).where(where)).scalar_one()
+
+
+def _delete(model, where: ColumnElement[bool]) -> int:
+    key = model.__mapper__.primary_key[0]
+    total = 0
+    while True:
+        with write_transaction() as session:
+            batch = select(key).where(where).limit(BATCH)
+            deleted = session.execute(
+                delete(model).where(key.in_(batch)),
+                execution_options={"synchronize_session": False},
+            ).rowcount
+        total += deleted
+        if deleted < BATCH:
+            return total
