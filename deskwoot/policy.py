@@ -139,7 +139,12 @@ def token_actor(token, workspace: Workspace, **context) -> Actor:
     )
 
 
-def system_actor(workspace: Workspace, via: str = "cli", name: str = "Operator") -> Actor:
+# How the operator's command line is named wherever an action is shown (audit log, events,
+# threads): services/activity/actor_names.py holds the rule for every kind of actor.
+OPERATOR_NAME = "Operator (CLI)"
+
+
+def system_actor(workspace: Workspace, via: str = "cli", name: str = OPERATOR_NAME) -> Actor:
     """The operator (CLI) or a channel integration: workspace-wide, no user behind it."""
     return Actor(workspace_id=workspace.id, user_id=None, kind="system", name=name, via=via)
 

@@ -55,6 +55,22 @@ def token_bot(desk) -> policy.Actor:
 # --- the naming rule -------------------------------------------------------------------------
 
 
+def test_the_operator_is_named_alike_in_events_and_the_audit_log(app):
+    """Regression: events the CLI caused said "Operator" while the audit log said
+    "Operator (CLI)"; the operator's actor now carries the rule's name everywhere."""
+    from deskwoot.models import Event
+    from deskwoot.services.directory import contacts as contact_service
+
+    ws = factories.make_workspace()
+    operator = policy.system_actor(ws)
+    contact_service.create_contact(operator, name="Walk-in", email="walkin@example.test")
+    event = db.session.execute(
+        select(Event).where(Event.workspace_id == ws.id, Event.type == "contact.created")
+    ).scalar_one()
+    assert event.actor_name == "Operator (CLI)"
+    assert naming.name_actor("system", operator.name).name == event.actor_name
+
+
 def test_the_naming_rule():
     assert naming.name_actor("user", "Ada Admin") == naming.ActorName("Ada Admin")
     assert naming.name_actor("bot", "Acme bot", "OpenClaw triage") == naming.ActorName(

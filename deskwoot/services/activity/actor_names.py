@@ -18,8 +18,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-OPERATOR = "Operator (CLI)"
-# The name policy.system_actor gives the CLI operator (and so the audit rows it writes).
+from deskwoot.policy import OPERATOR_NAME as OPERATOR
+
+# The name policy.system_actor gave the CLI operator before it said "(CLI)": rows written then
+# (audit entries, events) carry it.
 _OPERATOR_DEFAULT = "Operator"
 
 
