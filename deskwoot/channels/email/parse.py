@@ -85,10 +85,12 @@ class _CappedPolicy(EmailPolicy):
         raw = "".join(value.splitlines())
         if name.lower() in _RAW_HEADERS:
             return _decode_surrogates(raw[:_RAW_HEADER_CAP])
+        # Unlabelled 8-bit bytes are decoded here; the stdlib would make them all U+FFFD.
+        raw = _decode_surrogates(raw[:_HEADER_CAP])
         try:
-            return super().header_fetch_parse(name, raw[:_HEADER_CAP])
+            return super().header_fetch_parse(name, raw)
         except Exception:  # any parser bug on hostile input
-            return _decode_surrogates(raw[:_HEADER_CAP])
+            return raw
 
 
 _POLICY = _CappedPolicy()
