@@ -1,5 +1,12 @@
 """The errors services raise; adapters map them to HTML, JSON or a CLI line."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from deskwoot.policy import Actor
+
 
 class ServiceError(Exception):
     """Base class: `code` is stable for machines, the message is written for people and agents."""
@@ -38,3 +45,28 @@ class Conflict(ServiceError):
     """The action collides with the current state (already handled, taken over, duplicate…)."""
 
     code = "conflict"
+
+
+class Unauthorized(ServiceError):
+    """No usable credential. `reason` is `invalid_token` (missing, malformed, unknown, revoked
+    or expired: one answer for all, so nothing leaks to someone without a working token) or
+    `token_suspended` (a real token whose minter no longer stands behind it)."""
+
+    code = "unauthorized"
+
+    def __init__(self, message: str, reason: str = "invalid_token", **data):
+        super().__init__(message, **data)
+        self.reason = reason
+
+
+class Locked(ServiceError):
+    """The credential is good but its workspace may not use the feature now: `reason` is
+    `plan_required`, `trial_expired` or the feature's switch (`mcp_disabled`). `actor` is the
+    token's, so a surface can name who was refused without looking the token up again."""
+
+    code = "locked"
+
+    def __init__(self, message: str, reason: str, actor: Actor, **data):
+        super().__init__(message, **data)
+        self.reason = reason
+        self.actor = actor

@@ -44,9 +44,6 @@ SCOPES = (
     "events:read",
 )
 
-# Plans on which the MCP server (an Enterprise feature) is available; trial only until it ends.
-MCP_PLANS = ("enterprise", "trial")
-
 
 @dataclass(frozen=True)
 class Actor:
@@ -414,28 +411,31 @@ def require_human(actor: Actor, what: str) -> None:
         raise Forbidden(f"Only a teammate can {what}.")
 
 
-MCP_LOCK_MESSAGES = {
-    "plan_required": "The MCP server is an Enterprise feature and this workspace is on the "
-    "{plan} plan. It unlocks when the operator moves the workspace to "
-    "Enterprise (`deskwoot plan set {slug} enterprise`).",
-    "trial_expired": "This workspace's 7-day Enterprise trial has ended, so the MCP server is "
+# --- Enterprise features ---------------------------------------------------------------------
+
+# The machine surfaces a plan unlocks: on `enterprise`, and on `trial` until it ends.
+ENTERPRISE_FEATURES = ("mcp", "rest_api")
+FEATURE_NAMES = {"mcp": "the MCP server", "rest_api": "the REST API"}
+
+# Why a feature is refused, for people and agents alike: the bearer gate's 403, the minting
+# form, the CLI. {feature} is a FEATURE_NAMES entry; {Feature} the same, capitalised.
+LOCK_MESSAGES = {
+    "plan_required": "{Feature} is an Enterprise feature and this workspace is on the {plan} "
+    "plan. It unlocks when the operator moves the workspace to Enterprise "
+    "(`deskwoot plan set {slug} enterprise`).",
+    "trial_expired": "This workspace's 7-day Enterprise trial has ended, so {feature} is "
     "locked. It unlocks when the operator moves the workspace to Enterprise "
     "(`deskwoot plan set {slug} enterprise`).",
+    "mcp_disabled": "The MCP server is turned off for this workspace. An admin can enable it "
+    "under Settings > MCP Server.",
 }
 
 
-def require_mcp_plan(workspace: Workspace) -> None:
-    """New MCP tokens only on a plan that includes the MCP server (Enterprise or a live trial)."""
-    reason = mcp_lock_reason(workspace)
-    if reason is not None:
-        raise Forbidden(
-            MCP_LOCK_MESSAGES[reason].format(plan=workspace.plan, slug=workspace.slug),
-            reason=reason,
-        )
-
-
-def mcp_lock_reason(workspace: Workspace, now: datetime | None = None) -> str | None:
-    """Why the workspace's plan does not allow MCP right now, or None when it does."""
+def feature_lock_reason(workspace, feature: str, now: datetime | None = None) -> str | None:
+    """Why the workspace's plan does not allow `feature` right now (`plan_required`,
+    `trial_expired`), or None when it does. Every Enterprise feature follows the same plan."""
+    if feature not in ENTERPRISE_FEATURES:
+        raise ValueError(f"not an Enterprise feature: {feature}")
     now = now or utcnow()
     if workspace.plan == "enterprise":
         return None
@@ -444,3 +444,36 @@ def mcp_lock_reason(workspace: Workspace, now: datetime | None = None) -> str | 
             return None
         return "trial_expired"
     return "plan_required"
+
+
+def mcp_lock_reason(workspace, now: datetime | None = None) -> str | None:
+    """feature_lock_reason for the MCP server: its plan lock, not its switch."""
+    return feature_lock_reason(workspace, "mcp", now)
+
+
+def switch_lock_reason(workspace, feature: str) -> str | None:
+    """Why the feature's own switch refuses it, or None. The MCP server is off until an admin
+    turns it on, and it needs the workspace's bot, which a token acts as."""
+    if feature == "mcp" and (not workspace.mcp_enabled or workspace.bot_user_id is None):
+        return "mcp_disabled"
+    return None
+
+
+def lock_message(reason: str, workspace, feature: str) -> str:
+    """The LOCK_MESSAGES entry for `reason`, naming the feature, plan and workspace."""
+    name = FEATURE_NAMES[feature]
+    return LOCK_MESSAGES[reason].format(
+        feature=name, Feature=name[:1].upper() + name[1:], plan=workspace.plan, slug=workspace.slug
+    )
+
+
+def require_feature(workspace: Workspace, feature: str) -> None:
+    """Forbidden unless the workspace's plan includes `feature` now."""
+    reason = feature_lock_reason(workspace, feature)
+    if reason is not None:
+        raise Forbidden(lock_message(reason, workspace, feature), reason=reason)
+
+
+def require_mcp_plan(workspace: Workspace) -> None:
+    """New MCP tokens only on a plan that includes the MCP server (Enterprise or a live trial)."""
+    require_feature(workspace, "mcp")

@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from deskwoot.errors import Invalid, NotFound, ServiceError
 from deskwoot.extensions import csrf
+from deskwoot.http_errors import json_error, json_service_error
 from deskwoot.services.conversations import inbound as inbound_service
 from deskwoot.services.directory import inboxes as inbox_service
 from deskwoot.services.validation import unstorable
@@ -25,21 +26,16 @@ MAX_DEPTH = 16
 ALLOWED_KEYS = {"contact", "content", "source_id", "conversation_id", "subject"}
 
 
-def _error(status: int, code: str, message: str, **extra):
-    response = jsonify({"error": {"code": code, "message": message, **extra}})
-    response.status_code = status
-    if status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="deskwoot-inbound"'
-    return response
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="deskwoot-inbound"'}
 
 
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
     # 405, 413 and friends answer in JSON like everything else on this endpoint.
-    response = _error(exc.code or 500, exc.name.lower().replace(" ", "_"), exc.description or "")
-    if exc.code == 405:
-        response.headers["Allow"] = "POST"
-    return response
+    status = exc.code or 500
+    headers = {401: CHALLENGE, 405: {"Allow": "POST"}}.get(status)
+    code = exc.name.lower().replace(" ", "_")
+    return json_error(status, code, exc.description or "", headers=headers)
 
 
 def _reject_constant(name: str):
@@ -116,9 +112,14 @@ def inbound(uid: str):
     try:
         inbox = inbox_service.authenticate_inbound(uid, secret)
     except NotFound:
-        return _error(404, "not_found", "No inbox answers at this URL.")
+        return json_error(404, "not_found", "No inbox answers at this URL.")
     except PermissionError:
-        return _error(401, "unauthorized", "Send the inbox secret as 'Authorization: Bearer …'.")
+        return json_error(
+            401,
+            "unauthorized",
+            "Send the inbox secret as 'Authorization: Bearer …'.",
+            headers=CHALLENGE,
+        )
     try:
         payload = _parse_body()
         result = inbound_service.receive_inbound(
@@ -129,12 +130,8 @@ def inbound(uid: str):
             conversation_display_id=payload.get("conversation_id"),
             subject=payload.get("subject"),
         )
-    except Invalid as exc:
-        return _error(400, "invalid", exc.message, field=exc.field)
-    except NotFound as exc:
-        return _error(404, "not_found", exc.message)
     except ServiceError as exc:
-        return _error(409, exc.code, exc.message)
+        return json_service_error(exc)
     body = {
         "conversation_id": result.conversation.display_id,
         "message_id": result.message.id,

@@ -5,34 +5,15 @@ the web and MCP adapters call. Errors are one `Error: …` line on stderr and ex
 
 The commands live in topic modules: `workspaces` (workspace, plan, trial, inbox, user), `mcp`
 (the MCP server and its bot tokens) and `ops` (db, demo, prune, serve); `common` holds the
-plumbing they share.
+plumbing they share; `commands` lists them for the app factory, which adds them to app.cli.
+`main`, the console script, builds the app with that factory: the factory reads only
+`commands`, so the two never import each other.
 """
 
 from __future__ import annotations
 
 import click
 from flask.cli import FlaskGroup
-
-from deskwoot.cli import mcp, ops, workspaces
-
-COMMANDS = (
-    ops.db_group,
-    workspaces.workspace_group,
-    workspaces.plan_group,
-    workspaces.trial_group,
-    workspaces.inbox_group,
-    workspaces.user_group,
-    mcp.mcp_group,
-    ops.demo_group,
-    ops.prune,
-    ops.serve,
-)
-
-
-def init_app(app) -> None:
-    """Register the operator commands on app.cli (and so on the `deskwoot` script)."""
-    for command in COMMANDS:
-        app.cli.add_command(command)
 
 
 def _create_app():

@@ -1,9 +1,5 @@
-"""The MCP server: /api/mcp for AI agents holding a scoped bot token (DESIGN §5)."""
+"""The MCP server: /api/mcp for AI agents holding a scoped bot token (ARCHITECTURE §3-§5).
 
-from __future__ import annotations
-
-
-def init_app(app) -> None:
-    from deskwoot.mcp import transport
-
-    app.register_blueprint(transport.bp)
+`transport` is the endpoint (its blueprint is registered by the app factory), `gate` renders
+the bearer check's refusals, `calls` runs a tools/call, `registry` and `tools` are the tools.
+"""

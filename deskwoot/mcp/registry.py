@@ -1,7 +1,10 @@
 """The tool registry: every MCP tool, its scope, schemas and annotations (DESIGN §5.5).
 
-Tools register in a fixed order, so `tools/list` is stable. A token sees exactly the tools its
-scopes allow; no destructive, settings, billing, broadcast, webhook or export tool exists.
+The tool modules (deskwoot/mcp/tools) import this registry and register themselves; the
+tools package then fixes their order with `fix_order`, so `tools/list` is stable. This module
+never imports the tools: whoever serves them imports deskwoot.mcp.tools. A token sees
+exactly the tools its scopes allow; no destructive, settings, billing, broadcast, webhook or
+export tool exists.
 """
 
 from __future__ import annotations
@@ -101,27 +104,29 @@ def allowed(spec: ToolSpec, scopes: frozenset[str] | None) -> bool:
 
 
 def visible(scopes: frozenset[str] | None) -> list[ToolSpec]:
-    load()
+    _require_loaded()
     return [spec for spec in REGISTRY.values() if allowed(spec, scopes)]
 
 
 def get(name: str) -> ToolSpec | None:
-    load()
+    _require_loaded()
     return REGISTRY.get(name)
 
 
-def load() -> None:
-    """Import the tool modules once (they register themselves), then fix the order."""
-    if _loaded:
-        return
-    from deskwoot.mcp.tools import TOOL_ORDER
-
-    if set(TOOL_ORDER) != set(REGISTRY):
+def fix_order(order: tuple[str, ...]) -> None:
+    """Put the registered tools in `order` (deskwoot.mcp.tools calls this once, after
+    importing every tool module), which must name each of them exactly once."""
+    if sorted(order) != sorted(REGISTRY):
         raise RuntimeError("TOOL_ORDER and the registered tools differ")
-    ordered = {name: REGISTRY[name] for name in TOOL_ORDER}
+    ordered = {name: REGISTRY[name] for name in order}
     REGISTRY.clear()
     REGISTRY.update(ordered)
     _loaded.append(True)
+
+
+def _require_loaded() -> None:
+    if not _loaded:
+        raise RuntimeError("the MCP tools are not loaded: import deskwoot.mcp.tools first")
 
 
 _loaded: list[bool] = []

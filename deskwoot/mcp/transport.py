@@ -30,10 +30,10 @@ from mcp.types.version import (
 )
 from pydantic import ValidationError
 
-from deskwoot import __version__
 from deskwoot.database.availability import RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE, is_unavailable
+from deskwoot.errors import Locked, Unauthorized
 from deskwoot.extensions import csrf, db
-from deskwoot.mcp import calls, gate, registry
+from deskwoot.mcp import calls, gate, registry, tools  # noqa: F401  (tools: registers them)
 from deskwoot.mcp.jsonrpc import (
     DATABASE_UNAVAILABLE,
     MAX_BODY,
@@ -45,6 +45,7 @@ from deskwoot.mcp.jsonrpc import (
 from deskwoot.mcp.untrusted import INSTRUCTIONS
 from deskwoot.policy import Actor
 from deskwoot.services.activity import audit_recorder as audit
+from deskwoot.version import __version__
 
 bp = Blueprint("mcp", __name__)
 csrf.exempt(bp)  # bearer-token API, no cookies
@@ -131,9 +132,11 @@ def _serve() -> Response:
     _check_http()
     try:
         actor = gate.admit()
-    except gate.Locked as locked:
+    except Unauthorized as refused:
+        raise gate.rpc_error(refused) from None
+    except Locked as locked:
         _audit_refusal(locked)
-        raise
+        raise gate.rpc_error(locked) from None
     body = _read_body()
     header_version = request.headers.get("MCP-Protocol-Version")
     modern = header_version is not None and header_version not in HANDSHAKE_PROTOCOL_VERSIONS
@@ -309,9 +312,9 @@ def _first_error(exc: ValidationError) -> str:
     return f"{where}: {first.get('msg', 'invalid')}"
 
 
-def _audit_refusal(locked: gate.Locked) -> None:
+def _audit_refusal(locked: Locked) -> None:
     """Record a known token's request refused by plan, trial or the MCP switch (a 401 has
     no workspace to record it in): counted per token, reason and minute, never waiting
     for the write queue (see audit.record_refusal)."""
     db.session.rollback()
-    audit.record_refusal(locked.actor, locked.data["reason"])
+    audit.record_refusal(locked.actor, locked.reason)

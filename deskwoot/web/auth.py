@@ -10,8 +10,7 @@ from deskwoot.services.access import logins as auth_service
 from deskwoot.services.directory import invitations as invitation_service
 from deskwoot.services.directory import workspaces as workspace_service
 from deskwoot.services.operations import mail
-from deskwoot.web import home_redirect, templating
-from deskwoot.web.common import flash_error, place_error, safe_next
+from deskwoot.web.common import flash_error, home_redirect, place_error, safe_next
 from deskwoot.web.forms import (
     ActionForm,
     ChangePasswordForm,
@@ -23,11 +22,6 @@ from deskwoot.web.forms import (
 )
 
 bp = Blueprint("auth", __name__)
-
-
-@bp.record_once
-def _setup(state) -> None:
-    templating.init_app(state.app)
 
 
 def _open_session(email: str, password: str) -> None:

@@ -1,16 +1,22 @@
-"""Plumbing shared by the workspace blueprints: URLs, login gate, errors, redirects, paging."""
+"""Plumbing shared by the workspace blueprints: URLs, login gate, errors, redirects, paging.
+
+Every workspace page lives under /w/<slug>/…; `load_workspace` turns the slug into
+`g.workspace` and `g.actor` (via policy.member_actor), so views only ever act through `g.actor`.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, g, redirect, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, request, session, url_for
 from flask_login import current_user
 
-from deskwoot.errors import ServiceError
-from deskwoot.extensions import login_manager
-from deskwoot.web import load_workspace
+from deskwoot import policy
+from deskwoot.errors import NotFound, ServiceError
+from deskwoot.extensions import db, login_manager
+from deskwoot.models import Workspace
+from deskwoot.services.directory.workspaces import workspaces_for
 
 PER_PAGE = 25
 MAX_PAGE = 10_000
@@ -39,6 +45,36 @@ def workspace_blueprint(name: str, import_name: str, url_prefix: str = "") -> Bl
         return None
 
     return bp
+
+
+def load_workspace(slug: str) -> None:
+    """Resolve /w/<slug>/: the logged-in teammate's workspace and actor, else 404."""
+    ws = db.session.execute(db.select(Workspace).where(Workspace.slug == slug)).scalar_one_or_none()
+    if ws is None or not current_user.is_authenticated:
+        abort(404)
+    try:
+        g.actor = policy.member_actor(
+            current_user,
+            ws,
+            via="web",
+            request_id=g.get("request_id"),
+            remote_addr=request.remote_addr,
+        )
+    except NotFound:
+        abort(404)
+    g.workspace = ws
+    if session.get("last_workspace") != slug:  # writing it re-signs and re-sends the cookie
+        session["last_workspace"] = slug
+
+
+def home_redirect():
+    """Send a logged-in person to their (last) workspace."""
+    memberships = workspaces_for(current_user)
+    if not memberships:
+        return redirect(url_for("auth.login"))
+    slugs = [ws.slug for ws, _ in memberships]
+    slug = session.get("last_workspace")
+    return redirect(url_for("conversations.index", workspace=slug if slug in slugs else slugs[0]))
 
 
 def flash_error(error: ServiceError) -> None:

@@ -12,7 +12,7 @@ from datetime import datetime
 from markupsafe import Markup, escape
 
 from deskwoot.services.activity import actor_names as naming
-from deskwoot.web.templating import ago, initials, iso, stamp
+from deskwoot.web.filters import ago, initials, iso, stamp
 
 
 def _html(template: str, *values) -> Markup:

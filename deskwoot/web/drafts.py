@@ -8,7 +8,6 @@ the teammate back there instead of to the queue.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
@@ -16,9 +15,7 @@ from flask import current_app, flash, g, redirect, render_template, request, url
 from werkzeug.exceptions import HTTPException
 
 from deskwoot.errors import Conflict, Forbidden, Invalid
-from deskwoot.models import Conversation, Draft, Message
 from deskwoot.services.conversations import drafts as draft_service
-from deskwoot.services.conversations.drafts import ContextMessage
 from deskwoot.web import templating
 from deskwoot.web.common import (
     flash_error,
@@ -27,7 +24,10 @@ from deskwoot.web.common import (
     safe_next,
     workspace_blueprint,
 )
-from deskwoot.web.forms import DraftApproveForm, DraftEditForm, DraftRejectForm, review_text
+from deskwoot.web.conversations import render_show
+from deskwoot.web.draft_cards import DraftCard, Failed, card, warn_if_gone
+from deskwoot.web.filters import capped
+from deskwoot.web.forms import DraftApproveForm, DraftEditForm, DraftRejectForm
 
 bp = workspace_blueprint("drafts", __name__)
 
@@ -36,34 +36,6 @@ CONTEXT_MESSAGES = draft_service.CONTEXT_MESSAGES
 
 SENT = "Sent. The customer will receive it."
 REJECTED = "Rejected; the bot will see your reason."
-GONE = "That draft is no longer waiting for review."
-
-
-@dataclass
-class Failed:
-    """A review form that did not validate, to show again with what the teammate typed."""
-
-    draft_id: int
-    panel: str  # "edit" or "reject"
-    form: DraftEditForm | DraftRejectForm
-
-
-@dataclass
-class DraftCard:
-    """What a draft's card shows. The review forms are plain HTML with the page's CSRF token
-    (the POST handlers validate theirs): building three FlaskForms per card cost more than
-    rendering it. Only a form that failed is kept, to show its text and errors again."""
-
-    draft: Draft
-    conversation: Conversation
-    messages: list[ContextMessage]  # the thread's latest few, oldest first (empty inline)
-    earlier: bool  # the thread has older messages than `messages`
-    stale_reason: str | None  # set when services.drafts.stale_reason(s) says so
-    edit_text: str  # the "edit then approve" box: the draft, or what the teammate typed
-    edit_errors: Sequence[str] = ()
-    reject_text: str = ""
-    reject_errors: Sequence[str] = ()
-    open_panel: str | None = None
 
 
 @dataclass
@@ -74,36 +46,6 @@ class Queue:
     older_url: str | None
     newer_url: str | None
     next_url: str | None  # where the cards' forms return to: this page, or None (the first)
-
-
-def _card(
-    draft: Draft,
-    messages: list[ContextMessage],
-    earlier: bool,
-    stale_reason: str | None,
-    failed: Failed | None,
-) -> DraftCard:
-    card = DraftCard(
-        draft=draft,
-        conversation=draft.conversation,
-        messages=messages,
-        earlier=earlier,
-        stale_reason=stale_reason,
-        edit_text=review_text(draft.body),  # as DraftEditForm(body=draft.body) would show it
-    )
-    if failed is not None and failed.draft_id == draft.id:
-        form = failed.form
-        if failed.panel == "edit":
-            card.edit_text, card.edit_errors = form.body.data or "", form.body.errors
-        else:
-            card.reject_text, card.reject_errors = form.reason.data or "", form.reason.errors
-        card.open_panel = failed.panel
-    return card
-
-
-def _warn_if_gone(drafts: list[Draft], failed: Failed | None) -> None:
-    if failed is not None and failed.draft_id not in {d.id for d in drafts}:
-        flash(GONE, "warning")
 
 
 def _cursor(args) -> dict[str, int]:
@@ -123,24 +65,14 @@ def queue(args=None, failed: Failed | None = None) -> Queue:
     if not page.items and cursor:
         cursor = {}
         page = draft_service.review_queue(g.actor, QUEUE_PAGE, context=CONTEXT_MESSAGES)
-    _warn_if_gone([item.draft for item in page.items], failed)
-    cards = [_card(i.draft, i.messages, i.earlier, i.stale_reason, failed) for i in page.items]
+    warn_if_gone([item.draft for item in page.items], failed)
+    cards = [card(i.draft, i.messages, i.earlier, i.stale_reason, failed) for i in page.items]
     return Queue(
         cards=cards,
         older_url=url_for(".index", before=page.older) if page.older else None,
         newer_url=url_for(".index", after=page.newer) if page.newer else None,
         next_url=url_for(".index", **cursor) if cursor else None,
     )
-
-
-def conversation_cards(
-    conversation: Conversation, thread: list[Message], failed: Failed | None = None
-) -> list[DraftCard]:
-    """Cards for the drafts waiting on one conversation (its page shows the thread itself)."""
-    drafts = draft_service.pending_for_conversation(g.actor, conversation)
-    _warn_if_gone(drafts, failed)
-    reasons = draft_service.stale_reasons(drafts)
-    return [_card(draft, [], False, reasons[draft.id], failed) for draft in drafts]
 
 
 def render_queue(failed: Failed | None = None, status: int = 200, args=None):
@@ -151,7 +83,7 @@ def render_queue(failed: Failed | None = None, status: int = 200, args=None):
         queue=page,
         cards=page.cards,
         total=total,
-        total_label=templating.capped(total, templating.DRAFTS_BADGE_CAP),
+        total_label=capped(total, templating.DRAFTS_BADGE_CAP),
     ), status
 
 
@@ -195,8 +127,6 @@ def _show_again(failed: Failed):
     target = _next_url()
     page = _page_of_this_workspace(target)
     if page is not None and page[0] == "conversations.show":
-        from deskwoot.web.conversations import render_show
-
         return render_show(page[1]["display_id"], draft_review=failed, status=422)
     args = {}
     if page is not None and page[0] == "drafts.index":  # a later page of the queue

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from deskwoot.extensions import db
-from deskwoot.mcp import registry
+from deskwoot.mcp import registry, tools
 from deskwoot.models import AuditEntry, Base
 from deskwoot.policy import SCOPES, member_actor
 from deskwoot.services.access import mcp_switch as mcp_settings
@@ -23,7 +23,7 @@ from deskwoot.services.directory import contacts
 from tests import factories as f
 from tests.mcp.helpers import tool_error
 
-registry.load()
+assert tools.TOOL_ORDER  # importing the tools registers them
 ID_TOOLS = [spec for spec in registry.REGISTRY.values() if spec.id_args]
 
 

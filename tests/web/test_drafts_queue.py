@@ -13,6 +13,7 @@ from deskwoot.services.access import tokens as token_service
 from deskwoot.services.conversations import drafts as draft_service
 from deskwoot.services.conversations import listing
 from deskwoot.services.conversations import workflow as conversation_service
+from deskwoot.web import draft_cards
 from deskwoot.web import drafts as draft_views
 from tests import factories
 
@@ -94,7 +95,7 @@ def test_reviewing_on_a_later_page_comes_back_to_it(as_agent, desk, five):
     page = response.get_data(as_text=True)
     assert _ids(page) == five[3:5]
     assert "Give a reason." in page
-    assert draft_views.GONE not in page
+    assert draft_cards.GONE not in page
 
 
 def test_a_vanished_or_bogus_position_starts_from_the_oldest(as_agent, desk, five):

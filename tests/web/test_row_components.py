@@ -1,5 +1,5 @@
 """The per-row helpers the busy lists use instead of macros and url_for (web/components.py,
-templating.id_url): they escape people's text and build exactly url_for's URLs."""
+filters.id_url): they escape people's text and build exactly url_for's URLs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from flask import g, url_for
 from markupsafe import escape
 
 from deskwoot.web import components
-from deskwoot.web.templating import id_url
+from deskwoot.web.filters import id_url
 
 HOSTILE = '"><img src=x onerror=alert(1)>'
 

@@ -1,5 +1,6 @@
 """MCP tools. Importing this package registers them; TOOL_ORDER fixes `tools/list` order."""
 
+from deskwoot.mcp import registry
 from deskwoot.mcp.tools import contacts, conversations, drafts, events, meta  # noqa: F401
 
 # Stable, task-shaped order: orientation, then the queue, drafts, contacts, the feed.
@@ -26,3 +27,5 @@ TOOL_ORDER = (
     "add_contact_note",
     "poll_events",
 )
+
+registry.fix_order(TOOL_ORDER)

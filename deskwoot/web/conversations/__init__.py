@@ -1,4 +1,7 @@
-"""The queue: the conversation list with its filters, and one conversation's page."""
+"""The queue: the conversation list with its filters, and one conversation's page.
+
+The blueprint is in blueprint.py; the POST actions on a conversation are in actions.py.
+"""
 
 from __future__ import annotations
 
@@ -11,19 +14,17 @@ from deskwoot.services.conversations import listing
 from deskwoot.services.conversations import workflow as conversation_service
 from deskwoot.services.directory import inboxes as inbox_service
 from deskwoot.services.directory import workspaces as workspace_service
-from deskwoot.web import drafts as draft_views
+from deskwoot.web import draft_cards as draft_views
 from deskwoot.web.common import (
     PER_PAGE,
     flash_error,
     int_arg,
     page_arg,
     parse_id,
-    workspace_blueprint,
 )
+from deskwoot.web.conversations.blueprint import bp
 from deskwoot.web.conversations.forms import details_form
 from deskwoot.web.forms import ActionForm, MessageForm
-
-bp = workspace_blueprint("conversations", __name__)
 
 STATUS_TABS = (*STATUSES, "all")
 
@@ -130,6 +131,3 @@ def render_show(
         action_form=ActionForm(formdata=None),
         draft_cards=draft_cards,
     ), status
-
-
-from deskwoot.web.conversations import actions  # noqa: E402, F401  (registers the POST routes)

@@ -10,7 +10,8 @@ from deskwoot.errors import Conflict, Forbidden, Invalid
 from deskwoot.services.conversations import agent_reads
 from deskwoot.services.conversations import workflow as conversation_service
 from deskwoot.web.common import flash_error, flash_form_errors, parse_id, parse_local_datetime
-from deskwoot.web.conversations import bp, render_show
+from deskwoot.web.conversations import render_show
+from deskwoot.web.conversations.blueprint import bp
 from deskwoot.web.conversations.forms import LABEL_SEPARATOR, DetailsForm
 from deskwoot.web.forms import (
     ActionForm,

@@ -1,6 +1,7 @@
 """Settings (admins only): inboxes, team, labels, MCP server, audit log and billing.
 
-To anyone who is not an admin these pages do not exist (404), as policy.require_admin says.
+The blueprint is in blueprint.py (admins only); this module has the labels and billing pages,
+and audit, inboxes, mcp and team the others.
 """
 
 from __future__ import annotations
@@ -8,20 +9,11 @@ from __future__ import annotations
 from flask import flash, g, redirect, render_template, url_for
 
 from deskwoot import policy
-from deskwoot.errors import Conflict, Forbidden, Invalid
 from deskwoot.services.conversations import labels as label_service
 from deskwoot.services.directory import workspaces as workspace_service
-from deskwoot.web.common import flash_form_errors, place_error, workspace_blueprint
+from deskwoot.web.common import flash_form_errors, place_error
 from deskwoot.web.forms import ActionForm, LabelForm
-
-bp = workspace_blueprint("settings", __name__, "/settings")
-
-REFUSALS = (Invalid, Conflict, Forbidden)
-
-
-@bp.before_request
-def _admins_only() -> None:
-    policy.require_admin(g.actor)
+from deskwoot.web.settings.blueprint import REFUSALS, bp
 
 
 @bp.get("/")
@@ -82,6 +74,3 @@ def billing():
         days_left=workspace_service.trial_days_left(workspace),
         lock_reason=policy.mcp_lock_reason(workspace),
     )
-
-
-from deskwoot.web.settings import audit, inboxes, mcp, team  # noqa: E402, F401  (registers the routes)

@@ -10,7 +10,7 @@ from deskwoot.models.activity import AUDIT_OUTCOMES
 from deskwoot.services.access import tokens as token_service
 from deskwoot.services.activity import audit_search as audit_log
 from deskwoot.web.common import int_arg
-from deskwoot.web.settings import bp
+from deskwoot.web.settings.blueprint import bp
 
 
 def _filters() -> audit_log.AuditFilters:

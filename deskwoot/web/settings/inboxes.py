@@ -8,7 +8,8 @@ from deskwoot.services.directory import inboxes as inbox_service
 from deskwoot.services.directory import workspaces as workspace_service
 from deskwoot.web.common import flash_form_errors, place_error
 from deskwoot.web.forms import ActionForm, InboxForm, MembersForm, choices
-from deskwoot.web.settings import REFUSALS, bp, reveal
+from deskwoot.web.settings import reveal
+from deskwoot.web.settings.blueprint import REFUSALS, bp
 
 REVEAL_KIND = "inbox_secret"
 

@@ -17,7 +17,8 @@ from deskwoot.web.forms import (
     MintTokenForm,
     choices,
 )
-from deskwoot.web.settings import REFUSALS, bp, reveal
+from deskwoot.web.settings import reveal
+from deskwoot.web.settings.blueprint import REFUSALS, bp
 
 REVEAL_KIND = "mcp_token"
 

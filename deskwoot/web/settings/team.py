@@ -12,7 +12,8 @@ from deskwoot.services.directory import invitations as invitation_service
 from deskwoot.services.directory import workspaces as workspace_service
 from deskwoot.web.common import flash_error, flash_form_errors, place_error
 from deskwoot.web.forms import ActionForm, InviteForm, RoleForm, choices
-from deskwoot.web.settings import REFUSALS, bp, reveal
+from deskwoot.web.settings import reveal
+from deskwoot.web.settings.blueprint import REFUSALS, bp
 
 # One-time links wait in the session between the POST that made them and the GET that shows
 # them (web/settings/reveal.py): a reload of that page finds nothing instead of minting again.
