@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from deskwoot.database.transactions import retry_transient, write_transaction
 from deskwoot.errors import Forbidden, NotFound, ServiceError
 from deskwoot.extensions import db
+from deskwoot.http_errors import error_body
 from deskwoot.mcp import gate, registry
 from deskwoot.mcp.jsonrpc import INSUFFICIENT_SCOPE, RpcError
 from deskwoot.mcp.registry import ToolContext, ToolSpec
@@ -126,7 +127,7 @@ def business_error(code: str, message: str, **data) -> dict:
     complaint. The `{"error": {"code", "message", …}}` object travels as JSON in the text block,
     which every client shows the model as-is.
     """
-    text, _ = render({"error": {"code": code, "message": message, **data}})
+    text, _ = render(error_body(code, message, **data))
     return {"content": [{"type": "text", "text": text}], "isError": True}
 
 
