@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make check`: the quick edit-run loop. ruff, then the suite on SQLite without the tests that
-# need a browser, Node or a long run (markers browser, node, slow). Needs no root and installs
-# nothing but .venv; `make test` is the whole suite on SQLite and PostgreSQL.
+# need a browser, Node, the mail servers or a long run (markers browser, node, mail, slow). Needs
+# no root and installs nothing but .venv; `make test` is the whole suite on SQLite and PostgreSQL.
 # Arguments go to pytest: scripts/check.sh -k drafts -x
 set -euo pipefail
 
@@ -14,6 +14,6 @@ source scripts/lib.sh
 ensure_venv test
 say "ruff check ."
 "$VENV/bin/ruff" check .
-say "pytest on SQLite (not browser, node or slow)"
+say "pytest on SQLite (not browser, node, mail or slow)"
 exec env -u DESKWOOT_TEST_DATABASE_URL "$VENV/bin/python" -m pytest -q \
-    -m "not browser and not node and not slow" -p no:cacheprovider "$@"
+    -m "not browser and not node and not mail and not slow" -p no:cacheprovider "$@"

@@ -12,6 +12,8 @@
 # for speed (fsync, synchronous_commit and full_page_writes off).
 # Needs Debian's PostgreSQL server binaries (apt-get install postgresql).
 set -euo pipefail
+# shellcheck source=scripts/throwaway-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/throwaway-lib.sh"
 
 MARKER=.deskwoot-pg-cluster
 DB_USER=deskwoot
@@ -42,25 +44,6 @@ pick_run_user() {
                 --shell /usr/sbin/nologin deskwoot-pg
         echo deskwoot-pg
     fi
-}
-
-# as_user USER DIR CMD...: run CMD as USER with DIR as working directory (the
-# caller's cwd, e.g. /root, may be unreadable for USER).
-as_user() {
-    local user=$1 dir=$2
-    shift 2
-    if [[ $(id -u) -eq 0 && "$user" != root ]]; then
-        (cd "$dir" && runuser -u "$user" -- "$@")
-    else
-        (cd "$dir" && "$@")
-    fi
-}
-
-free_port() {
-    python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
 }
 
 cmd_start() {
@@ -140,17 +123,4 @@ cmd_stop() {
     rm -rf -- "$dir"
 }
 
-CLEANUP_DIR=
-on_exit() {
-    if [[ -n "$CLEANUP_DIR" ]]; then
-        log "start failed; removing $CLEANUP_DIR"
-        cmd_stop "$CLEANUP_DIR" || true
-    fi
-}
-trap on_exit EXIT
-
-case "${1:-}" in
-    start) cmd_start ;;
-    stop) cmd_stop "${2:-}" ;;
-    *) die "usage: $0 start | stop DIR" ;;
-esac
+throwaway_main "$@"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command (`make test` runs this). Self-sufficient on a fresh clone:
-#   1. installs missing system packages (chromium, postgresql, wrk) with apt, as root
+#   1. installs missing system packages (chromium, postgresql, wrk, dovecot-imapd) with apt,
+#      as root
 #   2. creates/reuses .venv and installs deskwoot[test] when pyproject.toml changed
 #   3. ruff check .
 #   4. runs pytest twice in parallel: on SQLite and on a throwaway PostgreSQL
@@ -50,6 +51,9 @@ ensure_system_packages() {
     if wants_pg && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
         missing+=(postgresql)
     fi
+    if [[ ! -x /usr/sbin/dovecot ]]; then
+        missing+=(dovecot-imapd) # the IMAP server of the mail tests (scripts/dovecot-instance.sh)
+    fi
     if ! command -v wrk >/dev/null 2>&1; then
         missing+=(wrk) # tests/test_bench_quick.py drives the benchmark with it
     fi
@@ -74,6 +78,7 @@ cleanup() {
     if [[ -n "$PGDIR" ]]; then
         bash scripts/pg-cluster.sh stop "$PGDIR" || true
     fi
+    [[ -z "${IMAP_DIR:-}" ]] || bash scripts/dovecot-instance.sh stop "$IMAP_DIR" || true
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -133,6 +138,20 @@ if wants_pg; then
     pg_env=$(bash scripts/pg-cluster.sh start)
     eval "$pg_env" # sets PGDIR and PGURL
     [[ -n "${PGURL:-}" && -n "$PGDIR" ]] || die "pg-cluster.sh start printed no PGURL/PGDIR"
+fi
+
+# One throwaway IMAP server (dovecot) for both runs; each test works in a folder of its own
+# (tests/mail_servers.py). Without it the `mail` tests fail, never skip.
+export DESKWOOT_TEST_REQUIRE_MAIL=1
+say "starting a throwaway IMAP server (dovecot)"
+if imap_env=$(bash scripts/dovecot-instance.sh start); then
+    eval "$imap_env" # sets IMAP_DIR, IMAP_HOST, IMAP_PORT, IMAPS_PORT, IMAP_CA, IMAP_USER…
+    export DESKWOOT_TEST_IMAP_URL="imap://$IMAP_USER:$IMAP_PASSWORD@$IMAP_HOST:$IMAP_PORT/INBOX"
+    export DESKWOOT_TEST_IMAPS_URL="imaps://$IMAP_USER:$IMAP_PASSWORD@$IMAP_HOST:$IMAPS_PORT/INBOX"
+    export DESKWOOT_TEST_IMAP_URL_2="imap://$IMAP_USER2:$IMAP_PASSWORD2@$IMAP_HOST:$IMAP_PORT/INBOX"
+    export DESKWOOT_TEST_IMAP_CA=$IMAP_CA
+else
+    say "dovecot did not start: the mail tests will fail"
 fi
 
 for name in "${RUNS[@]}"; do
