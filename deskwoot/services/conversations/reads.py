@@ -11,7 +11,7 @@ thread is the one ORM read here: its sidebar forms and draft cards work on the e
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 
 from sqlalchemy import bindparam, func, literal_column, select
@@ -108,6 +108,20 @@ MESSAGE_COLUMNS = (
 )
 
 
+def _leading_fields(columns: tuple, row_class) -> int:
+    """How many of the first `columns` are, in order, the first fields of `row_class`: those
+    pass to it positionally, straight from the statement's row."""
+    names = [field.name for field in fields(row_class)]
+    count = 0
+    while count < len(names) and columns[count].key == names[count]:
+        count += 1
+    return count
+
+
+_CONVERSATION_OWN = _leading_fields(CONVERSATION_COLUMNS, ConversationRow)
+_MESSAGE_OWN = _leading_fields(MESSAGE_COLUMNS, MessageRow)
+
+
 def _with_joins(query):
     """Add inbox, contact and assignee columns to a conversations query built by policy."""
     return (
@@ -165,17 +179,7 @@ def _conversations(rows) -> list[ConversationRow]:
             labels.setdefault(conversation_id, []).append(LabelRef(name, color))
     return [
         ConversationRow(
-            id=row.id,
-            display_id=row.display_id,
-            subject=row.subject,
-            status=row.status,
-            snoozed_until=row.snoozed_until,
-            priority=row.priority,
-            handoff=row.handoff,
-            handoff_reason=row.handoff_reason,
-            custom_attributes=row.custom_attributes,
-            last_activity_at=row.last_activity_at,
-            created_at=row.created_at,
+            *row[:_CONVERSATION_OWN],
             inbox=InboxRef(row.inbox_id, row.inbox_name),
             contact=_contact(row),
             assignee=UserRef(row.assignee_id, row.assignee_name, row.assignee_email)
@@ -194,12 +198,7 @@ def _ref(ref_id: int | None, name: str | None) -> Ref | None:
 def _messages(rows) -> list[MessageRow]:
     return [
         MessageRow(
-            id=row.id,
-            conversation_id=row.conversation_id,
-            kind=row.kind,
-            sender_type=row.sender_type,
-            body=row.body,
-            created_at=row.created_at,
+            *row[:_MESSAGE_OWN],
             sender_contact=_ref(row.sender_contact_id, row.contact_name),
             sender_user=_ref(row.sender_user_id, row.sender_name),
             approved_by=_ref(row.approved_by_id, row.approver_name),
