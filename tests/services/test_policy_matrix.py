@@ -28,9 +28,7 @@ def _search_has(actor, target):
     from deskwoot.extensions import db
     from deskwoot.policy import contacts as contact_base
 
-    rows, _ = reads.list_conversations(
-        actor, ConversationFilters(status="all", query="zeppelin")
-    )
+    rows, _ = reads.list_conversations(actor, ConversationFilters(status="all", query="zeppelin"))
     if not rows:
         raise NotFound("not found by search")
     found = (
