@@ -1,4 +1,7 @@
-"""Plain-dict views of models for tool results; customer-written text is marked Untrusted."""
+"""Plain-dict views of models for tool results; customer-written text is marked Untrusted.
+
+A conversation or message comes as an ORM object (just written) or as a plain row of the
+read paths (services/conversations/rows.py), which has the same attribute names."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ from datetime import datetime
 
 from deskwoot.mcp.untrusted import Untrusted
 from deskwoot.models import Contact, ContactNote, Conversation, Draft, Event, Message
+from deskwoot.services.conversations.rows import ConversationRow, MessageRow
 
 PREVIEW_CHARS = 160
 # Event data fields that may carry text a customer typed (a subject, their own name…).
@@ -24,11 +28,15 @@ def untrusted(value: str | None) -> Untrusted | None:
     return Untrusted(value) if value is not None else None
 
 
-def author_role(message: Message) -> str:
+def author_role(message: Message | MessageRow) -> str:
     return {"contact": "customer", "user": "agent", "bot": "bot"}.get(message.sender_type, "system")
 
 
-def conversation(conv: Conversation, last: Message | None = None, detail: bool = False) -> dict:
+def conversation(
+    conv: Conversation | ConversationRow,
+    last: Message | MessageRow | None = None,
+    detail: bool = False,
+) -> dict:
     contact = conv.contact
     out = {
         "display_id": conv.display_id,
@@ -61,7 +69,7 @@ def conversation(conv: Conversation, last: Message | None = None, detail: bool =
     return out
 
 
-def message(msg: Message) -> dict:
+def message(msg: Message | MessageRow) -> dict:
     role = author_role(msg)
     if msg.sender_type == "contact":
         author = (

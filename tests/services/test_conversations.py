@@ -10,8 +10,9 @@ from sqlalchemy import func, select
 from deskwoot.errors import Conflict, Invalid, NotFound
 from deskwoot.extensions import db
 from deskwoot.models import Conversation, Event, Message, Outbox, utcnow
-from deskwoot.services.conversations import inbound, listing
+from deskwoot.services.conversations import inbound, reads
 from deskwoot.services.conversations import workflow as svc
+from deskwoot.services.conversations.filters import ConversationFilters
 from tests import factories as f
 
 
@@ -232,7 +233,7 @@ def test_listing_filters_and_search(desk):
     svc.assign(admin, b.display_id, admin_user.id)
 
     def ids(**filters):
-        rows, _ = listing.list_conversations(admin, listing.ConversationFilters(**filters))
+        rows, _ = reads.list_conversations(admin, ConversationFilters(**filters))
         return sorted(r.display_id for r in rows)
 
     assert ids() == [1, 2]

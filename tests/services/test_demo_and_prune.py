@@ -26,7 +26,8 @@ from deskwoot.models import (
 )
 from deskwoot.policy import member_actor
 from deskwoot.services.access.password_hashing import verify_password
-from deskwoot.services.conversations import listing
+from deskwoot.services.conversations import reads
+from deskwoot.services.conversations.filters import ConversationFilters
 from deskwoot.services.directory import workspaces
 from deskwoot.services.operations import demo
 from deskwoot.services.operations import prune as maintenance
@@ -46,8 +47,8 @@ def user(email: str) -> User:
 def visible(email: str, **filters) -> list[Conversation]:
     ws = workspaces.get_by_slug(demo.SLUG)
     actor = member_actor(user(email), ws)
-    rows, _ = listing.list_conversations(
-        actor, listing.ConversationFilters(status="all", **filters), limit=100
+    rows, _ = reads.list_conversations(
+        actor, ConversationFilters(status="all", **filters), limit=100
     )
     return rows
 

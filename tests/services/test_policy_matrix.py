@@ -10,15 +10,16 @@ import itertools
 import pytest
 
 from deskwoot.errors import NotFound
-from deskwoot.services.conversations import labels, listing
+from deskwoot.services.conversations import labels, reads
 from deskwoot.services.conversations import search as search_service
 from deskwoot.services.conversations import workflow as conversations
+from deskwoot.services.conversations.filters import ConversationFilters
 from deskwoot.services.directory import contacts, inboxes, invitations, workspaces
 from tests import factories as f
 
 
 def _list_has(actor, target):
-    rows, _ = listing.list_conversations(actor, listing.ConversationFilters(status="all"))
+    rows, _ = reads.list_conversations(actor, ConversationFilters(status="all"))
     if target["conversation"].display_id not in [r.display_id for r in rows]:
         raise NotFound("not listed")
 
@@ -27,9 +28,7 @@ def _search_has(actor, target):
     from deskwoot.extensions import db
     from deskwoot.policy import contacts as contact_base
 
-    rows, _ = listing.list_conversations(
-        actor, listing.ConversationFilters(status="all", query="zeppelin")
-    )
+    rows, _ = reads.list_conversations(actor, ConversationFilters(status="all", query="zeppelin"))
     if not rows:
         raise NotFound("not found by search")
     found = (
@@ -42,7 +41,7 @@ def _search_has(actor, target):
 
 
 CONVERSATION_ACTIONS = {
-    "view": lambda a, t: listing.thread(a, t["conversation"].display_id),
+    "view": lambda a, t: reads.thread(a, t["conversation"].display_id),
     "list": _list_has,
     "search": _search_has,
     "reply": lambda a, t: conversations.reply(a, t["conversation"].display_id, "Hi"),
@@ -160,7 +159,7 @@ def test_restricted_bot_sees_only_its_inboxes_and_mcp_contacts(app):
         with pytest.raises(NotFound):
             contacts.get_contact(bot, contact_id)
     with pytest.raises(NotFound):
-        listing.thread(bot, hidden_conv.display_id)
+        reads.thread(bot, hidden_conv.display_id)
 
 
 def test_scope_limited_bot_gets_forbidden_with_the_missing_scope(app):
@@ -170,7 +169,7 @@ def test_scope_limited_bot_gets_forbidden_with_the_missing_scope(app):
     inbox = f.make_inbox(home)
     conv = f.make_conversation(inbox)
     reader = f.bot_actor(home, scopes={"conversations:read"})
-    listing.thread(reader, conv.display_id)
+    reads.thread(reader, conv.display_id)
     with pytest.raises(Forbidden) as info:
         conversations.reply(reader, conv.display_id, "Hi")
     assert info.value.data["required_scope"] == "conversations:reply"

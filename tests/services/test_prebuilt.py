@@ -176,3 +176,23 @@ def test_a_connection_that_found_the_database_read_only_is_not_reused(desk):
     new_label.run(row)
     db.session.commit()
     assert LABEL_NAMES.rows({"workspace_id": workspace_id}) == [("vip",)]
+
+
+ACTIVE_AT = Prebuilt(
+    select(Conversation.id)
+    .where(Conversation.last_activity_at.in_(bindparam("ats", expanding=True)))
+    .order_by(Conversation.id)
+)
+
+
+def test_each_item_of_an_in_list_goes_through_its_type_at_any_length(desk):
+    """The expansion is SQLAlchemy's, kept per list length; every item is still processed
+    (UTCDateTime turns an aware datetime into the stored form)."""
+    _, ids = desk
+    ats = db.session.scalars(
+        select(Conversation.last_activity_at).where(Conversation.id.in_(ids))
+    ).all()
+    for wanted in (ats, ats[:1], ats[:2], ats):
+        fast = [row.id for row in ACTIVE_AT.rows({"ats": wanted})]
+        assert fast == [row.id for row in _through_sqlalchemy(ACTIVE_AT, {"ats": wanted})]
+        assert len(fast) >= len(wanted)

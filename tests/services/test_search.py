@@ -15,8 +15,9 @@ from deskwoot.models import Conversation, InboxMember, Message
 from deskwoot.policy import SCOPES
 from deskwoot.services.access import mcp_switch as mcp_settings
 from deskwoot.services.access import tokens
-from deskwoot.services.conversations import inbound, listing, search
+from deskwoot.services.conversations import inbound, reads, search
 from deskwoot.services.conversations import workflow as svc
+from deskwoot.services.conversations.filters import ConversationFilters, search_hits
 from deskwoot.services.directory import contacts
 from tests import factories as f
 from tests.conftest import PG_URL
@@ -34,8 +35,8 @@ def desk(app):
 def found(actor, query, limit=100, **filters) -> list[int]:
     """Display ids the search returns, in its order."""
     filters.setdefault("status", "all")
-    rows, _ = listing.list_conversations(
-        actor, listing.ConversationFilters(query=query, **filters), limit=limit
+    rows, _ = reads.list_conversations(
+        actor, ConversationFilters(query=query, **filters), limit=limit
     )
     return [r.display_id for r in rows]
 
@@ -153,10 +154,10 @@ def test_pages_follow_the_search_order_without_gaps_or_repeats(desk, window, mon
     everything = found(admin, "wombat")
     assert len(everything) == 7
 
-    filters = listing.ConversationFilters(status="all", query="wombat")
+    filters = ConversationFilters(status="all", query="wombat")
     by_key, before = [], None
     while True:
-        hits = listing.search_hits(admin, filters, limit=3, before_key=before)
+        hits = search_hits(admin, filters, limit=3, before_key=before)
         page = hits[:3]
         by_key += [db.session.get(Conversation, h.conversation_id).display_id for h in page]
         if len(hits) <= 3:
@@ -164,7 +165,7 @@ def test_pages_follow_the_search_order_without_gaps_or_repeats(desk, window, mon
         before = page[-1].key
     by_offset = []
     for offset in range(0, 9, 3):
-        rows, _ = listing.list_conversations(admin, filters, limit=3, offset=offset)
+        rows, _ = reads.list_conversations(admin, filters, limit=3, offset=offset)
         by_offset += [r.display_id for r in rows]
     assert by_key == by_offset == everything
 
@@ -297,8 +298,8 @@ def test_sqlite_walks_the_index_in_order_and_stops_at_the_page(desk):
 
     event.listen(db.engine, "before_cursor_execute", capture)
     try:
-        filters = listing.ConversationFilters(status="open", priority="none", query="plan")
-        assert len(listing.search_hits(bot, filters, limit=25)) == 1
+        filters = ConversationFilters(status="open", priority="none", query="plan")
+        assert len(search_hits(bot, filters, limit=25)) == 1
     finally:
         event.remove(db.engine, "before_cursor_execute", capture)
     [(statement, parameters)] = statements

@@ -11,7 +11,7 @@ from deskwoot.models import Conversation, Message, Workspace, utcnow
 from deskwoot.services.access import mcp_switch as mcp_settings
 from deskwoot.services.access import tokens as token_service
 from deskwoot.services.conversations import drafts as draft_service
-from deskwoot.services.conversations import listing
+from deskwoot.services.conversations import reads
 from deskwoot.services.conversations import workflow as conversation_service
 from deskwoot.web import draft_cards
 from deskwoot.web import drafts as draft_views
@@ -186,8 +186,8 @@ def test_each_card_shows_the_same_thread_end_as_the_conversation_pager(desk, bot
     queue = draft_service.review_queue(admin)
     by_conversation = {item.draft.conversation_id: item for item in queue.items}
     for conversation in (short, long, desk.conversation):
-        _c, messages, has_more = listing.messages_page(
-            admin, conversation.display_id, limit=draft_service.CONTEXT_MESSAGES
+        messages, has_more = reads.messages(
+            admin, conversation.id, before_id=None, limit=draft_service.CONTEXT_MESSAGES
         )
         item = by_conversation[conversation.id]
         assert [m.id for m in item.messages] == [m.id for m in messages]

@@ -17,7 +17,7 @@ from deskwoot.models.conversation import STATUSES
 from deskwoot.services.access import mcp_switch as mcp_settings
 from deskwoot.services.access import tokens as token_service
 from deskwoot.services.conversations import drafts as draft_service
-from deskwoot.services.conversations import listing
+from deskwoot.services.conversations import reads
 from deskwoot.services.conversations import workflow as conversation_service
 from deskwoot.web import templating
 from tests import factories
@@ -131,7 +131,7 @@ def test_conversation_list_queries_do_not_grow_with_the_data(as_admin, desk):
 
 
 def test_status_tabs_stop_counting_at_the_cap(as_admin, client, auth, desk, monkeypatch):
-    monkeypatch.setattr(listing, "STATUS_COUNT_CAP", 2)
+    monkeypatch.setattr(reads, "STATUS_COUNT_CAP", 2)
     factories.make_conversation(desk.support)  # three open now: two in Support, one in Sales
     page, _ = _get(as_admin, desk.url("/conversations"))
     assert 'Open <span class="count">2+</span>' in page
@@ -152,11 +152,11 @@ def test_status_counts_are_exact_below_the_cap(desk):
     admin = factories.actor_for(desk.admin, desk.workspace)
     agent = factories.actor_for(desk.agent, desk.workspace)
     conversation_service.set_status(admin, desk.conversation.display_id, "resolved")
-    assert listing.status_counts(admin) == {"open": 1, "pending": 0, "snoozed": 0, "resolved": 1}
-    assert listing.status_counts(agent) == {"open": 0, "pending": 0, "snoozed": 0, "resolved": 1}
-    assert listing.status_counts(admin, desk.sales.id)["open"] == 1
-    assert listing.status_counts(admin, desk.sales.id)["resolved"] == 0
-    assert listing.status_counts(admin, cap=0) == {
+    assert reads.status_counts(admin) == {"open": 1, "pending": 0, "snoozed": 0, "resolved": 1}
+    assert reads.status_counts(agent) == {"open": 0, "pending": 0, "snoozed": 0, "resolved": 1}
+    assert reads.status_counts(admin, desk.sales.id)["open"] == 1
+    assert reads.status_counts(admin, desk.sales.id)["resolved"] == 0
+    assert reads.status_counts(admin, cap=0) == {
         "open": 1,
         "pending": 0,
         "snoozed": 0,

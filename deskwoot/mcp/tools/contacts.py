@@ -6,7 +6,7 @@ from deskwoot.errors import Invalid
 from deskwoot.mcp import cursors, views
 from deskwoot.mcp import schemas as S
 from deskwoot.mcp.registry import ToolContext, tool
-from deskwoot.services.conversations import listing, search
+from deskwoot.services.conversations import reads, search
 from deskwoot.services.directory import contacts as svc
 
 CONTACT_OUT = S.obj({"contact": S.CONTACT}, ("contact",), strict=False)
@@ -66,7 +66,7 @@ def search_contacts(ctx: ToolContext, args: dict) -> dict:
 def get_contact(ctx: ToolContext, args: dict) -> dict:
     contact = svc.get_contact(ctx.actor, args["contact_id"])
     conversations = svc.conversations_of(ctx.actor, contact.id)[:25]
-    last = listing.last_messages([c.id for c in conversations])
+    last = reads.last_messages([c.id for c in conversations])
     return {
         "contact": views.contact(contact),
         "notes": [views.note(n) for n in contact.notes[:50]],

@@ -13,8 +13,9 @@ from deskwoot.mcp import schemas as S
 from deskwoot.mcp.jsonrpc import RpcError
 from deskwoot.mcp.registry import ToolContext, tool
 from deskwoot.policy import get_conversation, require_scope
-from deskwoot.services.conversations import agent_reads, labels, listing, search
+from deskwoot.services.conversations import labels, reads, search
 from deskwoot.services.conversations import workflow as svc
+from deskwoot.services.conversations.filters import ConversationFilters
 from deskwoot.services.directory import inboxes, workspaces
 
 CONVERSATION_OUT = S.obj({"conversation": S.CONVERSATION_DETAIL}, ("conversation",), strict=False)
@@ -44,17 +45,17 @@ def parse_time(value: str | None, field: str) -> datetime | None:
         ) from exc
 
 
-def _page(ctx: ToolContext, kind: str, filters: listing.ConversationFilters, args: dict) -> dict:
+def _page(ctx: ToolContext, kind: str, filters: ConversationFilters, args: dict) -> dict:
     actor = ctx.actor
     key = {k: v for k, v in args.items() if k not in ("cursor", "limit")}
     position = cursors.decode(args.get("cursor"), actor.workspace_id, kind, key)
     before = None
     if position is not None:
         before = (datetime.fromisoformat(position[0]), int(position[1]))
-    rows, has_more = agent_reads.conversation_page(
+    rows, has_more = reads.conversation_page(
         actor, filters, limit=args.get("limit", 25), before=before
     )
-    last = agent_reads.last_messages([c.id for c in rows])
+    last = reads.last_messages([c.id for c in rows])
     next_cursor = None
     if has_more:
         tail = rows[-1]
@@ -68,7 +69,7 @@ def _page(ctx: ToolContext, kind: str, filters: listing.ConversationFilters, arg
     }
 
 
-def _search_page(ctx: ToolContext, filters: listing.ConversationFilters, args: dict) -> dict:
+def _search_page(ctx: ToolContext, filters: ConversationFilters, args: dict) -> dict:
     """Like _page, in the search's order (search.py); the cursor holds the last search key."""
     actor = ctx.actor
     key = {k: v for k, v in args.items() if k not in ("cursor", "limit")}
@@ -78,18 +79,10 @@ def _search_page(ctx: ToolContext, filters: listing.ConversationFilters, args: d
     ):  # a cursor from before search had its own order
         raise RpcError(T.INVALID_PARAMS, "Invalid cursor: start the search again without one.")
     limit = args.get("limit", 25)
-    hits = listing.search_hits(actor, filters, limit, before_key=position and position[0])
-    page = hits[:limit]
-    rows, _ = agent_reads.conversation_page(
-        actor,
-        listing.ConversationFilters(
-            status="all", conversation_ids=tuple(h.conversation_id for h in page)
-        ),
-        limit=len(page),
+    rows, page, has_more = reads.search_page(
+        actor, filters, limit, before_key=position and position[0]
     )
-    rows = listing.in_order(rows, page)
-    last = agent_reads.last_messages([c.id for c in rows])
-    has_more = len(hits) > limit
+    last = reads.last_messages([c.id for c in rows])
     next_cursor = (
         cursors.encode(actor.workspace_id, "search", key, [page[-1].key]) if has_more else None
     )
@@ -102,7 +95,7 @@ def _search_page(ctx: ToolContext, filters: listing.ConversationFilters, args: d
 
 def _detail(ctx: ToolContext, display_id: int) -> dict:
     conversation = get_conversation(ctx.actor, display_id)
-    last = listing.last_messages([conversation.id]).get(conversation.id)
+    last = reads.last_messages([conversation.id]).get(conversation.id)
     return {"conversation": views.conversation(conversation, last, detail=True)}
 
 
@@ -193,7 +186,7 @@ def list_labels(ctx: ToolContext, args: dict) -> dict:
     id_args={"inbox_id": "inbox", "assignee": "user"},
 )
 def list_conversations(ctx: ToolContext, args: dict) -> dict:
-    filters = listing.ConversationFilters(
+    filters = ConversationFilters(
         status=args.get("status", "open"),
         inbox_id=args.get("inbox_id"),
         assignee=args.get("assignee"),
@@ -231,7 +224,7 @@ def list_conversations(ctx: ToolContext, args: dict) -> dict:
 def search_conversations(ctx: ToolContext, args: dict) -> dict:
     if not search.terms(args["query"]):
         raise Invalid("query needs at least one word to search for.", field="query")
-    filters = listing.ConversationFilters(
+    filters = ConversationFilters(
         status=args.get("status", "all"), inbox_id=args.get("inbox_id"), query=args["query"]
     )
     return _search_page(ctx, filters, args)
@@ -272,13 +265,13 @@ def get_conversation_tool(ctx: ToolContext, args: dict) -> dict:
     display_id = args["conversation_id"]
     key = {"conversation_id": display_id}
     before = cursors.decode(args.get("messages_cursor"), actor.workspace_id, "messages", key)
-    conversation = agent_reads.conversation(actor, display_id)
-    messages, has_more = agent_reads.messages(
-        conversation.id, before_id=before, limit=args.get("messages_limit", 20)
+    conversation = reads.conversation(actor, display_id)
+    messages, has_more = reads.messages(
+        actor, conversation.id, before_id=before, limit=args.get("messages_limit", 20)
     )
     # The preview is the newest non-note message; the first page usually holds it.
     shown = [m for m in messages if m.kind != "note"] if before is None else []
-    last = shown[-1] if shown else agent_reads.last_messages([conversation.id]).get(conversation.id)
+    last = shown[-1] if shown else reads.last_messages([conversation.id]).get(conversation.id)
     return {
         "conversation": views.conversation(conversation, last, detail=True),
         "messages": [views.message(m) for m in messages],
@@ -317,7 +310,7 @@ def reply_to_conversation(ctx: ToolContext, args: dict) -> dict:
     message = svc.reply(ctx.actor, args["conversation_id"], args["body"])
     return {
         "conversation_id": args["conversation_id"],
-        "message": views.message(agent_reads.message(message.id)),
+        "message": views.message(reads.message(ctx.actor, message.id)),
     }
 
 
@@ -345,7 +338,7 @@ def add_private_note(ctx: ToolContext, args: dict) -> dict:
     message = svc.add_note(ctx.actor, args["conversation_id"], args["body"])
     return {
         "conversation_id": args["conversation_id"],
-        "message": views.message(agent_reads.message(message.id)),
+        "message": views.message(reads.message(ctx.actor, message.id)),
     }
 
 
@@ -531,5 +524,5 @@ def start_conversation(ctx: ToolContext, args: dict) -> dict:
     )
     return {
         "conversation": views.conversation(conversation, message, detail=True),
-        "message": views.message(agent_reads.message(message.id)),
+        "message": views.message(reads.message(ctx.actor, message.id)),
     }

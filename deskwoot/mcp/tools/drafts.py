@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy.orm import selectinload
-
-from deskwoot.extensions import db
 from deskwoot.mcp import cursors, views
 from deskwoot.mcp import schemas as S
 from deskwoot.mcp.registry import ToolContext, tool
-from deskwoot.models import Draft
 from deskwoot.services.conversations import drafts as svc
 
 
@@ -69,19 +65,13 @@ def list_drafts(ctx: ToolContext, args: dict) -> dict:
     actor = ctx.actor
     key = {k: v for k, v in args.items() if k not in ("cursor", "limit")}
     before = cursors.decode(args.get("cursor"), actor.workspace_id, "drafts", key)
-    limit = args.get("limit", 25)
-    query = svc.drafts_by_token(actor, args.get("status"), args.get("conversation_id"))
-    if before is not None:
-        query = query.where(Draft.id < int(before))
-    rows = list(
-        db.session.execute(
-            query.options(selectinload(Draft.conversation), selectinload(Draft.reviewer)).limit(
-                limit + 1
-            )
-        ).scalars()
+    rows, has_more = svc.token_drafts(
+        actor,
+        args.get("status"),
+        args.get("conversation_id"),
+        before_id=int(before) if before is not None else None,
+        limit=args.get("limit", 25),
     )
-    has_more = len(rows) > limit
-    rows = rows[:limit]
     return {
         "drafts": [views.draft(d, d.conversation.display_id) for d in rows],
         "next_cursor": cursors.encode(actor.workspace_id, "drafts", key, rows[-1].id)

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from deskwoot.extensions import db
 from deskwoot.mcp import schemas as S
 from deskwoot.mcp.registry import ToolContext, tool
 from deskwoot.mcp.views import iso
-from deskwoot.models import Workspace
-from deskwoot.policy import mcp_lock_reason
-from deskwoot.services.directory import inboxes, workspaces
+from deskwoot.services.access import tokens
 
 OUTPUT = S.obj(
     {
@@ -56,21 +53,21 @@ OUTPUT = S.obj(
     read_only=True,
 )
 def whoami(ctx: ToolContext, args: dict) -> dict:
-    actor = ctx.actor
-    ws = db.session.get(Workspace, actor.workspace_id)
+    me = tokens.whoami(ctx.actor)
+    ws = me.workspace
     return {
         "workspace": {"id": ws.id, "name": ws.name, "slug": ws.slug},
         "token": {
-            "id": actor.token_id,
-            "name": actor.name,
-            "scopes": sorted(actor.scopes or ()),
-            "inbox_ids": sorted(actor.inbox_ids) if actor.inbox_ids is not None else None,
+            "id": me.token_id,
+            "name": me.name,
+            "scopes": me.scopes,
+            "inbox_ids": me.inbox_ids,
         },
-        "inboxes": [{"id": i.id, "name": i.name} for i in inboxes.list_inboxes(actor)],
+        "inboxes": [{"id": i.id, "name": i.name} for i in me.inboxes],
         "plan": {
             "name": ws.plan,
-            "trial_ends_at": iso(ws.trial_ends_at) if ws.plan == "trial" else None,
-            "trial_days_left": workspaces.trial_days_left(ws) if ws.plan == "trial" else None,
-            "mcp_available": mcp_lock_reason(ws) is None,
+            "trial_ends_at": iso(ws.trial_ends_at) if me.on_trial else None,
+            "trial_days_left": me.trial_days_left,
+            "mcp_available": me.mcp_available,
         },
     }

@@ -22,11 +22,12 @@ from deskwoot.database.prebuilt import Prebuilt
 from deskwoot.database.transactions import write_transaction
 from deskwoot.errors import Invalid, NotFound
 from deskwoot.extensions import db
-from deskwoot.models import McpToken, Membership, User, Workspace, utcnow
+from deskwoot.models import Inbox, McpToken, Membership, User, Workspace, utcnow
 from deskwoot.policy import SCOPES, Actor
 from deskwoot.services import validation
 from deskwoot.services.access.random_secrets import digest
 from deskwoot.services.activity import audit_recorder as audit
+from deskwoot.services.directory import inboxes, workspaces
 
 PREFIX = "dw_mcp_"
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -336,4 +337,37 @@ def touch(token: McpToken) -> None:
         .where(McpToken.id == token.id)
         .where((McpToken.last_used_at.is_(None)) | (McpToken.last_used_at < now - LAST_USED_EVERY))
         .values(last_used_at=now)
+    )
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What an actor is and may do (MCP whoami): its workspace and plan, its scopes and
+    inbox restriction, and the inboxes it can work."""
+
+    workspace: Workspace
+    token_id: int | None
+    name: str
+    scopes: list[str]
+    inbox_ids: list[int] | None  # None: every inbox
+    inboxes: list[Inbox]
+    on_trial: bool
+    trial_days_left: int | None  # only on a trial
+    mcp_available: bool
+
+
+def whoami(actor: Actor) -> Identity:
+    """Describe `actor` as the workspace and policy see it now."""
+    ws = db.session.get(Workspace, actor.workspace_id)
+    on_trial = ws.plan == "trial"
+    return Identity(
+        workspace=ws,
+        token_id=actor.token_id,
+        name=actor.name,
+        scopes=sorted(actor.scopes or ()),
+        inbox_ids=sorted(actor.inbox_ids) if actor.inbox_ids is not None else None,
+        inboxes=inboxes.list_inboxes(actor),
+        on_trial=on_trial,
+        trial_days_left=workspaces.trial_days_left(ws) if on_trial else None,
+        mcp_available=policy.mcp_lock_reason(ws) is None,
     )

@@ -10,7 +10,7 @@ One rule, wherever a name is shown:
   snooze timer, an inbox's inbound hook) by its own name;
 - a customer: their display name.
 
-Rows arrive in several shapes (ORM messages, the plain rows of agent_reads, draft context
+Rows arrive in several shapes (ORM messages, the plain rows of conversations/reads.py, draft context
 messages, audit entries), so there is one small adapter per shape, all ending in `name_actor`.
 """
 
@@ -49,7 +49,7 @@ def name_actor(actor_type: str, name: str | None = None, token_name: str | None 
 
 
 def of_message(message, contact=None) -> ActorName:
-    """Who wrote a message (an ORM Message or an agent_reads row); `contact` is the
+    """Who wrote a message (an ORM Message or a reads.MessageRow); `contact` is the
     conversation's contact, the author of an incoming message whose sender was deleted."""
     if message.sender_type == "contact":
         sender = message.sender_contact or contact

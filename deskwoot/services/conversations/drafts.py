@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, exists, func, literal_column, or_, select, update
-from sqlalchemy.orm import aliased, contains_eager, joinedload
+from sqlalchemy.orm import aliased, contains_eager, joinedload, selectinload
 
 from deskwoot import policy
 from deskwoot.database.transactions import write_transaction
@@ -28,6 +28,7 @@ from deskwoot.policy import Actor
 from deskwoot.services import validation
 from deskwoot.services.activity import audit_recorder as audit
 from deskwoot.services.activity import event_recorder as events
+from deskwoot.services.conversations import reads
 from deskwoot.services.conversations import workflow as conversation_service
 
 
@@ -286,11 +287,6 @@ class QueuePage:
     newer: int | None  # draft id for `after=`: the page of newer drafts, None on the last
 
 
-# Module-level: an alias made per call costs more to adapt its columns than the query takes.
-_SENDER = aliased(User, name="sender_user")
-_APPROVER = aliased(User, name="approved_by")
-
-
 def latest_messages(
     conversations: list[Conversation], per_conversation: int = CONTEXT_MESSAGES
 ) -> dict[int, tuple[list[ContextMessage], bool]]:
@@ -311,23 +307,9 @@ def latest_messages(
         .subquery()
     )
     rows = db.session.execute(
-        select(
-            Message.id,
-            Message.conversation_id,
-            Message.kind,
-            Message.sender_type,
-            Message.body,
-            Message.created_at,
-            Message.sender_contact_id,
-            _SENDER.name.label("sender_user_name"),
-            McpToken.name.label("token_name"),
-            _APPROVER.name.label("approved_by_name"),
-            ranked.c.total,
-        )
+        reads.with_sender(select(Message))
+        .add_columns(ranked.c.total)
         .join(ranked, ranked.c.id == Message.id)
-        .outerjoin(_SENDER, _SENDER.id == Message.sender_user_id)
-        .outerjoin(McpToken, McpToken.id == Message.token_id)
-        .outerjoin(_APPROVER, _APPROVER.id == Message.approved_by_id)
         .where(ranked.c.rank <= per_conversation)
         .order_by(Message.conversation_id, Message.id)
     ).all()
@@ -346,10 +328,10 @@ def latest_messages(
             sender_type=row.sender_type,
             body=row.body,
             created_at=row.created_at,
-            sender_user_name=row.sender_user_name,
+            sender_user_name=row.sender_name,
             sender_contact_name=contact.display_name if contact is not None else None,
             token_name=row.token_name,
-            approved_by_name=row.approved_by_name,
+            approved_by_name=row.approver_name,
         )
         found.setdefault(row.conversation_id, ([], row.total > per_conversation))[0].append(message)
     return found
@@ -443,8 +425,15 @@ def review_queue(
     )
 
 
-def drafts_by_token(actor: Actor, status: str | None = None, display_id: int | None = None):
-    """Query for the calling token's own drafts (MCP list_drafts), newest first."""
+def token_drafts(
+    actor: Actor,
+    status: str | None = None,
+    display_id: int | None = None,
+    before_id: int | None = None,
+    limit: int = 25,
+) -> tuple[list[Draft], bool]:
+    """A page of the calling token's own drafts (MCP list_drafts), newest first, older than
+    `before_id`, with their conversation and reviewer, and whether there are older ones."""
     policy.require_scope(actor, "conversations:draft")
     if status is not None and status not in DRAFT_STATUSES:
         raise Invalid(f"status must be one of: {', '.join(DRAFT_STATUSES)}.", field="status")
@@ -454,4 +443,13 @@ def drafts_by_token(actor: Actor, status: str | None = None, display_id: int | N
     if display_id is not None:
         conversation = policy.get_conversation(actor, display_id)
         query = query.where(Draft.conversation_id == conversation.id)
-    return query.order_by(Draft.id.desc())
+    if before_id is not None:
+        query = query.where(Draft.id < before_id)
+    rows = list(
+        db.session.execute(
+            query.options(selectinload(Draft.conversation), selectinload(Draft.reviewer))
+            .order_by(Draft.id.desc())
+            .limit(limit + 1)
+        ).scalars()
+    )
+    return rows[:limit], len(rows) > limit

@@ -40,14 +40,7 @@ def start_conversation(
         else:
             target = _contact_for_outbound(actor, contact)
         conversation = open_conversation(actor, inbox, target, subject)
-        message = add_message(
-            actor,
-            conversation,
-            "outgoing",
-            body,
-            sender_type=actor.sender_type,
-            event_actor=actor,
-        )
+        message = _post(actor, conversation, "outgoing", body)
     return conversation, message
 
 
@@ -71,6 +64,13 @@ def _contact_for_outbound(actor: Actor, fields: dict) -> Contact:
 # --- messages by the team ----------------------------------------------------------------
 
 
+def _post(actor: Actor, conversation: Conversation, kind: str, body: str) -> Message:
+    """A message the actor writes itself (not one it approves for the bot)."""
+    return add_message(
+        actor, conversation, kind, body, sender_type=actor.sender_type, event_actor=actor
+    )
+
+
 def reply(actor: Actor, display_id: int, body: str) -> Message:
     """Send a reply the customer will receive.
 
@@ -87,14 +87,7 @@ def reply(actor: Actor, display_id: int, body: str) -> Message:
                 "paused. Add a private note or create a draft instead.",
                 reason="handoff",
             )
-        message = add_message(
-            actor,
-            conversation,
-            "outgoing",
-            body,
-            sender_type=actor.sender_type,
-            event_actor=actor,
-        )
+        message = _post(actor, conversation, "outgoing", body)
         if actor.kind == "human" and not conversation.handoff:
             conversation.handoff = True
             record_change(conversation, actor, {"handoff": [False, True]})
@@ -130,9 +123,7 @@ def add_note(actor: Actor, display_id: int, body: str) -> Message:
     body = validation.body(body)
     with write_transaction():
         conversation = policy.get_conversation(actor, display_id)
-        return add_message(
-            actor, conversation, "note", body, sender_type=actor.sender_type, event_actor=actor
-        )
+        return _post(actor, conversation, "note", body)
 
 
 # --- workflow ------------------------------------------------------------------------------

@@ -36,7 +36,12 @@ from deskwoot.policy import Actor
 from deskwoot.services.access.password_hashing import hash_password
 from deskwoot.services.access.random_secrets import digest
 from deskwoot.services.activity import audit_recorder as audit
-from deskwoot.services.directory.workspaces import already_on_team, normalize_email, user_by_email
+from deskwoot.services.directory.workspaces import (
+    already_on_team,
+    human_account,
+    normalize_email,
+    user_by_email,
+)
 from deskwoot.services.operations import mail
 
 INVITATION_DAYS = 7
@@ -169,13 +174,7 @@ def accept_with_new_account(raw: str, name: str | None, password: str) -> User:
         invitation = _by_token(raw, lock=True)
         if user_by_email(invitation.email) is not None:
             raise Conflict(exists)
-        user = User(
-            email=invitation.email,
-            name=name or invitation.email.split("@")[0],
-            password_hash=password_hash,
-            kind="human",
-        )
-        session.add(user)
+        user = human_account(invitation.email, name, password_hash)
         session.flush()  # an account made at the same moment fails here, on users.email
         _join(invitation, user)
     return user

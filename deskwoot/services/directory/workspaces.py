@@ -74,6 +74,19 @@ def workspaces_for(user: User) -> list[tuple[Workspace, str]]:
     return [(ws, role) for ws, role in rows]
 
 
+def human_account(email: str, name: str | None, password_hash: str | None) -> User:
+    """A new person's account, added to the session: named as given, else after the address
+    (`email` normalised already)."""
+    user = User(
+        email=email,
+        name=(name or "").strip() or email.split("@")[0],
+        password_hash=password_hash,
+        kind="human",
+    )
+    db.session.add(user)
+    return user
+
+
 def user_by_email(email: str) -> User | None:
     return db.session.execute(select(User).where(User.email == email)).scalar_one_or_none()
 
@@ -138,13 +151,7 @@ def create_workspace(
             # Someone signing up with an address that already has an account must log in.
             raise Conflict("An account with that email already exists. Log in instead.")
         if user is None:
-            user = User(
-                email=email,
-                name=(admin_name or "").strip() or email.split("@")[0],
-                password_hash=password_hash,
-                kind="human",
-            )
-            session.add(user)
+            user = human_account(email, admin_name, password_hash)
         now = utcnow()
         ws = Workspace(
             name=name,
@@ -198,13 +205,7 @@ def add_teammate(
     with write_transaction(taken=_added_twice(email)) as session:
         user = user_by_email(email)
         if user is None:
-            user = User(
-                email=email,
-                name=(name or "").strip() or email.split("@")[0],
-                password_hash=password_hash,
-                kind="human",
-            )
-            session.add(user)
+            user = human_account(email, name, password_hash)
             session.flush()
         elif user.kind != "human":
             raise Conflict("That address belongs to a bot account.", field="email")

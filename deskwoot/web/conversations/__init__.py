@@ -10,8 +10,9 @@ from flask import g, redirect, render_template, request, url_for
 from deskwoot.errors import Invalid
 from deskwoot.models.conversation import PRIORITIES, STATUSES
 from deskwoot.services.conversations import labels as label_service
-from deskwoot.services.conversations import listing
+from deskwoot.services.conversations import reads
 from deskwoot.services.conversations import workflow as conversation_service
+from deskwoot.services.conversations.filters import ConversationFilters
 from deskwoot.services.directory import inboxes as inbox_service
 from deskwoot.services.directory import workspaces as workspace_service
 from deskwoot.web import draft_cards as draft_views
@@ -35,7 +36,7 @@ def home():
     return redirect(url_for(".index"))
 
 
-def _filters() -> listing.ConversationFilters:
+def _filters() -> ConversationFilters:
     """Read the list's filters from the query string, dropping values that make no sense."""
     args = request.args
     query = (args.get("q") or "").strip()[:200] or None
@@ -47,7 +48,7 @@ def _filters() -> listing.ConversationFilters:
     if assignee not in (None, "me", "unassigned"):
         assignee = parse_id(assignee)
     priority = args.get("priority") or None
-    return listing.ConversationFilters(
+    return ConversationFilters(
         status=status,
         inbox_id=int_arg("inbox"),
         assignee=assignee,
@@ -72,24 +73,24 @@ def index():
     filters = _filters()
     page = page_arg()
     try:
-        rows, has_more = listing.list_conversations(
+        rows, has_more = reads.list_conversations(
             actor, filters, limit=PER_PAGE, offset=(page - 1) * PER_PAGE
         )
     except Invalid as error:
         flash_error(error)
         rows, has_more = [], False
     # Counted up to a cap (the tabs say "1,000+"), so the page costs the same at any size.
-    counts = listing.status_counts(actor, filters.inbox_id)
-    counts["all"] = min(sum(counts.values()), listing.STATUS_COUNT_CAP + 1)
+    counts = reads.status_counts(actor, filters.inbox_id)
+    counts["all"] = min(sum(counts.values()), reads.STATUS_COUNT_CAP + 1)
     return render_template(
         "conversations/index.html",
         rows=rows,
-        previews=listing.previews(actor, [c.id for c in rows]),
+        previews=reads.previews(actor, [c.id for c in rows]),
         has_more=has_more,
         page=page,
         filters=filters,
         counts=counts,
-        count_cap=listing.STATUS_COUNT_CAP,
+        count_cap=reads.STATUS_COUNT_CAP,
         tabs=STATUS_TABS,
         inboxes=inbox_service.list_inboxes(actor),
         labels=label_service.list_labels(actor),
@@ -115,7 +116,7 @@ def render_show(
 ):
     """Render the conversation page; actions re-render it to keep a failed message's text."""
     actor = g.actor
-    conversation, messages = listing.thread(actor, display_id)
+    conversation, messages = reads.thread(actor, display_id)
     draft_cards = draft_views.conversation_cards(conversation, messages, draft_review)
     labels = label_service.list_labels(actor)
     team = workspace_service.team(actor)

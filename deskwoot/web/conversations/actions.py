@@ -7,7 +7,7 @@ from collections.abc import Callable
 from flask import flash, g, redirect, url_for
 
 from deskwoot.errors import Conflict, Forbidden, Invalid
-from deskwoot.services.conversations import agent_reads
+from deskwoot.services.conversations import reads
 from deskwoot.services.conversations import workflow as conversation_service
 from deskwoot.web.common import flash_error, flash_form_errors, parse_id, parse_local_datetime
 from deskwoot.web.conversations import render_show
@@ -137,7 +137,7 @@ def _detail_steps(display_id: int, form: DetailsForm) -> list[Callable[[], str]]
     """One call per changed control, each returning what it did. Everything that can be
     refused without writing (the snooze time, the assignee id) is checked before any runs."""
     actor = g.actor
-    current = agent_reads.conversation(actor, display_id)
+    current = reads.conversation(actor, display_id)
     steps: list[Callable[[], str]] = []
 
     status = form.status.data

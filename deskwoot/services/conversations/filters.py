@@ -1,4 +1,10 @@
-"""Reading the queue: filtered conversation lists, threads and counts."""
+"""What a conversation list asks for, narrowed by policy: the filters and the keyset.
+
+A caller's filters are intersected with the actor's reach, never substituted for it
+(ARCHITECTURE §2). The clauses are built once per filter *shape* with the values as bind
+parameters, so the hot lists (services/conversations/reads.py) run prebuilt statements; a
+text query goes through the search index (search.py) with the same reach and filters.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +12,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import and_, bindparam, func, literal_column, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import and_, bindparam, func, or_, select
 
 from deskwoot import policy
 from deskwoot.errors import Invalid
 from deskwoot.extensions import db
-from deskwoot.models import Conversation, ConversationLabel, Label, Message
+from deskwoot.models import Conversation, ConversationLabel, Label
 from deskwoot.models.conversation import PRIORITIES, STATUSES
 from deskwoot.policy import Actor
-from deskwoot.services.activity import actor_names as naming
 from deskwoot.services.conversations import search
-
-MAX_LIMIT = 100
 
 
 @dataclass(frozen=True)
@@ -217,149 +219,3 @@ def in_order(rows: list, hits: list[SearchHit]) -> list:
     """`rows` (anything with an .id) in the order of `hits`, leaving out any not there."""
     by_id = {row.id: row for row in rows}
     return [by_id[hit.conversation_id] for hit in hits if hit.conversation_id in by_id]
-
-
-def list_conversations(
-    actor: Actor,
-    filters: ConversationFilters,
-    limit: int = 25,
-    offset: int = 0,
-    before: tuple[datetime, int] | None = None,
-) -> tuple[list, bool]:
-    """One page of conversations (newest activity first) and whether there are more, as
-    plain rows with their inbox, contact, assignee and labels (agent_reads.conversation_page:
-    the web's list and the agent's are the same statements).
-
-    `before` is a keyset position (last_activity_at, id) from the previous page's last row.
-    With filters.query the page is a search's, in the search's order (search.py), paged
-    by `offset`.
-    """
-    from deskwoot.services.conversations import agent_reads
-
-    limit = max(1, min(limit, MAX_LIMIT))
-    if not search.terms(filters.query):
-        plain = replace(filters, query=None)
-        return agent_reads.conversation_page(actor, plain, limit, before=before, offset=offset)
-    if before is not None:
-        raise ValueError("a search pages by offset or by search_hits(before_key=...)")
-    hits = search_hits(actor, filters, limit, offset)
-    page = hits[:limit]
-    only = ConversationFilters(
-        status="all", conversation_ids=tuple(h.conversation_id for h in page)
-    )
-    rows, _ = agent_reads.conversation_page(actor, only, limit=max(1, len(page)))
-    return in_order(rows, page), len(hits) > limit
-
-
-def last_messages(conversation_ids: list[int]) -> dict:
-    """The newest non-note message of each conversation, for list previews (plain rows)."""
-    from deskwoot.services.conversations import agent_reads
-
-    return agent_reads.last_messages(conversation_ids)
-
-
-YOU = naming.ActorName("You")
-
-
-@dataclass(frozen=True)
-class Preview:
-    """A conversation row's one-line preview: its newest non-note message and, for a reply,
-    who sent it, as the viewer should read it."""
-
-    kind: str
-    body: str
-    author: naming.ActorName | None  # None: not a reply (the row already names the customer)
-
-
-def previews(actor: Actor, conversation_ids: list[int]) -> dict[int, Preview]:
-    """The list previews for `actor`: a reply is "You" only when the viewing teammate sent it
-    themselves; anyone else's (a colleague's, the bot's, a draft someone approved, which the
-    bot sent) is named by services.naming's rule."""
-    return {
-        conversation_id: Preview(message.kind, message.body, _reply_author(actor, message))
-        for conversation_id, message in last_messages(conversation_ids).items()
-    }
-
-
-def _reply_author(actor: Actor, message) -> naming.ActorName | None:
-    if message.kind != "outgoing":
-        return None
-    sender = message.sender_user
-    if message.sender_type == "user" and sender is not None and sender.id == actor.user_id:
-        return YOU
-    return naming.of_message(message)
-
-
-# The status tabs count this far and no further ("1,000+"): a bounded scan per status, so the
-# list page costs the same with 1k or 1M conversations.
-STATUS_COUNT_CAP = 1000
-
-
-def status_counts(
-    actor: Actor, inbox_id: int | None = None, cap: int | None = None
-) -> dict[str, int]:
-    """How many conversations the actor can see in each status, counted up to `cap` + 1 (a
-    value above `cap` means "more than `cap`"; default STATUS_COUNT_CAP), in one statement
-    of LIMITed subqueries that the status and inbox indexes answer."""
-    cap = STATUS_COUNT_CAP if cap is None else cap
-    where = [policy.conversation_filter(actor)]
-    if inbox_id is not None:
-        where.append(Conversation.inbox_id == inbox_id)
-
-    def bounded(status: str):
-        rows = (
-            select(literal_column("1"))
-            .select_from(Conversation)
-            .where(*where, Conversation.status == status)
-            .limit(cap + 1)
-            .subquery()
-        )
-        return select(func.count()).select_from(rows).scalar_subquery().label(status)
-
-    row = db.session.execute(select(*(bounded(status) for status in STATUSES))).one()
-    return dict(zip(STATUSES, row, strict=True))
-
-
-def thread(actor: Actor, display_id: int) -> tuple[Conversation, list[Message]]:
-    """A conversation with all its messages, oldest first (the conversation page)."""
-    policy.require_scope(actor, "conversations:read")
-    conversation = policy.get_conversation(actor, display_id)
-    messages = list(
-        db.session.execute(
-            select(Message)
-            .where(Message.conversation_id == conversation.id)
-            .options(
-                selectinload(Message.sender_user),
-                selectinload(Message.sender_contact),
-                selectinload(Message.approved_by),
-                selectinload(Message.token),
-            )
-            .order_by(Message.id)
-        ).scalars()
-    )
-    return conversation, messages
-
-
-def messages_page(
-    actor: Actor, display_id: int, before_id: int | None = None, limit: int = 20
-) -> tuple[Conversation, list[Message], bool]:
-    """The newest `limit` messages (older than `before_id`), returned oldest first."""
-    policy.require_scope(actor, "conversations:read")
-    conversation = policy.get_conversation(actor, display_id)
-    query = select(Message).where(Message.conversation_id == conversation.id)
-    if before_id is not None:
-        query = query.where(Message.id < before_id)
-    rows = list(
-        db.session.execute(
-            query.options(
-                selectinload(Message.sender_user),
-                selectinload(Message.sender_contact),
-                selectinload(Message.approved_by),
-                selectinload(Message.token),
-            )
-            .order_by(Message.id.desc())
-            .limit(limit + 1)
-        ).scalars()
-    )
-    has_more = len(rows) > limit
-    return conversation, list(reversed(rows[:limit])), has_more

@@ -1,0 +1,97 @@
+"""The plain rows the read paths return (services/conversations/reads.py).
+
+The hot reads run prebuilt Core statements (ARCHITECTURE §1) and hand back these small
+frozen classes instead of ORM objects. Their attribute names are the models' own
+(`conv.inbox.name`, `msg.sender_user.name`, `conv.contact.display_name`), so the MCP views,
+the naming rule (services/activity/actor_names.py) and the templates read a row and an ORM
+object alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from deskwoot.models import Contact
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """Something a row names by id and name: an inbox, a message's sender or approver."""
+
+    id: int
+    name: str | None
+
+
+InboxRef = Ref
+
+
+@dataclass(frozen=True, slots=True)
+class UserRef:
+    """A conversation's assignee."""
+
+    id: int
+    name: str
+    email: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRef:
+    """A conversation's contact."""
+
+    id: int
+    name: str | None
+    email: str | None
+    identifier: str | None
+    phone: str | None
+
+    @property
+    def display_name(self) -> str:
+        return Contact.display_name.fget(self)  # the model's own rule
+
+
+@dataclass(frozen=True, slots=True)
+class LabelRef:
+    name: str
+    color: str
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRef:
+    """The MCP token a bot message was sent with (by its name)."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRow:
+    id: int
+    display_id: int
+    subject: str | None
+    status: str
+    snoozed_until: datetime | None
+    priority: str
+    handoff: bool
+    handoff_reason: str | None
+    custom_attributes: dict[str, Any] | None
+    last_activity_at: datetime
+    created_at: datetime
+    inbox: InboxRef
+    contact: ContactRef
+    assignee: UserRef | None
+    labels: list[LabelRef]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRow:
+    id: int
+    conversation_id: int
+    kind: str
+    sender_type: str
+    body: str
+    created_at: datetime
+    sender_contact: Ref | None  # the contact's own name: the naming rule falls back from it
+    sender_user: Ref | None
+    approved_by: Ref | None
+    token: TokenRef | None
