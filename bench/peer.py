@@ -2,7 +2,7 @@
 
     BENCH_PEER_TOKEN=... uvicorn bench.peer:app --workers 4 --host 127.0.0.1 --port PORT
 
-What a developer would otherwise reach for (DESIGN §8). A bearer check in front keeps the
+What a developer would otherwise reach for (ARCHITECTURE §11). A bearer check in front keeps the
 comparison fair: Deskwoot checks a token on every request too.
 """
 

@@ -12,7 +12,7 @@ DEFAULTS = {
     "SQLALCHEMY_DATABASE_URI": None,  # filled from DATABASE_URL or the instance folder
     "PUBLIC_URL": "http://127.0.0.1:8000",
     "TRIAL_DAYS": 7,
-    "MAX_CONTENT_LENGTH": 1024 * 1024,  # 1 MiB: DESIGN §5.3, also bounds the inbound hook
+    "MAX_CONTENT_LENGTH": 1024 * 1024,  # 1 MiB: ARCHITECTURE §9, also bounds the inbound hook
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_NAME": "deskwoot_session",

@@ -1,4 +1,4 @@
-"""Every access decision in Deskwoot, in one place (DESIGN §2).
+"""Every access decision in Deskwoot, in one place (ARCHITECTURE §1-2).
 
 Services never filter by workspace or inbox themselves: they start every query from a base
 built here, which is already narrowed to the actor's workspace and inboxes, and they ask here
@@ -31,7 +31,7 @@ from deskwoot.models import (
     utcnow,
 )
 
-# Scopes an MCP token may carry (DESIGN §5.5). Humans are limited by role, not scopes.
+# Scopes an MCP token may carry (ARCHITECTURE §4). Humans are limited by role, not scopes.
 SCOPES = (
     "conversations:read",
     "conversations:reply",
@@ -111,7 +111,7 @@ def member_actor(user: User, workspace: Workspace, via: str = "web", **context) 
 def minter_stands_behind(
     created_by_id: int | None, is_active: bool | None, role: str | None
 ) -> bool:
-    """Whether an MCP token may still act for its minter (the suspension rule, DESIGN §5.2).
+    """Whether an MCP token may still act for its minter (the suspension rule, ARCHITECTURE §3).
 
     A token minted in the browser is only as good as the admin who minted it: while that person
     is deactivated, removed from the workspace or no longer an admin, the token is suspended
@@ -201,7 +201,7 @@ def conversation_reach(actor: Actor) -> tuple[str, dict]:
 
 
 def contacts(actor: Actor) -> Select:
-    """Contacts the actor can see (DESIGN §5.6).
+    """Contacts the actor can see (ARCHITECTURE §6).
 
     Unrestricted actors see every contact in the workspace. An inbox-restricted actor sees a
     contact that has a conversation in one of its inboxes, or one that did not arrive through

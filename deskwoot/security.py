@@ -1,4 +1,4 @@
-"""Response hardening for every page (DESIGN §7)."""
+"""Response hardening for every page (ARCHITECTURE §8)."""
 
 from __future__ import annotations
 

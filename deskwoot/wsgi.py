@@ -1,4 +1,4 @@
-"""gunicorn entry points that refuse an unmigrated database (DESIGN §2)."""
+"""gunicorn entry points that refuse an unmigrated database (ARCHITECTURE §1-2)."""
 
 from __future__ import annotations
 

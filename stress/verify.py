@@ -273,7 +273,7 @@ def _event_actors(events: list) -> dict[tuple[str, int], list[str]]:
 
 
 def _event_problem(write: Write, event_actors: dict) -> tuple[str, str] | None:
-    # Inbound messages are the customer's (the hook writes no audit entry: DESIGN §5.6 audits
+    # Inbound messages are the customer's (the hook writes no audit entry: ARCHITECTURE §6 audits
     # tool calls and admin actions); MCP writes are the bot's.
     target = ("draft" if write.kind == "draft" else "message", write.acked_id)
     expected = ["contact"] if write.kind == "inbound" else ["bot"]

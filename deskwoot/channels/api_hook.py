@@ -1,4 +1,4 @@
-"""The inbound hook: customer messages arriving on an inbox's channel (DESIGN §3).
+"""The inbound hook: customer messages arriving on an inbox's channel (ARCHITECTURE §7).
 
 POST /hooks/inbound/<inbox uid> with `Authorization: Bearer <inbox secret>` and JSON
 {"contact": {"email"?, "name"?, "identifier"?}, "content": str, "source_id"?: str,

@@ -1,4 +1,4 @@
-"""The `deskwoot` command line (DESIGN §10): thin adapters over the services.
+"""The `deskwoot` command line: thin adapters over the services.
 
 Every command acts as the operator (`policy.system_actor`) through the same service functions
 the web and MCP adapters call. Errors are one `Error: …` line on stderr and exit status 1.

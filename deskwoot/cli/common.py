@@ -87,7 +87,7 @@ def trial_state(ws: Workspace) -> str:
 
 
 def mcp_state(ws: Workspace) -> str:
-    """MCP on/off, and whether the plan currently locks it (DESIGN §5.4)."""
+    """MCP on/off, and whether the plan currently locks it (ARCHITECTURE §3)."""
     if policy.mcp_lock_reason(ws) is None:
         return "on" if ws.mcp_enabled else "off"
     return "on (locked by plan)" if ws.mcp_enabled else "off (locked by plan)"

@@ -1,4 +1,4 @@
-"""Running one tools/call: scope, argument validation, idempotency, audit (DESIGN §5.4-5.6).
+"""Running one tools/call: scope, argument validation, idempotency, audit (ARCHITECTURE §3-6).
 
 Writes run in one transaction with their audit entry (and idempotency key); reads run in a
 read transaction and are audited right after. A business failure rolls the effect back and is

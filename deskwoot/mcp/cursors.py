@@ -1,4 +1,4 @@
-"""Opaque, signed list cursors bound to the workspace and the query (DESIGN §5.5)."""
+"""Opaque, signed list cursors bound to the workspace and the query (ARCHITECTURE §4)."""
 
 from __future__ import annotations
 

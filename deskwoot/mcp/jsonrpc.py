@@ -1,4 +1,4 @@
-"""JSON-RPC plumbing for /api/mcp: strict parsing and error envelopes (DESIGN §5.3)."""
+"""JSON-RPC plumbing for /api/mcp: strict parsing and error envelopes (ARCHITECTURE §9)."""
 
 from __future__ import annotations
 

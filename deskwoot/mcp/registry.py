@@ -1,4 +1,4 @@
-"""The tool registry: every MCP tool, its scope, schemas and annotations (DESIGN §5.5).
+"""The tool registry: every MCP tool, its scope, schemas and annotations (ARCHITECTURE §4).
 
 The tool modules (deskwoot/mcp/tools) import this registry and register themselves; the
 tools package then fixes their order with `fix_order`, so `tools/list` is stable. This module

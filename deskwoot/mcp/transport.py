@@ -1,4 +1,4 @@
-"""POST /api/mcp: JSON-RPC over HTTP, both protocol eras, JSON responses only (DESIGN §5.3).
+"""POST /api/mcp: JSON-RPC over HTTP, both protocol eras, JSON responses only (ARCHITECTURE §9).
 
 - 2025-11-25 and older ("handshake" era): initialize, notifications/initialized, ping,
   tools/list, tools/call. Stateless: no Mcp-Session-Id, any request may come first.

@@ -1,4 +1,4 @@
-"""Customer-written text is data, not instructions (DESIGN §5.5).
+"""Customer-written text is data, not instructions (ARCHITECTURE §5).
 
 Tool handlers mark customer-authored strings as `Untrusted`. In structuredContent they stay
 plain strings (with `author_role` beside them); in the text block each one is wrapped in a

@@ -1,4 +1,4 @@
-"""The data model (DESIGN §3). Import models from here."""
+"""The data model (ARCHITECTURE §7). Import models from here."""
 
 from deskwoot.models.access import LoginThrottle, McpToken, PasswordToken, WebSession
 from deskwoot.models.activity import AuditEntry, Event, IdempotencyKey, Outbox

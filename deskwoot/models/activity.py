@@ -14,7 +14,7 @@ AUDIT_OUTCOMES = ("ok", "denied", "error", "replayed")
 
 
 class Event(Base):
-    """One fact in a workspace's feed; ids only grow, so the id is the cursor (DESIGN §5.6)."""
+    """One fact in a workspace's feed; ids only grow, so the id is the cursor (ARCHITECTURE §6)."""
 
     __tablename__ = "events"
     # AUTOINCREMENT on SQLite: an id is never reused, even after the newest row is pruned.

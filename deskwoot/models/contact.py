@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from deskwoot.models.base import Base, JSONType, UTCDateTime, utcnow
 
-# How a contact came to exist; inbox restriction uses it (DESIGN §5.6).
+# How a contact came to exist; inbox restriction uses it (ARCHITECTURE §6).
 CONTACT_ORIGINS = ("inbound", "web", "cli", "mcp")
 
 

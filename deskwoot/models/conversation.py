@@ -78,7 +78,7 @@ class Conversation(Base):
     priority: Mapped[str] = mapped_column(String(8), default="none")
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     custom_attributes: Mapped[dict] = mapped_column(JSONType, default=dict)
-    # A human has taken over: the bot may note and draft but not reply (DESIGN §5.6).
+    # A human has taken over: the bot may note and draft but not reply (ARCHITECTURE §6).
     handoff: Mapped[bool] = mapped_column(Boolean, default=False)
     handoff_reason: Mapped[str | None] = mapped_column(String(500))
     last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,4 +1,4 @@
-"""Signing up, logging in and out, and passwords (DESIGN §4, §7)."""
+"""Signing up, logging in and out, and passwords (ARCHITECTURE §8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The draft-approval queue (DESIGN §6): bot replies wait here until a teammate decides.
+"""The draft-approval queue (ARCHITECTURE §10): bot replies wait here until a teammate decides.
 
 Approve sends the draft as the bot (approved by the teammate), "edit then approve" sends the
 teammate's text and keeps the bot's, reject needs a reason the bot can learn from. The same

@@ -1,4 +1,4 @@
-""" "Nothing ships unsupervised" in a real browser (DESIGN §5.1, §5.6, §6).
+""" "Nothing ships unsupervised" in a real browser (ARCHITECTURE §6, §10).
 
 An admin mints a *Drafts for approval* token in Settings > MCP Server; the official `mcp`
 client, speaking both protocol eras over real HTTP, drafts replies with it; teammates in their

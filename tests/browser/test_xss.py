@@ -1,4 +1,5 @@
-"""Cross-site scripting attempts in a real browser (DESIGN §7: customer text is always escaped).
+"""Cross-site scripting attempts in a real browser (ARCHITECTURE §5: customer text is always
+escaped).
 
 Customers (through the real inbound hook), bots (drafts) and teammates (notes, names,
 descriptions) put payloads in every field they control; an admin then opens every page that

@@ -209,7 +209,7 @@ def may_write(sent: Any) -> bool:
 def check_mcp_answer(
     res: TestResponse, raw: bytes, headers: list, expect_auth: str | None
 ) -> Verdict:
-    """Check the shape of one /api/mcp answer (DESIGN §5.3-5.6) and say what it allows the
+    """Check the shape of one /api/mcp answer (ARCHITECTURE §3-6, §9) and say what it allows the
     database to show."""
     sent = parse_request(raw)
     why = Why(res, raw, headers)

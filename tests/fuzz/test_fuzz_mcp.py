@@ -1,4 +1,4 @@
-"""Fuzzing /api/mcp (DESIGN §5.3-5.6): over 10,000 generated requests per run.
+"""Fuzzing /api/mcp (ARCHITECTURE §3-6, §9): over 10,000 generated requests per run.
 
 Every request goes through McpProbe.post, which checks the whole exchange (properties.py):
 never a 5xx; a JSON-RPC 2.0 answer in JSON with exactly one of result/error (or an empty 202

@@ -1,4 +1,4 @@
-"""Concurrency and the gate against the live multi-worker gunicorn (DESIGN §5.4, §5.6).
+"""Concurrency and the gate against the live multi-worker gunicorn (ARCHITECTURE §3, §6).
 
 Idempotent replies under a burst of duplicates, revocation and plan changes that apply on the
 very next request on every worker, and an events feed that neither skips nor repeats while

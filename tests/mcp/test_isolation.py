@@ -1,4 +1,4 @@
-"""The isolation matrix, generated from the tool registry (DESIGN §5.6).
+"""The isolation matrix, generated from the tool registry (ARCHITECTURE §6).
 
 For every tool and every argument that names an object, a foreign workspace's id and an id
 from an inbox the token may not touch must answer "not found", change no rows, and leave a

@@ -1,4 +1,4 @@
-"""A token's plaintext is shown once and then lives nowhere (DESIGN §5.2): not in the database
+"""A token's plaintext is shown once and then lives nowhere (ARCHITECTURE §3): not in the database
 (file bytes, WAL, any table), not in the server log, not in audit rows. Only prefix…last4."""
 
 from __future__ import annotations

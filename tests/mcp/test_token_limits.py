@@ -1,5 +1,5 @@
 """Tokens under pressure (issue 6): a rate limit that holds across processes, expiry, and the
-suspension rule for tokens whose minter is no longer an admin (DESIGN §5.2, §5.4).
+suspension rule for tokens whose minter is no longer an admin (ARCHITECTURE §3).
 
 Two gunicorn servers (two workers each) on one database stand in for "every worker": the
 budget must be shared because it lives in the database, not in a process.

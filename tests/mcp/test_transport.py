@@ -1,4 +1,4 @@
-"""/api/mcp as a protocol endpoint: eras, the gate, and hostile input (DESIGN §5.3-5.4).
+"""/api/mcp as a protocol endpoint: eras, the gate, and hostile input (ARCHITECTURE §3, §9).
 
 Through the Flask test client: each case checks the HTTP status, the JSON-RPC error code, and
 that nothing was written. End-to-end behaviour through the official client lives in

@@ -1,4 +1,4 @@
-"""render(): customer text wrapped under a nonce that occurs nowhere else (DESIGN §5.5)."""
+"""render(): customer text wrapped under a nonce that occurs nowhere else (ARCHITECTURE §5)."""
 
 from __future__ import annotations
 

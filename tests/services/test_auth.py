@@ -1,4 +1,4 @@
-"""Web sessions: login, throttling, logout, password changes (DESIGN §7)."""
+"""Web sessions: login, throttling, logout, password changes (ARCHITECTURE §8)."""
 
 from __future__ import annotations
 

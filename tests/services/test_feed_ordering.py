@@ -1,4 +1,4 @@
-"""The events feed when writers commit out of id order (issue 6 §4, DESIGN §5.6).
+"""The events feed when writers commit out of id order (issue 6 §4, ARCHITECTURE §6).
 
 On PostgreSQL a sequence hands out ids before commit, so a transaction that took id N can
 commit after one that took N+1; a poller reading "everything after my cursor" in between would

@@ -1,4 +1,4 @@
-"""CSRF on every state-changing route, found by walking app.url_map (DESIGN §7).
+"""CSRF on every state-changing route, found by walking app.url_map (ARCHITECTURE §8).
 
 A new POST (or PUT/PATCH/DELETE) route is covered the day it is added. Only the machine
 endpoints, authenticated by a bearer secret and never by a cookie, may skip the token, and

@@ -1,4 +1,5 @@
-"""The draft-approval queue in the browser (DESIGN §6): review, approve, edit, reject, badge."""
+"""The draft-approval queue in the browser (ARCHITECTURE §10): review, approve, edit, reject,
+badge."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Security headers on every response, found by walking app.url_map (DESIGN §7).
+"""Security headers on every response, found by walking app.url_map (ARCHITECTURE §8).
 
 Every GET route is fetched logged out and as an admin (with real ids for its parameters), plus
 the error pages; each HTML answer must carry the CSP (no inline script), nosniff, no framing, a

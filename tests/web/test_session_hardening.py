@@ -1,5 +1,5 @@
-"""Trying to break the web session (DESIGN §7): fixation, replayed cookies, password changes and
-links, people taken off a team, and login throttling that must slow an attacker without ever
+"""Trying to break the web session (ARCHITECTURE §8): fixation, replayed cookies, password
+changes and links, people taken off a team, and login throttling that must slow an attacker without ever
 locking the real person out or telling anyone which emails have accounts.
 
 tests/web/test_auth.py covers the happy paths; these tests play the attacker.

@@ -1,4 +1,4 @@
-"""poll_events: what changed since the agent last looked (DESIGN §5.6)."""
+"""poll_events: what changed since the agent last looked (ARCHITECTURE §6)."""
 
 from __future__ import annotations
 

@@ -696,7 +696,7 @@ def upgrade() -> None:
 
 
 # Full-text search over message bodies, conversation subjects and contact name/email
-# (DESIGN, issue 2 §6). SQLite: FTS5 external-content tables kept in sync by triggers, made
+# (services/conversations/search.py). SQLite: FTS5 external-content tables kept in sync by triggers, made
 # with sqlite-utils. PostgreSQL: generated tsvector columns with GIN indexes.
 SEARCHED = {
     "messages": ["body"],

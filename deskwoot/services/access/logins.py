@@ -1,4 +1,5 @@
-"""Logging in and out: server-side sessions, throttling, password changes and resets (DESIGN §7)."""
+"""Logging in and out: server-side sessions, throttling, password changes and resets
+(ARCHITECTURE §8)."""
 
 from __future__ import annotations
 

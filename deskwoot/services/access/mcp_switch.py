@@ -1,4 +1,4 @@
-"""Turning the MCP server on and off for a workspace (DESIGN §5.1)."""
+"""Turning the MCP server on and off for a workspace."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Password hashing with argon2id (DESIGN §7)."""
+"""Password hashing with argon2id (ARCHITECTURE §8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A per-token rate limit for the MCP server that holds across every worker (DESIGN §5.4).
+"""A per-token rate limit for the MCP server that holds across every worker (ARCHITECTURE §3).
 
 The generic cell rate algorithm (GCRA): each token keeps one number, its "theoretical arrival
 time" (`mcp_tokens.rate_tat`, epoch seconds). Every tools/call pushes it one interval

@@ -1,4 +1,4 @@
-"""MCP bot tokens: minting, checking and revoking (DESIGN §5.2).
+"""MCP bot tokens: minting, checking and revoking (ARCHITECTURE §3).
 
 Format: `dw_mcp_` + 32 base62 characters from `secrets` (~190 bits) + a 6-character base62
 CRC32 of the random part. The checksum lets us reject typos and garbage before touching the

@@ -1,4 +1,4 @@
-"""The events feed for agents (DESIGN §5.6): commit order, never a skip or a repeat."""
+"""The events feed for agents (ARCHITECTURE §6): commit order, never a skip or a repeat."""
 
 from __future__ import annotations
 

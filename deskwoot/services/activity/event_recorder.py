@@ -1,4 +1,4 @@
-"""Appending to the events feed, inside the caller's transaction (DESIGN §5.6)."""
+"""Appending to the events feed, inside the caller's transaction (ARCHITECTURE §6)."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def lock_feed(workspace_id: int) -> None:
     """Hold the workspace's feed lock until commit (PostgreSQL; SQLite's single writer
     already serialises). PostgreSQL hands out sequence values before commit, so two writers
     could commit event ids out of order and a poller skip one; serialising appends per
-    workspace makes ids visible in id order (DESIGN §5.6). Taking it twice is harmless."""
+    workspace makes ids visible in id order (ARCHITECTURE §6). Taking it twice is harmless."""
     session = db.session
     if session.get_bind().dialect.name == "postgresql":
         session.execute(

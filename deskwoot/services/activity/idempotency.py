@@ -1,4 +1,4 @@
-"""Idempotency keys for agent writes (DESIGN §5.6): a retry never double-posts.
+"""Idempotency keys for agent writes (ARCHITECTURE §6): a retry never double-posts.
 
 Same token + same key + same arguments → the stored result is replayed and nothing new is
 written. Same key + different arguments → Conflict, nothing written. Concurrent duplicates →

@@ -1,4 +1,4 @@
-"""Bot drafts and their human review (DESIGN §6): nothing reaches a customer unapproved."""
+"""Bot drafts and their human review (ARCHITECTURE §10): nothing reaches a customer unapproved."""
 
 from __future__ import annotations
 

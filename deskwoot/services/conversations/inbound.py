@@ -1,4 +1,4 @@
-"""Customer messages arriving on an inbox's channel (DESIGN §3, the inbound hook)."""
+"""Customer messages arriving on an inbox's channel (ARCHITECTURE §7, the inbound hook)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def receive_inbound(
     conversation_display_id: int | None = None,
     subject: str | None = None,
 ) -> Inbound:
-    """Take a customer message from an inbox's channel (DESIGN §3, the inbound hook)."""
+    """Take a customer message from an inbox's channel (ARCHITECTURE §7, the inbound hook)."""
     content = validation.body(content, "content")
     source_id = validation.text(source_id, "source_id", max_len=255)
     subject = validation.text(subject, "subject", max_len=300)

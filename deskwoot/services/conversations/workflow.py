@@ -74,7 +74,7 @@ def _post(actor: Actor, conversation: Conversation, kind: str, body: str) -> Mes
 def reply(actor: Actor, display_id: int, body: str) -> Message:
     """Send a reply the customer will receive.
 
-    A bot may not reply while a human has the conversation (DESIGN §5.6); a human reply
+    A bot may not reply while a human has the conversation (ARCHITECTURE §6); a human reply
     itself hands the conversation to the humans.
     """
     policy.require_scope(actor, "conversations:reply")

@@ -1,4 +1,4 @@
-"""Inviting people into a workspace (DESIGN §4).
+"""Inviting people into a workspace.
 
 Accounts are global: one person, one login, any number of workspaces. So an admin never
 creates an account or picks its password, and never attaches an existing account: that let

@@ -1,4 +1,4 @@
-"""Housekeeping: delete rows whose retention has passed (`deskwoot prune`, DESIGN §10)."""
+"""Housekeeping: delete rows whose retention has passed (`deskwoot prune`."""
 
 from __future__ import annotations
 
