@@ -1,6 +1,6 @@
 """Trying to break the web session (ARCHITECTURE §8): fixation, replayed cookies, password
-changes and links, people taken off a team, and login throttling that must slow an attacker without ever
-locking the real person out or telling anyone which emails have accounts.
+changes and links, people taken off a team, and login throttling that must slow an attacker
+without ever locking the real person out or telling anyone which emails have accounts.
 
 tests/web/test_auth.py covers the happy paths; these tests play the attacker.
 """
