@@ -51,7 +51,7 @@ ensure_system_packages() {
         missing+=(postgresql)
     fi
     if ! command -v wrk >/dev/null 2>&1; then
-        missing+=(wrk) # tests/test_bench_quick.py drives the benchmark with it
+        missing+=(wrk) # tests/bench/test_bench_quick.py drives the benchmark with it
     fi
     if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
         missing+=(python3-venv)

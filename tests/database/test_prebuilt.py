@@ -154,7 +154,7 @@ def test_a_connection_that_found_the_database_read_only_is_not_reused(desk):
     assert new_label._plan(engine.dialect).usable
 
     def read_only(dbapi_conn, _record):
-        # The driver's own read-only error (see tests/test_database_unavailable.py).
+        # The driver's own read-only error (see tests/database/test_unavailable.py).
         cursor = dbapi_conn.cursor()
         if engine.dialect.name == "sqlite":
             cursor.execute("PRAGMA query_only = ON")

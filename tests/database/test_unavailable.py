@@ -2,7 +2,7 @@
 read-only or restarting) answers a clear 503 with Retry-After, never a 500, and the app
 recovers on its own: the connections that saw it are discarded, not handed out again.
 
-Through the Flask test client; tests/test_database_unavailable_live.py does the same against a
+Through the Flask test client; tests/database/test_unavailable_live.py does the same against a
 multi-worker gunicorn with the database file itself made read-only.
 """
 
