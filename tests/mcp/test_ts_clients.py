@@ -35,32 +35,14 @@ from deskwoot.services.access.tokens import PRESETS
 from deskwoot.services.conversations import workflow as conversation_service
 from tests import factories as f
 from tests.mcp.conftest import make_desk
-from tests.mcp.helpers import fresh
+from tests.mcp.helpers import READ_TOOLS, fresh
 from tests.mcp.server import ROOT
 
-pytestmark = pytest.mark.node
+pytestmark = [pytest.mark.node, pytest.mark.usefixtures("fresh_session")]
 
 DRIVER = Path(__file__).resolve().parent / "ts" / "drive.mjs"
 NODE_TIMEOUT = 120
 RUNS = ("sdk-v1 legacy", "client-v2 legacy", "client-v2 2026-07-28")
-READ_TOOLS = [
-    "whoami",
-    "list_inboxes",
-    "list_labels",
-    "list_conversations",
-    "search_conversations",
-    "get_conversation",
-    "search_contacts",
-    "get_contact",
-    "poll_events",
-]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_session(live):
-    fresh()
-    yield
-    fresh()
 
 
 @pytest.fixture(scope="module")
