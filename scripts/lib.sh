@@ -1,7 +1,8 @@
 # shellcheck shell=bash
-# Shared by scripts/test.sh, check.sh, serve.sh, venv.sh, bench/run.sh and stress/run.sh: sourced from the repository root
-# after the caller has defined say() and die(). One place decides how the project's virtualenv
-# is made and how a missing Debian package is installed.
+# Shared by scripts/test.sh, check.sh, serve.sh, venv.sh, node-tools-setup.sh, bench/run.sh and
+# stress/run.sh: sourced from the repository root after the caller has defined say() and die().
+# One place decides how the project's virtualenv is made and how a missing Debian package is
+# installed.
 
 VENV=${VENV:-$PWD/.venv}
 STAMP=$VENV/.deskwoot-installed

@@ -55,7 +55,7 @@ ensure_system_packages() {
         missing+=(dovecot-imapd) # the IMAP server of the mail tests (scripts/dovecot-instance.sh)
     fi
     if ! command -v wrk >/dev/null 2>&1; then
-        missing+=(wrk) # tests/test_bench_quick.py drives the benchmark with it
+        missing+=(wrk) # tests/bench/test_bench_quick.py drives the benchmark with it
     fi
     if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
         missing+=(python3-venv)
@@ -122,10 +122,10 @@ EOF
 
 ensure_system_packages
 ensure_venv
-bash scripts/conformance-setup.sh || say "conformance setup failed: tests/mcp/test_conformance.py will fail"
-export DESKWOOT_CONFORMANCE_BIN=$ROOT/.tools/conformance/node_modules/.bin
-bash scripts/mcp-clients-setup.sh || say "MCP client setup failed: tests/mcp/test_ts_clients.py will fail"
-export DESKWOOT_MCP_CLIENTS=$ROOT/.tools/mcp-clients/node_modules
+bash scripts/node-tools-setup.sh \
+    || say "Node tools setup failed: tests/mcp/test_conformance.py and test_ts_clients.py will fail"
+export DESKWOOT_CONFORMANCE_BIN=$ROOT/.tools/node/node_modules/.bin
+export DESKWOOT_MCP_CLIENTS=$ROOT/.tools/node/node_modules
 
 # --- 3. lint --------------------------------------------------------------------
 say "ruff check ."

@@ -54,8 +54,14 @@ def workspace_actor(slug: str) -> tuple[Workspace, policy.Actor]:
     return ws, policy.system_actor(ws)
 
 
+def inbox_option(help_text: str):
+    """`--inbox NAME`, repeatable: the command receives the names as `inbox_names` and resolves
+    them with `inboxes_by_name` (inside `operation`, which checks the database first)."""
+    return click.option("--inbox", "inbox_names", multiple=True, metavar="NAME", help=help_text)
+
+
 def inboxes_by_name(actor: policy.Actor, slug: str, names: tuple[str, ...]) -> list[Inbox]:
-    """Inboxes named on the command line (exact name first, then case-insensitive)."""
+    """Inboxes named with `--inbox` (exact name first, then case-insensitive)."""
     known = inboxes.list_inboxes(actor)
     chosen: list[Inbox] = []
     for wanted in names:

@@ -8,6 +8,7 @@ from flask.cli import AppGroup
 
 from deskwoot.cli.common import (
     days,
+    inbox_option,
     inboxes_by_name,
     lock_message,
     operation,
@@ -105,13 +106,7 @@ def _scope_summary(token, short: bool = False) -> str:
     metavar="PRESET",
     help=" | ".join(tokens.PRESETS) + " (with --scopes: the preset plus those).",
 )
-@click.option(
-    "--inbox",
-    "inbox_names",
-    multiple=True,
-    metavar="NAME",
-    help="Restrict the token to this inbox (repeat for several; default: all).",
-)
+@inbox_option("Restrict the token to this inbox (repeat for several; default: all).")
 @click.option(
     "--expires-in",
     "expires_in",

@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 from deskwoot import policy
 from deskwoot.cli.common import (
     days,
+    inbox_option,
     inboxes_by_name,
     operation,
     password_link,
@@ -180,13 +181,7 @@ def user_group() -> None:
     help="Create the account with this password at once. Omit to print a one-time "
     "invitation link instead.",
 )
-@click.option(
-    "--inbox",
-    "inbox_names",
-    multiple=True,
-    metavar="NAME",
-    help="An inbox they work (repeat for several).",
-)
+@inbox_option("An inbox they work (repeat for several).")
 @operation
 def user_add(workspace, email, role, name, password, inbox_names) -> None:
     """Invite EMAIL to WORKSPACE, or with --password create their account right away."""

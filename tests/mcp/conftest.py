@@ -8,7 +8,8 @@ the shared test database under the running server).
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 
 import httpx2
@@ -23,6 +24,7 @@ from deskwoot.services.access import mcp_switch as mcp_settings
 from deskwoot.services.access import tokens
 from tests import factories as f
 from tests.conftest import fresh_database
+from tests.mcp.helpers import fresh
 from tests.mcp.server import LiveServer, gunicorn
 
 MODES = ("legacy", "2026-07-28")
@@ -53,8 +55,8 @@ def side_app(database_url: str, **config):
     )
 
 
-@pytest.fixture(scope="module")
-def live(template_db, tmp_path_factory):
+@contextmanager
+def live_server(template_db, tmp_path_factory) -> Iterator[Live]:
     """Deskwoot under gunicorn with 2 workers, and an app context on the same database."""
     tmp = tmp_path_factory.mktemp("live")
     url = fresh_database(template_db, tmp / "live.sqlite3")
@@ -63,6 +65,23 @@ def live(template_db, tmp_path_factory):
         yield Live(app, server, url)
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def live(template_db, tmp_path_factory):
+    """One live server per module (tests/mcp/e2e shares one across its package)."""
+    with live_server(template_db, tmp_path_factory) as server:
+        yield server
+
+
+@pytest.fixture
+def fresh_session(live):
+    """Start and end a test without a stale read snapshot: on SQLite, a transaction that read
+    before the server's last commit cannot become a writer ("database is locked"). Modules on
+    `live` use it with `pytest.mark.usefixtures("fresh_session")`."""
+    fresh()
+    yield
+    fresh()
 
 
 @dataclass

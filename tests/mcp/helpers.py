@@ -14,10 +14,22 @@ from mcp import MCPError
 from sqlalchemy import func, select
 
 from deskwoot.extensions import db
-from deskwoot.models import AuditEntry, McpToken
+from deskwoot.models import AuditEntry, Conversation, McpToken
 from deskwoot.services.access.random_secrets import digest
 
 LEGACY_VERSION = "2025-11-25"
+# What a read_only token sees in tools/list, in the server's order.
+READ_TOOLS = [
+    "whoami",
+    "list_inboxes",
+    "list_labels",
+    "list_conversations",
+    "search_conversations",
+    "get_conversation",
+    "search_contacts",
+    "get_contact",
+    "poll_events",
+]
 CHALLENGE = 'Bearer realm="deskwoot", error="invalid_token"'
 _ids = itertools.count(1)
 
@@ -77,6 +89,21 @@ async def rpc_error(client, tool: str, arguments: dict | None = None) -> MCPErro
     raise AssertionError(f"{tool} did not raise MCPError")
 
 
+async def walk(client, tool: str, args: dict, key: str) -> list[dict]:
+    """Follow next_cursor to the end; every page but the last must say has_more."""
+    items, cursor, pages = [], None, 0
+    while True:
+        page = await ok(client, tool, {**args, **({"cursor": cursor} if cursor else {})})
+        items.extend(page[key])
+        pages += 1
+        assert pages < 50
+        if not page["has_more"]:
+            assert page["next_cursor"] is None
+            return items
+        assert page["next_cursor"]
+        cursor = page["next_cursor"]
+
+
 def text_of(result) -> str:
     return "".join(block.text for block in result.content if block.type == "text")
 
@@ -134,6 +161,14 @@ def token_row(workspace_id: int, plaintext: str) -> McpToken:
     return db.session.execute(
         select(McpToken).where(
             McpToken.workspace_id == workspace_id, McpToken.token_hash == digest(plaintext)
+        )
+    ).scalar_one()
+
+
+def conversation_row(ws, display_id: int) -> Conversation:
+    return db.session.execute(
+        select(Conversation).where(
+            Conversation.workspace_id == ws.id, Conversation.display_id == display_id
         )
     ).scalar_one()
 

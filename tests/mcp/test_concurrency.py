@@ -47,12 +47,7 @@ from tests.mcp.helpers import (
     tool_error,
 )
 
-
-@pytest.fixture(autouse=True)
-def _fresh_session(live):
-    fresh()
-    yield
-    fresh()
+pytestmark = pytest.mark.usefixtures("fresh_session")
 
 
 async def official_error(url: str, token: str, mode: str, tool: str, args: dict) -> MCPError:

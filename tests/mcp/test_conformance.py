@@ -11,8 +11,8 @@ set on that revision's wire. The run must exit 0: every failing check is listed,
 reason it does not apply to a tools-only help desk, in tests/mcp/conformance/expected-*.yml,
 and a listed check that starts passing fails the run too (the suite calls it stale).
 
-The CLI needs Node.js >= 22: `scripts/conformance-setup.sh` installs both into
-.tools/conformance, and `make test` runs it and sets DESKWOOT_CONFORMANCE_BIN.
+The CLI needs Node.js >= 22: `scripts/node-tools-setup.sh` installs both into .tools/node,
+and `make test` runs it and sets DESKWOOT_CONFORMANCE_BIN.
 """
 
 from __future__ import annotations
@@ -148,14 +148,14 @@ def conformance_bin() -> Path:
         if os.environ.get("DESKWOOT_CONFORMANCE_BIN")
         else []
     )
-    candidates.append(ROOT / ".tools/conformance/node_modules/.bin")
+    candidates.append(ROOT / ".tools/node/node_modules/.bin")
     for folder in candidates:
         if (folder / "conformance").exists() and (folder / "node").exists():
             return folder
     pytest.fail(
         "the MCP conformance CLI is not installed (looked in "
         + ", ".join(str(c) for c in candidates)
-        + "). Run `bash scripts/conformance-setup.sh` (`make test` does)."
+        + "). Run `bash scripts/node-tools-setup.sh` (`make test` does)."
     )
 
 

@@ -21,11 +21,7 @@ from tests.mcp.helpers import CHALLENGE, fails, fresh, ok, raw_call, run, token_
 TOKEN_RE = re.compile(r"dw_mcp_[0-9A-Za-z]{38}")
 
 
-@pytest.fixture(autouse=True)
-def _fresh_session(live):
-    fresh()
-    yield
-    fresh()
+pytestmark = pytest.mark.usefixtures("fresh_session")
 
 
 def secret_fragments(token: str) -> list[str]:

@@ -2,7 +2,7 @@
 
 Through the Flask test client: each case checks the HTTP status, the JSON-RPC error code, and
 that nothing was written. End-to-end behaviour through the official client lives in
-test_e2e_tools.py.
+tests/mcp/e2e/.
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ agent as a schema-validation exception instead of the error. Errors therefore ca
 structuredContent, only a text block with the JSON `{"error": {"code", "message", ...}}`.
 
 The Inspector (`--cli`) lists the tools with its schema portability check, which must find
-nothing, and calls whoami. `scripts/mcp-clients-setup.sh` installs Node 22 and the pinned
-packages into .tools/mcp-clients; `make test` runs it and sets DESKWOOT_MCP_CLIENTS.
+nothing, and calls whoami. `scripts/node-tools-setup.sh` installs Node 22 and the pinned
+packages into .tools/node; `make test` runs it and sets DESKWOOT_MCP_CLIENTS.
 """
 
 from __future__ import annotations
@@ -35,32 +35,14 @@ from deskwoot.services.access.tokens import PRESETS
 from deskwoot.services.conversations import workflow as conversation_service
 from tests import factories as f
 from tests.mcp.conftest import make_desk
-from tests.mcp.helpers import fresh
+from tests.mcp.helpers import READ_TOOLS, fresh
 from tests.mcp.server import ROOT
 
-pytestmark = pytest.mark.node
+pytestmark = [pytest.mark.node, pytest.mark.usefixtures("fresh_session")]
 
 DRIVER = Path(__file__).resolve().parent / "ts" / "drive.mjs"
 NODE_TIMEOUT = 120
 RUNS = ("sdk-v1 legacy", "client-v2 legacy", "client-v2 2026-07-28")
-READ_TOOLS = [
-    "whoami",
-    "list_inboxes",
-    "list_labels",
-    "list_conversations",
-    "search_conversations",
-    "get_conversation",
-    "search_contacts",
-    "get_contact",
-    "poll_events",
-]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_session(live):
-    fresh()
-    yield
-    fresh()
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +51,7 @@ def node_modules() -> Path:
     candidates = (
         [Path(os.environ["DESKWOOT_MCP_CLIENTS"])] if os.environ.get("DESKWOOT_MCP_CLIENTS") else []
     )
-    candidates.append(ROOT / ".tools/mcp-clients/node_modules")
+    candidates.append(ROOT / ".tools/node/node_modules")
     for folder in candidates:
         if (folder / ".bin/node").exists() and (
             folder / "@modelcontextprotocol/inspector"
@@ -78,7 +60,7 @@ def node_modules() -> Path:
     pytest.fail(
         "the TypeScript MCP clients are not installed (looked in "
         + ", ".join(str(c) for c in candidates)
-        + "). Run `bash scripts/mcp-clients-setup.sh` (`make test` does)."
+        + "). Run `bash scripts/node-tools-setup.sh` (`make test` does)."
     )
 
 

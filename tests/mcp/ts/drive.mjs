@@ -10,7 +10,7 @@
 // makes its calls in order. A call records what the agent sees: the result (isError, the text
 // blocks, structuredContent and whether it is valid per the SDK's own Ajv validator) or the
 // error the client threw. The packages come from DESKWOOT_MCP_CLIENTS (a node_modules
-// folder; scripts/mcp-clients-setup.sh installs it).
+// folder; scripts/node-tools-setup.sh installs it).
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";

@@ -19,7 +19,7 @@ import pytest
 from bench.scenarios import CEILING, DESKWOOT, PEER
 from tests.conftest import PG_URL
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [
     pytest.mark.slow,

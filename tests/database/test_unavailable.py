@@ -2,17 +2,16 @@
 read-only or restarting) answers a clear 503 with Retry-After, never a 500, and the app
 recovers on its own: the connections that saw it are discarded, not handed out again.
 
-Through the Flask test client; tests/test_database_unavailable_live.py does the same against a
+Through the Flask test client; tests/database/test_unavailable_live.py does the same against a
 multi-worker gunicorn with the database file itself made read-only.
 """
 
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from deskwoot.database.availability import RETRY_AFTER_SECONDS, DatabaseUnavailable, is_unavailable
@@ -25,6 +24,7 @@ from deskwoot.services.access import mcp_switch as mcp_settings
 from deskwoot.services.access import tokens
 from tests import factories as f
 from tests.conftest import PG_URL
+from tests.database.helpers import read_only_connections
 
 SECRET = "dw_in_unavailable-test"
 
@@ -38,33 +38,6 @@ def desk(app):
     mcp_settings.set_enabled(actor, True)
     token = tokens.mint(actor, "Bot", list(SCOPES)).plaintext
     return {"ws": ws, "admin": admin, "inbox": inbox, "token": token}
-
-
-@contextmanager
-def read_only_connections():
-    """Every connection opened meanwhile refuses writes with the driver's own read-only error:
-    SQLite's "attempt to write a readonly database" (PRAGMA query_only) or PostgreSQL's
-    read_only_sql_transaction, what a read-only file or `ALTER DATABASE … SET
-    default_transaction_read_only` give. The flag is the connection's and never clears by
-    itself, so writes working again afterwards prove those connections were thrown away."""
-    engine = db.engine
-
-    def make_read_only(dbapi_conn, _record):
-        cursor = dbapi_conn.cursor()
-        if engine.dialect.name == "sqlite":
-            cursor.execute("PRAGMA query_only = ON")
-        else:
-            cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
-            dbapi_conn.commit()
-        cursor.close()
-
-    db.session.remove()
-    engine.dispose()  # the connections the test opened so far were writable
-    event.listen(engine, "connect", make_read_only)
-    try:
-        yield
-    finally:
-        event.remove(engine, "connect", make_read_only)
 
 
 def post_hook(client, uid: str, content: str = "Hello?"):

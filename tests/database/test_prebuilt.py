@@ -13,6 +13,7 @@ from deskwoot.database.prebuilt import Prebuilt
 from deskwoot.extensions import db
 from deskwoot.models import AuditEntry, Conversation, Label
 from tests import factories
+from tests.database.helpers import read_only_connections
 
 CONVERSATIONS = Prebuilt(
     select(
@@ -153,26 +154,11 @@ def test_a_connection_that_found_the_database_read_only_is_not_reused(desk):
     row = {"workspace_id": workspace_id, "name": "vip", "created_at": datetime.now(UTC)}
     assert new_label._plan(engine.dialect).usable
 
-    def read_only(dbapi_conn, _record):
-        # The driver's own read-only error (see tests/test_database_unavailable.py).
-        cursor = dbapi_conn.cursor()
-        if engine.dialect.name == "sqlite":
-            cursor.execute("PRAGMA query_only = ON")
-        else:
-            cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
-            dbapi_conn.commit()
-        cursor.close()
-
-    db.session.remove()
-    engine.dispose()
-    event.listen(engine, "connect", read_only)
-    try:
+    with read_only_connections():
         with pytest.raises(DBAPIError) as refused:
             new_label.run(row)
         assert refused.value.connection_invalidated
         db.session.rollback()
-    finally:
-        event.remove(engine, "connect", read_only)
     new_label.run(row)
     db.session.commit()
     assert LABEL_NAMES.rows({"workspace_id": workspace_id}) == [("vip",)]

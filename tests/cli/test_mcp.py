@@ -12,7 +12,7 @@ from deskwoot.extensions import db
 from deskwoot.models import AuditEntry, McpToken, User, Workspace, utcnow
 from deskwoot.services.access import tokens
 from tests import factories as f
-from tests.test_cli import assert_error, last_line, ok
+from tests.cli.helpers import assert_error, last_line, ok
 
 
 @pytest.fixture
