@@ -1,4 +1,4 @@
-"""`deskwoot mcp …`: switch the MCP server, mint, list and revoke bot tokens (DESIGN §10)."""
+"""`deskwoot mcp …`: switch the MCP server, mint, list and revoke bot tokens."""
 
 from __future__ import annotations
 
