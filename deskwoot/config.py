@@ -33,6 +33,17 @@ DEFAULTS = {
     # MCP_RATE_BURST tools/call at once, then MCP_RATE_LIMIT a minute. 0 turns it off.
     "MCP_RATE_LIMIT": 600,
     "MCP_RATE_BURST": 200,
+    # The delivery worker (deskwoot/delivery/): transient failures are retried after
+    # exponential backoff with full jitter (base × 2^(attempt-1), capped), until the message
+    # has had DELIVERY_MAX_ATTEMPTS attempts; then it is marked failed.
+    "DELIVERY_MAX_ATTEMPTS": 8,
+    "DELIVERY_BACKOFF_BASE": 30,  # seconds
+    "DELIVERY_BACKOFF_CAP": 3600,  # seconds
+    # How long a claim holds: longer than a batch takes; a dead worker's rows are free after.
+    "DELIVERY_LEASE": 300,  # seconds
+    "DELIVERY_BATCH": 10,  # rows claimed at once
+    "DELIVERY_POLL_INTERVAL": 1.0,  # seconds between looks at an empty outbox
+    "WEBHOOK_TIMEOUT": 10,  # seconds for one webhook POST
     "SQLALCHEMY_ENGINE_OPTIONS": {},
 }
 

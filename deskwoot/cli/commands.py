@@ -3,7 +3,7 @@ them to app.cli, and so to the `deskwoot` script (deskwoot.cli.main)."""
 
 from __future__ import annotations
 
-from deskwoot.cli import mcp, ops, workspaces
+from deskwoot.cli import delivery, mcp, ops, workspaces
 
 COMMANDS = (
     ops.db_group,
@@ -16,4 +16,5 @@ COMMANDS = (
     ops.demo_group,
     ops.prune,
     ops.serve,
+    delivery.worker,
 )

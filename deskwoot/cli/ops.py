@@ -130,7 +130,8 @@ def _default_workers() -> int:
 @with_appcontext
 @errors
 def serve(host: str, port: int, workers: int | None) -> None:
-    """Migrate, seed the demo on an empty database, then serve with gunicorn."""
+    """Migrate, seed the demo on an empty database, then serve with gunicorn (and one
+    delivery worker beside it)."""
     app = current_app
     migrate.upgrade()
     if host in ("0.0.0.0", "::", ""):  # noqa: S104 - every interface; show the local address
@@ -168,6 +169,9 @@ def serve(host: str, port: int, workers: int | None) -> None:
         "--access-logfile",
         "-",
         "--preload",
+        # The hooks in this config start one delivery worker and stop it with gunicorn.
+        "--config",
+        "python:deskwoot.cli.delivery",
         "deskwoot.wsgi:create()",
     ]
     sys.stdout.flush()

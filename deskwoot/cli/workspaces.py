@@ -152,11 +152,18 @@ def inbox_group() -> None:
 @click.argument("workspace")
 @click.argument("name")
 @click.option("--channel", default="api", show_default=True, help="api, email or web.")
+@click.option(
+    "--webhook-url",
+    metavar="URL",
+    help="API inboxes: POST each reply here, signed (prints the signing secret once).",
+)
 @operation
-def inbox_create(workspace: str, name: str, channel: str) -> None:
+def inbox_create(workspace: str, name: str, channel: str, webhook_url: str | None) -> None:
     """Create an inbox; prints its inbound URL and secret (shown only this once)."""
     _, actor = workspace_actor(workspace)
-    inbox, secret = inboxes.create_inbox(actor, name, channel.strip().lower())
+    inbox, secret = inboxes.create_inbox(
+        actor, name, channel.strip().lower(), webhook_url=webhook_url
+    )
     url = inboxes.inbound_url(current_app.config["PUBLIC_URL"], inbox)
     click.echo(f"Created inbox '{inbox.name}' in '{workspace}' (channel: {inbox.channel}).")
     click.echo(f"Inbound URL: {url}")
@@ -164,6 +171,10 @@ def inbox_create(workspace: str, name: str, channel: str) -> None:
     click.echo(CURL_EXAMPLE.format(url=url))
     click.echo("Inbound secret (shown once, store it now):")
     click.echo(secret)
+    if inbox.webhook_url:
+        click.echo(f"Replies are POSTed to {inbox.webhook_url}, signed per Standard Webhooks.")
+        click.echo("Webhook signing secret (shown once, store it now):")
+        click.echo(inbox.webhook_secret)
 
 
 @click.group("user", cls=AppGroup)

@@ -133,6 +133,15 @@ MESSAGE = obj(
         "approved_by": PERSON,
         "token_name": nullable(STRING),
         "created_at": TIME,
+        "delivery": obj(
+            {
+                "status": {"type": "string", "enum": ["pending", "sent", "failed"]},
+                "attempts": INT,
+                "last_error": nullable(STRING),
+                "delivered_at": nullable(TIME),
+            },
+            ("status", "attempts", "last_error", "delivered_at"),
+        ),
     },
     ("id", "kind", "private", "author_role", "author", "body", "created_at"),
     strict=False,

@@ -89,6 +89,22 @@ def message(msg: Message | MessageRow) -> dict:
         "approved_by": person(msg.approved_by),
         "token_name": msg.token.name if msg.token is not None else None,
         "created_at": iso(msg.created_at),
+        **_delivery(msg),
+    }
+
+
+def _delivery(msg: Message | MessageRow) -> dict:
+    """An outgoing message's delivery, when the row was read with it (the read paths)."""
+    state = getattr(msg, "delivery", None)
+    if state is None:
+        return {}
+    return {
+        "delivery": {
+            "status": state.status,
+            "attempts": state.attempts,
+            "last_error": state.last_error,
+            "delivered_at": iso(state.delivered_at),
+        }
     }
 
 

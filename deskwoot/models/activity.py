@@ -71,20 +71,37 @@ class AuditEntry(Base):
 
 
 class Outbox(Base):
-    """A message waiting for delivery on its channel; delivery arrives with real channels."""
+    """A message waiting for delivery on its channel, and how its delivery went.
+
+    The row is written in the message's own transaction (services/conversations/steps.py);
+    the delivery worker (deskwoot/delivery/) claims due rows under a lease, hands them to the
+    channel, and marks them `sent` or `failed` (ARCHITECTURE §8). `delivery_id` is the
+    message's idempotent identity on the wire (the webhook-id): the same on every attempt,
+    so a redelivery after a crash is recognisable as the same message by the receiver.
+    """
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status", "status", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_status", "status", "id"),
+        # The claim query: pending rows that are due, oldest first.
+        Index("ix_outbox_due", "status", "next_attempt_at", "id"),
+        Index("ix_outbox_message", "message_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(10), default="pending")
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending/sent/failed
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    delivery_id: Mapped[str | None] = mapped_column(String(64))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # None: due now
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class IdempotencyKey(Base):

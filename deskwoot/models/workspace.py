@@ -106,6 +106,11 @@ class Inbox(Base):
     channel: Mapped[str] = mapped_column(String(16), default="api")
     secret_hash: Mapped[str] = mapped_column(String(64))
     secret_last4: Mapped[str] = mapped_column(String(4))
+    # API inboxes: where outgoing messages are POSTed (deskwoot/channels/api_webhook.py), and
+    # the Standard Webhooks signing secret ("whsec_…"). Stored as issued for now, like any
+    # other server-side key in the database; encrypting it at rest is a later step.
+    webhook_url: Mapped[str | None] = mapped_column(String(2000))
+    webhook_secret: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     workspace: Mapped[Workspace] = relationship(back_populates="inboxes")

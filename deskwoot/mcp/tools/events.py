@@ -20,7 +20,8 @@ from deskwoot.services.activity import event_feed as feed
     scope="events:read",
     description=(
         "Events in commit order since your cursor (or from 24 hours back without one): "
-        "conversation.created/updated, message.created, draft.created/approved/rejected, "
+        "conversation.created/updated, message.created/delivered/failed, "
+        "draft.created/approved/rejected, "
         "contact.created/updated. Always continue with next_cursor — it never skips or "
         "repeats an event, even when a page is empty. actor.is_self marks your own actions. "
         "Filter with types (keep the same types for the same cursor)."

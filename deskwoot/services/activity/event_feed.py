@@ -17,6 +17,8 @@ EVENT_TYPES = (
     "conversation.created",
     "conversation.updated",
     "message.created",
+    "message.delivered",  # the delivery worker: the channel took an outgoing message
+    "message.failed",  # … or it will not be delivered (data.reason says why)
     "draft.created",
     "draft.approved",
     "draft.rejected",

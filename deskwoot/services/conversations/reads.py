@@ -30,6 +30,7 @@ from deskwoot.models import (
     Label,
     McpToken,
     Message,
+    Outbox,
     User,
 )
 from deskwoot.models.conversation import STATUSES
@@ -52,6 +53,7 @@ from deskwoot.services.conversations.filters import (
 from deskwoot.services.conversations.rows import (
     ContactRef,
     ConversationRow,
+    DeliveryRef,
     InboxRef,
     LabelRef,
     MessageRow,
@@ -105,6 +107,10 @@ MESSAGE_COLUMNS = (
     Message.approved_by_id,
     _approver.name.label("approver_name"),
     McpToken.name.label("token_name"),
+    Outbox.status.label("delivery_status"),
+    Outbox.attempts.label("delivery_attempts"),
+    Outbox.last_error.label("delivery_error"),
+    Outbox.sent_at.label("delivered_at"),
 )
 
 
@@ -143,6 +149,7 @@ def with_sender(query):
         .outerjoin(_sender, _sender.id == Message.sender_user_id)
         .outerjoin(_approver, _approver.id == Message.approved_by_id)
         .outerjoin(McpToken, McpToken.id == Message.token_id)
+        .outerjoin(Outbox, Outbox.message_id == Message.id)
     )
 
 
@@ -203,6 +210,11 @@ def _messages(rows) -> list[MessageRow]:
             sender_user=_ref(row.sender_user_id, row.sender_name),
             approved_by=_ref(row.approved_by_id, row.approver_name),
             token=TokenRef(row.token_name) if row.token_name is not None else None,
+            delivery=DeliveryRef(
+                row.delivery_status, row.delivery_attempts, row.delivery_error, row.delivered_at
+            )
+            if row.delivery_status is not None
+            else None,
         )
         for row in rows
     ]

@@ -65,6 +65,16 @@ class TokenRef:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryRef:
+    """How an outgoing message's delivery went (its outbox row): pending, sent or failed."""
+
+    status: str
+    attempts: int
+    last_error: str | None
+    delivered_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class ConversationRow:
     id: int
     display_id: int
@@ -95,3 +105,4 @@ class MessageRow:
     sender_user: Ref | None
     approved_by: Ref | None
     token: TokenRef | None
+    delivery: DeliveryRef | None = None  # outgoing messages only

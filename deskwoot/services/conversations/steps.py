@@ -74,6 +74,8 @@ def add_message(
                 workspace_id=conversation.workspace_id,
                 message_id=message.id,
                 channel=conversation.inbox.channel,
+                # The message's identity on the wire, the same on every delivery attempt.
+                delivery_id=f"msg_{message.id}",
                 created_at=now,
             )
         )

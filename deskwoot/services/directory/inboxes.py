@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import secrets
+from urllib.parse import urlsplit
 
 from sqlalchemy import delete, func, select
 
@@ -22,15 +24,24 @@ def list_inboxes(actor: Actor) -> list[Inbox]:
 
 
 def create_inbox(
-    actor: Actor, name: str, channel: str = "api", member_ids: list[int] | None = None
+    actor: Actor,
+    name: str,
+    channel: str = "api",
+    member_ids: list[int] | None = None,
+    webhook_url: str | None = None,
 ) -> tuple[Inbox, str]:
-    """Create an inbox; returns it with its inbound secret, which is never shown again."""
+    """Create an inbox; returns it with its inbound secret, which is never shown again.
+
+    An API inbox given a `webhook_url` gets a Standard Webhooks signing secret too
+    (`inbox.webhook_secret`, for the caller to show once): replies are POSTed there
+    (channels/api_webhook.py)."""
     policy.require_admin(actor)
     name = (name or "").strip()
     if not name or len(name) > 120:
         raise Invalid("Give the inbox a name of up to 120 characters.", field="name")
     if channel not in CHANNELS:
         raise Invalid(f"Channel must be one of: {', '.join(CHANNELS)}.", field="channel")
+    webhook_url = check_webhook_url(webhook_url, channel)
     secret = new_secret("dw_in_")
     duplicate = f"There is already an inbox called '{name}'."
     # The check below, backed by the unique index when two admins add it at the same moment.
@@ -49,6 +60,8 @@ def create_inbox(
             channel=channel,
             secret_hash=digest(secret),
             secret_last4=secret[-4:],
+            webhook_url=webhook_url,
+            webhook_secret=new_webhook_secret() if webhook_url else None,
         )
         session.add(inbox)
         session.flush()
@@ -57,6 +70,26 @@ def create_inbox(
             session.add(InboxMember(inbox_id=inbox.id, user_id=user_id))
         audit.record(actor, "inbox.created", target=name, detail=f"channel={channel}")
     return inbox, secret
+
+
+def check_webhook_url(url: str | None, channel: str) -> str | None:
+    """A webhook URL as stored: http(s) with a host, at most 2000 characters; None for none."""
+    url = (url or "").strip()
+    if not url:
+        return None
+    if channel != "api":
+        raise Invalid("Only API inboxes deliver to a webhook.", field="webhook_url")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
+        raise Invalid(
+            "The webhook URL must be an http:// or https:// address.", field="webhook_url"
+        )
+    return url
+
+
+def new_webhook_secret() -> str:
+    """A Standard Webhooks signing secret: "whsec_" and 24 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
 def set_members(actor: Actor, inbox_id: int, member_ids: list[int]) -> Inbox:

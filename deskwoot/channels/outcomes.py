@@ -1,0 +1,36 @@
+"""What a channel's `deliver` answers: the one small interface every outgoing channel keeps.
+
+A channel module (api_webhook.py; email next) has `deliver(outgoing) -> Outcome`, where
+`outgoing` is services/conversations/delivery.py's Outgoing (the message, its conversation's
+number, the contact and the inbox's delivery settings). It never touches the database: the
+worker (deskwoot/delivery/worker.py) records the outcome.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """The channel took the message. `note` says anything the teammate should know."""
+
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Retry:
+    """A transient failure: try again later (`after` seconds when the receiver said so)."""
+
+    reason: str
+    after: float | None = None
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A permanent failure: retrying would not help."""
+
+    reason: str
+
+
+Outcome = Delivered | Retry | Failed

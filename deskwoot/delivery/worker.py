@@ -1,0 +1,112 @@
+"""The delivery loop: claim due outbox rows, hand each to its channel, record the outcome.
+
+Run by `deskwoot worker` (and one beside gunicorn by `deskwoot serve`). Each pass claims a
+batch under a lease (claims.py), delivers the rows one by one, and records each outcome in
+its own transaction (services/conversations/delivery.py): sent, failed, or retried after
+backoff.py's delay. Stopping (SIGTERM/SIGINT set `stop`) finishes the delivery under way and
+gives the rest of the batch back at once, so another worker need not wait out the lease.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+
+from flask import Flask
+
+from deskwoot.channels import api_webhook
+from deskwoot.channels.outcomes import Delivered, Failed, Outcome, Retry
+from deskwoot.delivery import backoff, claims
+from deskwoot.models import utcnow
+from deskwoot.services.conversations import delivery
+from deskwoot.services.conversations.delivery import Outgoing
+
+log = logging.getLogger(__name__)
+
+
+def _api(outgoing: Outgoing, config) -> Outcome:
+    return api_webhook.deliver(outgoing, timeout=float(config["WEBHOOK_TIMEOUT"]))
+
+
+# One deliverer per channel. Channels missing here (email, until its deliverer lands) are
+# never claimed: their rows stay pending, untouched.
+DELIVERERS: dict[str, Callable[[Outgoing, dict], Outcome]] = {"api": _api}
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class Worker:
+    def __init__(self, app: Flask, name: str | None = None):
+        self.app = app
+        self.name = name or worker_name()
+        self.stop = threading.Event()
+        self.config = app.config
+
+    def run(self, once: bool = False) -> int:
+        """Deliver until stopped (or, with once, until nothing is due); how many rows it
+        handled."""
+        handled = 0
+        while not self.stop.is_set():
+            count = self.run_once()
+            handled += count
+            if count == 0:
+                if once:
+                    break
+                self.stop.wait(float(self.config["DELIVERY_POLL_INTERVAL"]))
+        return handled
+
+    def run_once(self) -> int:
+        """Claim one batch and deliver it; how many rows were handled."""
+        with self.app.app_context():
+            ids = claims.claim(
+                self.name,
+                sorted(DELIVERERS),
+                int(self.config["DELIVERY_BATCH"]),
+                float(self.config["DELIVERY_LEASE"]),
+            )
+            for index, outbox_id in enumerate(ids):
+                if self.stop.is_set():
+                    claims.release(self.name, ids[index:])
+                    return index
+                self._deliver(outbox_id)
+            return len(ids)
+
+    def _deliver(self, outbox_id: int) -> None:
+        outgoing = delivery.outgoing(outbox_id)
+        if outgoing is None:
+            return
+        try:
+            outcome = DELIVERERS[outgoing.channel](outgoing, self.config)
+        except Exception as exc:  # a deliverer bug must not stop every other delivery
+            log.exception("delivering outbox row %s", outbox_id)
+            outcome = Retry(f"internal error: {type(exc).__name__}")
+        self.record(outgoing, outcome)
+
+    def record(self, outgoing: Outgoing, outcome: Outcome) -> None:
+        attempt = outgoing.attempts + 1
+        if isinstance(outcome, Delivered):
+            delivery.mark_sent(outgoing.outbox_id, self.name, outcome.note)
+        elif isinstance(outcome, Failed):
+            delivery.mark_failed(outgoing.outbox_id, self.name, outcome.reason)
+        elif attempt >= int(self.config["DELIVERY_MAX_ATTEMPTS"]):
+            delivery.mark_failed(
+                outgoing.outbox_id, self.name, f"gave up after {attempt} attempts: {outcome.reason}"
+            )
+        else:
+            wait = backoff.delay(
+                attempt,
+                float(self.config["DELIVERY_BACKOFF_BASE"]),
+                float(self.config["DELIVERY_BACKOFF_CAP"]),
+                outcome.after,
+            )
+            delivery.mark_retry(
+                outgoing.outbox_id, self.name, outcome.reason, utcnow() + timedelta(seconds=wait)
+            )
+        log.info("outbox row %s: %s", outgoing.outbox_id, outcome)
