@@ -158,6 +158,11 @@ def test_mint_copy_and_revoke_a_token(page: Page, page_log, desk, live_server, a
     log = page.get_by_test_id("audit-log")
     for action in ("mcp.enabled", "mcp.token_minted", "mcp.token_revoked"):
         expect(log).to_contain_text(action)
+    # The filter submits itself on change once app.js has bound it (on DOMContentLoaded); a
+    # select changed before that (a loaded machine) changes nothing, so wait for the binding.
+    expect(page.get_by_role("search", name="Filter the audit log")).to_have_attribute(
+        "data-enhanced", ""
+    )
     page.get_by_label("Tool or action").select_option("mcp.token_revoked")
     expect(page).to_have_url(re.compile(r"action=mcp.token_revoked"))
     expect(page.get_by_test_id("audit-log").locator("tbody tr")).to_have_count(1)
