@@ -1,10 +1,11 @@
 """The delivery loop: claim due outbox rows, hand each to its channel, record the outcome.
 
 Run by `deskwoot worker` (and one beside gunicorn by `deskwoot serve`). Each pass claims a
-batch under a lease (claims.py), delivers the rows one by one, and records each outcome in
-its own transaction (services/conversations/delivery.py): sent, failed, or retried after
-backoff.py's delay. Stopping (SIGTERM/SIGINT set `stop`) finishes the delivery under way and
-gives the rest of the batch back at once, so another worker need not wait out the lease.
+batch under a lease (services/conversations/outbox_claims.py), delivers the rows one by one,
+and records each outcome in its own transaction (services/conversations/delivery.py): sent,
+failed, or retried after backoff.py's delay. Stopping (SIGTERM/SIGINT set `stop`) finishes the
+delivery under way and gives the rest of the batch back at once, so another worker need not
+wait out the lease.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from flask import Flask
 
 from deskwoot.channels import api_webhook
 from deskwoot.channels.outcomes import Delivered, Failed, Outcome, Retry
-from deskwoot.delivery import backoff, claims
+from deskwoot.delivery import backoff
 from deskwoot.models import utcnow
 from deskwoot.services.conversations import delivery
+from deskwoot.services.conversations import outbox_claims as claims
 from deskwoot.services.conversations.delivery import Outgoing
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ from flask_login import current_user
 
 from deskwoot import policy
 from deskwoot.errors import NotFound, ServiceError
-from deskwoot.extensions import db, login_manager
-from deskwoot.models import Workspace
+from deskwoot.extensions import login_manager
+from deskwoot.services.directory import workspaces as workspace_service
 from deskwoot.services.directory.workspaces import workspaces_for
 
 PER_PAGE = 25
@@ -49,10 +49,10 @@ def workspace_blueprint(name: str, import_name: str, url_prefix: str = "") -> Bl
 
 def load_workspace(slug: str) -> None:
     """Resolve /w/<slug>/: the logged-in teammate's workspace and actor, else 404."""
-    ws = db.session.execute(db.select(Workspace).where(Workspace.slug == slug)).scalar_one_or_none()
-    if ws is None or not current_user.is_authenticated:
+    if not current_user.is_authenticated:
         abort(404)
     try:
+        ws = workspace_service.get_by_slug(slug)
         g.actor = policy.member_actor(
             current_user,
             ws,

@@ -10,12 +10,12 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from deskwoot.delivery import claims
 from deskwoot.delivery.worker import Worker
 from deskwoot.extensions import db
 from deskwoot.mcp import calls
 from deskwoot.models import Conversation, Outbox, utcnow
 from deskwoot.services.conversations import delivery, workflow
+from deskwoot.services.conversations import outbox_claims as claims
 from tests import factories as f
 from tests.delivery.desk import Desk
 from tests.delivery.receiver import Answer, Receiver
