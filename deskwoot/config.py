@@ -44,6 +44,11 @@ DEFAULTS = {
     "DELIVERY_BATCH": 10,  # rows claimed at once
     "DELIVERY_POLL_INTERVAL": 1.0,  # seconds between looks at an empty outbox
     "WEBHOOK_TIMEOUT": 10,  # seconds for one webhook POST
+    # Attachments (services/conversations/attachments.py): where the bytes live (None:
+    # instance/attachments) and how large one file and one message's files may be.
+    "ATTACHMENTS_DIR": None,
+    "ATTACHMENT_MAX_BYTES": 10 * 1024 * 1024,
+    "ATTACHMENT_MAX_TOTAL_BYTES": 25 * 1024 * 1024,
     "SQLALCHEMY_ENGINE_OPTIONS": {},
 }
 

@@ -17,6 +17,7 @@ from deskwoot.database.prebuilt import Prebuilt
 from deskwoot.errors import Forbidden, Invalid, NotFound
 from deskwoot.extensions import db
 from deskwoot.models import (
+    Attachment,
     AuditEntry,
     Contact,
     Conversation,
@@ -26,6 +27,7 @@ from deskwoot.models import (
     InboxMember,
     Label,
     Membership,
+    Message,
     User,
     Workspace,
     utcnow,
@@ -289,6 +291,19 @@ def get_conversation(actor: Actor, display_id: int) -> Conversation:
     ).scalar_one_or_none()
     if row is None:
         raise NotFound(f"Conversation {display_id} was not found.")
+    return row
+
+
+def get_attachment(actor: Actor, attachment_id: int) -> Attachment:
+    """An attachment of a message in a conversation the actor can see."""
+    row = db.session.execute(
+        select(Attachment)
+        .join(Message, Message.id == Attachment.message_id)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Attachment.id == attachment_id, conversation_filter(actor))
+    ).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"Attachment {attachment_id} was not found.")
     return row
 
 

@@ -174,7 +174,7 @@ def inbox_create(workspace: str, name: str, channel: str, webhook_url: str | Non
     if inbox.webhook_url:
         click.echo(f"Replies are POSTed to {inbox.webhook_url}, signed per Standard Webhooks.")
         click.echo("Webhook signing secret (shown once, store it now):")
-        click.echo(inbox.webhook_secret)
+        click.echo(inboxes.webhook_secret_of(inbox))
 
 
 @click.group("user", cls=AppGroup)

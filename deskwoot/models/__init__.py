@@ -5,6 +5,7 @@ from deskwoot.models.activity import AuditEntry, Event, IdempotencyKey, Outbox
 from deskwoot.models.base import Base, utcnow
 from deskwoot.models.contact import Contact, ContactNote
 from deskwoot.models.conversation import (
+    Attachment,
     Conversation,
     ConversationLabel,
     Draft,
@@ -21,6 +22,7 @@ from deskwoot.models.workspace import (
 )
 
 __all__ = [
+    "Attachment",
     "AuditEntry",
     "Base",
     "Contact",

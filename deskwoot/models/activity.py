@@ -89,9 +89,14 @@ class Outbox(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
-    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
-    channel: Mapped[str] = mapped_column(String(16))
+    # Both None for the product's own mail (channel "mail": invitations, password resets),
+    # whose recipient, subject and text are in `payload`.
+    workspace_id: Mapped[int | None] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE")
+    )
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))  # the inbox's channel, or "mail"
+    payload: Mapped[dict | None] = mapped_column(JSONType)
     status: Mapped[str] = mapped_column(String(10), default="pending")  # pending/sent/failed
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)

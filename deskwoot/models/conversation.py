@@ -118,12 +118,42 @@ class Message(Base):
     body: Mapped[str] = mapped_column(Text)
     source_id: Mapped[str | None] = mapped_column(String(255))
     delivery_status: Mapped[str | None] = mapped_column(String(12))
+    # Email only: the whole text the customer sent (quoted history and signature included;
+    # `body` is what they wrote this time), and the mail's identity and addressing
+    # (ARCHITECTURE §13): {"message_id", "in_reply_to", "references", "from", "to", "cc",
+    # "subject", "from_html", "noise"}. An outgoing email reply reads the customer's last
+    # `mail` to thread under it.
+    full_body: Mapped[str | None] = mapped_column(Text)
+    mail: Mapped[dict | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     sender_user = relationship("User", foreign_keys=[sender_user_id])
     sender_contact = relationship("Contact", foreign_keys=[sender_contact_id])
     approved_by = relationship("User", foreign_keys=[approved_by_id])
     token = relationship("McpToken")
+
+
+class Attachment(Base):
+    """A file that came with a message (an email's attachments, a teammate's reply upload).
+
+    The bytes live outside the web root, content-addressed under the instance folder
+    (services/conversations/attachments.py); the row is what teammates and agents see. An
+    attachment refused by a limit keeps its row with `skipped` saying why and no bytes.
+    """
+
+    __tablename__ = "attachments"
+    __table_args__ = (Index("ix_attachments_message", "message_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    sha256: Mapped[str | None] = mapped_column(String(64))  # None when skipped
+    content_id: Mapped[str | None] = mapped_column(String(255))
+    skipped: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Draft(Base):

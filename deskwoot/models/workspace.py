@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     ForeignKey,
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -111,6 +113,22 @@ class Inbox(Base):
     # other server-side key in the database; encrypting it at rest is a later step.
     webhook_url: Mapped[str | None] = mapped_column(String(2000))
     webhook_secret: Mapped[str | None] = mapped_column(String(200))
+    # Email inboxes (ARCHITECTURE §13): the address customers write to, and the SMTP and
+    # IMAP URLs with their credentials. The secrets (webhook_secret, smtp_url, imap_url) are
+    # sealed at rest with a key derived from SECRET_KEY (services/access/sealed.py); read
+    # them through services/directory/inboxes.py, never from these columns.
+    email_address: Mapped[str | None] = mapped_column(String(254))
+    smtp_url: Mapped[str | None] = mapped_column(Text)
+    imap_url: Mapped[str | None] = mapped_column(Text)
+    # IMAP polling state: the mailbox generation and the last UID taken, so nothing is read
+    # twice or skipped; a lease so two workers never poll one mailbox at once; and how the
+    # last poll went, for Settings.
+    imap_uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    imap_last_uid: Mapped[int | None] = mapped_column(BigInteger)
+    imap_claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    imap_claimed_by: Mapped[str | None] = mapped_column(String(64))
+    imap_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    imap_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     workspace: Mapped[Workspace] = relationship(back_populates="inboxes")

@@ -30,7 +30,9 @@ def test_a_reply_is_posted_signed_per_standard_webhooks(app):
         message = desk.reply("Your refund is on its way.")
         assert Worker(app).run(once=True) == 1
     [request] = receiver.requests
-    secret = db.session.get(Inbox, desk.inbox.id).webhook_secret
+    stored = db.session.get(Inbox, desk.inbox.id)
+    assert stored.webhook_secret.startswith("sealed:v1:")  # never in the clear at rest
+    secret = inboxes.webhook_secret_of(stored)
     assert secret.startswith("whsec_")
     verified = Webhook(secret).verify(request.body, request.headers)
     assert verified == json.loads(request.body)

@@ -20,6 +20,7 @@ from deskwoot.models import Contact, Conversation, Inbox, Message, Outbox, utcno
 from deskwoot.policy import Actor
 from deskwoot.services.activity import actor_names as naming
 from deskwoot.services.activity import event_recorder as events
+from deskwoot.services.directory import inboxes
 
 WORKER_NAME = "Delivery worker"
 
@@ -76,7 +77,7 @@ def outgoing(outbox_id: int) -> Outgoing | None:
         contact_email=contact.email,
         inbox_id=inbox.id,
         webhook_url=inbox.webhook_url,
-        webhook_secret=inbox.webhook_secret,
+        webhook_secret=inboxes.webhook_secret_of(inbox),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from sqlalchemy import delete, func, select
@@ -15,6 +16,7 @@ from deskwoot.extensions import db
 from deskwoot.models import Inbox, InboxMember
 from deskwoot.models.workspace import CHANNELS
 from deskwoot.policy import Actor
+from deskwoot.services.access import sealed
 from deskwoot.services.access.random_secrets import digest, matches, new_secret
 from deskwoot.services.activity import audit_recorder as audit
 
@@ -33,7 +35,7 @@ def create_inbox(
     """Create an inbox; returns it with its inbound secret, which is never shown again.
 
     An API inbox given a `webhook_url` gets a Standard Webhooks signing secret too
-    (`inbox.webhook_secret`, for the caller to show once): replies are POSTed there
+    (`webhook_secret_of(inbox)`, for the caller to show once): replies are POSTed there
     (channels/api_webhook.py)."""
     policy.require_admin(actor)
     name = (name or "").strip()
@@ -61,7 +63,7 @@ def create_inbox(
             secret_hash=digest(secret),
             secret_last4=secret[-4:],
             webhook_url=webhook_url,
-            webhook_secret=new_webhook_secret() if webhook_url else None,
+            webhook_secret=sealed.seal(new_webhook_secret()) if webhook_url else None,
         )
         session.add(inbox)
         session.flush()
@@ -85,6 +87,38 @@ def check_webhook_url(url: str | None, channel: str) -> str | None:
             "The webhook URL must be an http:// or https:// address.", field="webhook_url"
         )
     return url
+
+
+def webhook_secret_of(inbox: Inbox) -> str | None:
+    """The inbox's webhook signing secret in the clear (stored sealed: access/sealed.py)."""
+    return sealed.unseal(inbox.webhook_secret)
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    """An email inbox's delivery settings in the clear, for the worker and the test buttons.
+    Never rendered: Settings shows `masked_url` of each URL."""
+
+    address: str | None
+    smtp_url: str | None
+    imap_url: str | None
+
+
+def email_settings(inbox: Inbox) -> EmailSettings:
+    return EmailSettings(
+        inbox.email_address, sealed.unseal(inbox.smtp_url), sealed.unseal(inbox.imap_url)
+    )
+
+
+def masked_url(url: str | None) -> str | None:
+    """A URL as Settings may show it: the password replaced by '••••'."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":••••@", 1)
+    return parts._replace(netloc=netloc).geturl()
 
 
 def new_webhook_secret() -> str:
