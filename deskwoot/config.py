@@ -44,6 +44,16 @@ DEFAULTS = {
     "DELIVERY_BATCH": 10,  # rows claimed at once
     "DELIVERY_POLL_INTERVAL": 1.0,  # seconds between looks at an empty outbox
     "WEBHOOK_TIMEOUT": 10,  # seconds for one webhook POST
+    # Mail servers (channels/email/servers.py): a CA file to trust besides the system's, for
+    # a private CA; the seconds one SMTP or IMAP conversation may take; how often the worker
+    # polls each email inbox's IMAP mailbox.
+    "MAIL_TLS_CAFILE": None,
+    "MAIL_TIMEOUT": 30,
+    "IMAP_POLL_INTERVAL": 60,
+    # The product's own mail (invitations, password resets): one SMTP URL and From address,
+    # sent by the delivery worker. Unset: the product sends no mail (links are shown instead).
+    "SMTP_URL": None,
+    "MAIL_FROM": None,
     # Attachments (services/conversations/attachments.py): where the bytes live (None:
     # instance/attachments) and how large one file and one message's files may be.
     "ATTACHMENTS_DIR": None,
