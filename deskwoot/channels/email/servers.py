@@ -18,6 +18,7 @@ self-signed servers). Nothing here retries or touches the database: callers map 
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import ipaddress
 import smtplib
@@ -157,9 +158,7 @@ def imap_connection(server: ServerUrl, timeout: float) -> imaplib.IMAP4:
                 )
         imap.login(server.user or "", server.password or "")
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):  # the socket may be gone (a failed TLS handshake)
             imap.shutdown()
-        except OSError:  # the socket may already be gone (a failed TLS handshake)
-            pass
         raise
     return imap
