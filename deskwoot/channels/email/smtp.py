@@ -1,0 +1,115 @@
+"""Send one email over SMTP and say how it went, as the worker's Outcome.
+
+The delivery worker's email deliverer and the Settings "send a test" button both call
+`send_message`, so a teammate reads the same sentence in both places. What retries and what
+fails at once (ARCHITECTURE §12):
+
+- Retry: SMTP 4xx (the server's "try again later", greylisting, a full mailbox queue), the
+  connection refused, reset or timed out, a TLS handshake cut off — the server may be back soon.
+- Failed: SMTP 5xx (a refused recipient or sender, a message refused as spam, a wrong password:
+  535), a certificate that does not verify, a password that would go in the clear, a URL that
+  names no server — sending again without someone changing something would fail the same way.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+from email.message import EmailMessage
+
+from deskwoot.channels.email.servers import (
+    SMTP_SCHEMES,
+    BadServerUrl,
+    InsecureLogin,
+    parse_url,
+    smtp_connection,
+)
+from deskwoot.channels.outcomes import Delivered, Failed, Outcome, Retry
+
+REPLY_CHARS = 300  # of the server's own text kept in a reason
+
+
+def _said(code: int, text: bytes | str) -> str:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return f"{code} {' '.join(text.split())}"[:REPLY_CHARS]
+
+
+def _by_code(code: int, what: str) -> Outcome:
+    if 400 <= code < 500:
+        return Retry(f"{what} (the server asked to try again later)")
+    return Failed(what)
+
+
+def _timed_out(exc: BaseException) -> bool:
+    # smtplib turns a socket timeout while reading a reply into SMTPServerDisconnected.
+    return isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError)
+
+
+def send_message(server_url: str | None, message: EmailMessage, timeout: float) -> Outcome:
+    """Send `message` (its From/To headers give the envelope) through the SMTP server at
+    `server_url`. Never raises for anything the network or the server does."""
+    try:
+        server = parse_url(server_url, SMTP_SCHEMES)
+    except BadServerUrl as exc:
+        return Failed(f"The inbox's SMTP settings are not usable: {exc}")
+    where = f"{server.host}:{server.port}"
+    try:
+        smtp = smtp_connection(server, timeout)
+    except smtplib.SMTPAuthenticationError as exc:
+        return Failed(
+            f"The mail server at {where} refused the login: {_said(exc.smtp_code, exc.smtp_error)}"
+        )
+    except InsecureLogin as exc:
+        return Failed(str(exc))
+    except ssl.SSLCertVerificationError as exc:
+        return Failed(
+            f"The mail server at {where} has a certificate that does not verify: "
+            f"{exc.verify_message}"
+        )
+    except smtplib.SMTPResponseException as exc:
+        return _by_code(
+            exc.smtp_code, f"The mail server at {where} said {_said(exc.smtp_code, exc.smtp_error)}"
+        )
+    except ConnectionRefusedError:
+        return Retry(f"The mail server at {where} refused the connection")
+    except socket.gaierror as exc:
+        return Retry(f"The mail server's name {server.host} could not be resolved: {exc.strerror}")
+    except (OSError, smtplib.SMTPException) as exc:
+        if _timed_out(exc):
+            return Retry(f"The mail server at {where} did not answer within {timeout:g} s")
+        return Retry(f"Could not talk to the mail server at {where}: {exc!s}"[:REPLY_CHARS])
+    try:
+        refused = smtp.send_message(message)
+    except smtplib.SMTPRecipientsRefused as exc:
+        code, text = next(iter(exc.recipients.values()))
+        return _by_code(code, f"The mail server refused the recipient: {_said(code, text)}")
+    except smtplib.SMTPSenderRefused as exc:
+        return _by_code(
+            exc.smtp_code,
+            f"The mail server refused the sender {exc.sender}: "
+            f"{_said(exc.smtp_code, exc.smtp_error)}",
+        )
+    except smtplib.SMTPDataError as exc:
+        return _by_code(
+            exc.smtp_code,
+            f"The mail server refused the message: {_said(exc.smtp_code, exc.smtp_error)}",
+        )
+    except smtplib.SMTPResponseException as exc:
+        return _by_code(
+            exc.smtp_code, f"The mail server said {_said(exc.smtp_code, exc.smtp_error)}"
+        )
+    except (OSError, smtplib.SMTPException) as exc:
+        if _timed_out(exc):
+            return Retry(f"The mail server at {where} stopped answering while sending")
+        return Retry(f"The connection to {where} broke while sending: {exc!s}"[:REPLY_CHARS])
+    finally:
+        try:
+            smtp.quit()
+        except (OSError, smtplib.SMTPException):
+            smtp.close()
+    if refused:  # some recipients refused: we send to one, so this only happens with Cc
+        code, text = next(iter(refused.values()))
+        return Failed(f"The mail server refused a recipient: {_said(code, text)}")
+    return Delivered()
