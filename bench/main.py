@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import generate, report
+from bench import delivery, generate, report
 from bench.dataset import SIZES
 from bench.loadgen import Load, measure, wrk_binary
 from bench.scenarios import (
@@ -36,7 +36,14 @@ from bench.scenarios import (
     poll_cursor,
     sample_check,
 )
-from bench.servers import Server, start_ceiling, start_deskwoot, start_peer
+from bench.servers import (
+    Server,
+    start_ceiling,
+    start_deskwoot,
+    start_peer,
+    start_worker,
+    stop_process,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,7 +72,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the ceiling again at the end and the peer with 64 connections "
         "(default: not with --quick)",
     )
-    parser.add_argument("--only", help="comma-separated scenario names (plus ceiling, peer)")
+    parser.add_argument(
+        "--only", help="comma-separated scenario names (plus ceiling, peer, delivery)"
+    )
+    parser.add_argument(
+        "--delivery-count",
+        type=int,
+        help="replies per channel in the delivery measurement (default 2000; 200 quick/tiny)",
+    )
     parser.add_argument("--data-dir", type=Path, default=ROOT / "bench" / "data")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args(argv)
@@ -76,6 +90,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.scaling = args.size == "full" and not args.quick
     if args.recheck is None:
         args.recheck = not args.quick and args.size != "tiny"
+    if args.delivery_count is None:
+        args.delivery_count = 200 if args.quick or args.size == "tiny" else 2000
     return args
 
 
@@ -122,7 +138,12 @@ def run_scenario(
         row.update(status="error", note=str(failure))
     if row["status"] == "ok":
         offset = server.log_size()
-        row.update(measure(scenario.script, url, target.env(), load, cpu=server.cpu_seconds))
+        worker = start_worker(server) if scenario.with_worker else None
+        try:
+            row.update(measure(scenario.script, url, target.env(), load, cpu=server.cpu_seconds))
+        finally:
+            if worker is not None:
+                stop_process(worker)
         row["db_locked"] = server.log_count("database is locked", offset)
         row["tracebacks"] = server.log_count("Traceback", offset)
         row["loadavg_1m"] = round(os.getloadavg()[0], 2)
@@ -293,6 +314,10 @@ def main(argv: list[str] | None = None) -> dict:
     finally:
         for desk in desks:
             desk.server.stop()
+    delivered = None
+    if only is None or "delivery" in only:
+        print("delivery worker throughput (bench/delivery.py)", flush=True)
+        delivered = delivery.run(args.delivery_count, args.data_dir / "delivery")
     rows = by_label[args.size]
     small_rows = by_label.get("small", []) if args.size != "small" else []
 
@@ -349,6 +374,7 @@ def main(argv: list[str] | None = None) -> dict:
         "scenarios_small": small_rows,
         "scaling": scale,
         "rss_mb": rss,
+        "delivery": delivered,
         "targets": report.evaluate(rows, scale, rss.get("deskwoot", [])),
     }
     md, js = report.write(result, args.out)

@@ -232,7 +232,47 @@ def markdown(result: dict) -> str:
         verdict = {True: "PASS", False: "FAIL", None: "n/a"}[t["pass"]]
         extra = f" (CPU-based: {t['cpu_based']})" if t.get("cpu_based") else ""
         lines.append(f"- **{verdict}** {t['target']}: {_cell(t['measured'])}{extra}")
+    lines += _delivery_lines(result.get("delivery"), result["scenarios"])
     return "\n".join(lines) + "\n"
+
+
+def _delivery_lines(delivery: dict | None, scenarios: list[dict]) -> list[str]:
+    """The delivery worker's throughput (bench/delivery.py) and the reply latency with and
+    without a worker running beside the server."""
+    if not delivery:
+        return []
+    lines = [
+        "",
+        f"## Delivery ({delivery['count']} replies per channel, one worker, SQLite)",
+        "",
+        "| channel | msg/s | worker CPU ms/msg | receiver CPU ms/msg | reply (request side) "
+        "mean / p99 ms | sent | failed | pending | receiver duplicates |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in delivery["channels"]:
+        lines.append(
+            f"| {row['channel']} | {_cell(row['msgs_per_s'], '{:,.0f}')} | "
+            f"{row['worker_cpu_ms_per_msg']} | {row['receiver_cpu_ms_per_msg']} | "
+            f"{row['reply_ms_mean']} / {row['reply_ms_p99']} | {row['sent']} | "
+            f"{row['failed']} | {row['pending']} | {_cell(row['receiver']['duplicates'])} |"
+        )
+    lines += [
+        "",
+        f"An email delivery costs the worker {_cell(delivery['email_vs_api_worker_cpu'])}× "
+        f"a webhook delivery; the request side of an email reply is "
+        f"{_cell(delivery['email_vs_api_reply_ms'])}× an API-inbox reply's (both only write "
+        "the outbox row: delivery happens later, in the worker).",
+    ]
+    replies = {r["name"]: r for r in scenarios if r.get("status") == "ok"}
+    alone = replies.get("reply_to_conversation")
+    beside = replies.get("reply_to_conversation, worker running")
+    if alone and beside:
+        lines.append(
+            f"reply_to_conversation p99: {alone['p99_ms']} ms alone, {beside['p99_ms']} ms "
+            f"with a worker delivering beside the server ({alone['rps']:,.0f} vs "
+            f"{beside['rps']:,.0f} req/s)."
+        )
+    return lines
 
 
 def _counts(dataset: dict | None) -> str:

@@ -30,6 +30,7 @@ class Scenario:
     kind: str  # read | search | write | html | reference
     path: str = "/api/mcp"
     tool: str | None = None  # tools/call name; None for tools/list, pages and references
+    with_worker: bool = False  # a `deskwoot worker` delivers beside the server meanwhile
 
     @property
     def is_mcp(self) -> bool:
@@ -49,6 +50,15 @@ DESKWOOT = (
     # Last: it writes, and nothing read afterwards should see its rows.
     Scenario(
         "reply_to_conversation", "reply_to_conversation.lua", "write", tool="reply_to_conversation"
+    ),
+    # The same while a delivery worker drains the outbox the replies fill: a reply's latency
+    # must not include delivery, and the worker's writes must not stall the replies.
+    Scenario(
+        "reply_to_conversation, worker running",
+        "reply_to_conversation.lua",
+        "write",
+        tool="reply_to_conversation",
+        with_worker=True,
     ),
 )
 CEILING = Scenario("ceiling (bare Flask JSON-RPC)", "ceiling.lua", "reference", path="/rpc")

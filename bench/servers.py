@@ -34,6 +34,7 @@ class Server:
     log: Path
     endpoint: str  # the URL the load goes to
     started: float = field(default_factory=time.monotonic)
+    env: dict = field(default_factory=dict)  # what it was started with (a worker shares it)
 
     def log_size(self) -> int:
         return self.log.stat().st_size if self.log.exists() else 0
@@ -85,13 +86,7 @@ class Server:
         return out
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
 def _start(
@@ -119,7 +114,7 @@ def _start(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    server = Server(name, process, base_url, log, endpoint)
+    server = Server(name, process, base_url, log, endpoint, env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -178,6 +173,33 @@ def start_deskwoot(
         base + "/api/mcp",
         "/login",
     )
+
+
+def start_worker(desk: Server) -> subprocess.Popen:
+    """A `deskwoot worker` on the same database and settings as a running Deskwoot, its output
+    appended to that server's log."""
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DESKWOOT_", "DATABASE_URL"))
+    }
+    with desk.log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-c", "from deskwoot.cli import main; main()", "worker"],
+            cwd=ROOT,
+            env={**environment, **desk.env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def start_ceiling(workers: int, logdir: Path) -> Server:

@@ -48,6 +48,8 @@ def test_quick_benchmark_reports_every_scenario(tmp_path, artifacts):
             "1",
             "--workers",
             "2",
+            "--delivery-count",
+            "50",
             "--no-scaling",
             "--data-dir",
             str(tmp_path / "data"),
@@ -74,3 +76,8 @@ def test_quick_benchmark_reports_every_scenario(tmp_path, artifacts):
             assert row["non2xx"] == 0, f"{name}: {row['non2xx']} non-2xx answers"
     for name in (CEILING.name, PEER.name, "tools/list", "get_conversation"):
         assert rows[name]["status"] == "ok", name
+    # Delivery: every reply sent once, on both channels, to receivers that count copies.
+    for row in result["delivery"]["channels"]:
+        assert (row["sent"], row["failed"], row["pending"]) == (row["messages"], 0, 0), row
+        assert row["receiver"]["unique"] == row["messages"], row
+        assert row["receiver"]["duplicates"] == 0, row
