@@ -64,6 +64,12 @@ class MailDesk:
             }
         return conversation
 
+    def start(self, contact: dict, subject: str, body: str) -> tuple[Conversation, Message]:
+        """An outbound conversation: the team writes first."""
+        return workflow.start_conversation(
+            self.actor, self.inbox.id, body, contact=contact, subject=subject
+        )
+
     def reply(self, conversation: Conversation, body: str = "Your order is on its way.") -> Message:
         return workflow.reply(self.actor, conversation.display_id, body)
 

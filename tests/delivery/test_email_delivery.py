@@ -15,7 +15,7 @@ from deskwoot.extensions import db
 from deskwoot.mcp import calls
 from deskwoot.models import Message, Outbox
 from deskwoot.services.access import tokens
-from deskwoot.services.conversations import attachments, workflow
+from deskwoot.services.conversations import attachments
 from tests import factories as f
 from tests.delivery.mail_desk import ADDRESS, MailDesk, sink_url, text_of
 
@@ -84,12 +84,10 @@ def test_the_reply_threads_under_the_customers_latest_mail(app, smtp_sink):
 
 def test_an_outbound_conversation_starts_a_new_thread_and_its_follow_up_joins_it(app, smtp_sink):
     desk = MailDesk(sink_url(smtp_sink))
-    conversation, first = workflow.start_conversation(
-        desk.actor,
-        desk.inbox.id,
+    conversation, first = desk.start(
+        {"email": "jane@example.com", "name": "Jane Doe"},
+        "Your May invoice",
         "Your invoice for May is attached.",
-        contact={"email": "jane@example.com", "name": "Jane Doe"},
-        subject="Your May invoice",
     )
     follow_up = desk.reply(conversation, "And here is the receipt.")
     assert Worker(app).run(once=True) == 2

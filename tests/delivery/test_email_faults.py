@@ -15,7 +15,6 @@ from deskwoot.delivery.worker import Worker
 from deskwoot.extensions import db
 from deskwoot.mcp import calls
 from deskwoot.models import Outbox, utcnow
-from deskwoot.services.conversations import workflow
 from tests import factories as f
 from tests.delivery.mail_desk import MailDesk, sink_url
 
@@ -141,13 +140,7 @@ def test_a_credential_the_secret_key_cannot_open_fails_with_a_reason(app):
 
 def test_a_contact_without_an_email_address_fails_with_a_reason(app, smtp_sink):
     desk = MailDesk(sink_url(smtp_sink))
-    _, message = workflow.start_conversation(
-        desk.actor,
-        desk.inbox.id,
-        "Hello from Acme",
-        contact={"identifier": "crm-42", "name": "No Mail"},
-        subject="Hello",
-    )
+    _, message = desk.start({"identifier": "crm-42", "name": "No Mail"}, "Hello", "Hi from Acme")
     Worker(app).run(once=True)
     row = desk.outbox(message.id)
     assert (row.status, row.last_error) == ("failed", email_outgoing.NO_CONTACT_EMAIL)
