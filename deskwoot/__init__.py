@@ -26,6 +26,7 @@ def create_app(config: dict | None = None) -> Flask:
     from deskwoot.database import engine
     from deskwoot.extensions import csrf, db
     from deskwoot.mcp import transport
+    from deskwoot.services.operations import mail
     from deskwoot.web import (
         auth,
         components,
@@ -48,6 +49,7 @@ def create_app(config: dict | None = None) -> Flask:
     security.init_app(app)
     web.init_sessions(app)
     app.before_request(web.assign_request_id)
+    mail.install(app)  # the product's own mail through the outbox, when SMTP_URL is set
 
     for blueprint in (
         auth.bp,

@@ -20,13 +20,15 @@ from datetime import timedelta
 
 from flask import Flask
 
-from deskwoot.channels import api_webhook
+from deskwoot.channels import api_webhook, product_mail
+from deskwoot.channels.email import outgoing as email_outgoing
 from deskwoot.channels.outcomes import Delivered, Failed, Outcome, Retry
 from deskwoot.delivery import backoff
+from deskwoot.extensions import db
 from deskwoot.models import utcnow
 from deskwoot.services.conversations import delivery
 from deskwoot.services.conversations import outbox_claims as claims
-from deskwoot.services.conversations.delivery import Outgoing
+from deskwoot.services.conversations.delivery import Claimed, Outgoing
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +37,14 @@ def _api(outgoing: Outgoing, config) -> Outcome:
     return api_webhook.deliver(outgoing, timeout=float(config["WEBHOOK_TIMEOUT"]))
 
 
-# One deliverer per channel. Channels missing here (email, until its deliverer lands) are
-# never claimed: their rows stay pending, untouched.
-DELIVERERS: dict[str, Callable[[Outgoing, dict], Outcome]] = {"api": _api}
+# One deliverer per channel ("mail": the product's own mail, services/operations/mail.py).
+# Channels missing here are never claimed: their rows stay pending, untouched. That is the
+# "web" channel's case: there is no chat widget to deliver to yet.
+DELIVERERS: dict[str, Callable[[Claimed, dict], Outcome]] = {
+    "api": _api,
+    "email": email_outgoing.deliver,
+    "mail": product_mail.deliver,
+}
 
 
 def worker_name() -> str:
@@ -81,7 +88,12 @@ class Worker:
             return len(ids)
 
     def _deliver(self, outbox_id: int) -> None:
-        outgoing = delivery.outgoing(outbox_id)
+        try:
+            outgoing = delivery.outgoing(outbox_id)
+        except Exception:  # a row that cannot even be loaded must not stop the others
+            log.exception("loading outbox row %s", outbox_id)
+            self._set_aside(outbox_id)
+            return
         if outgoing is None:
             return
         try:
@@ -91,7 +103,21 @@ class Worker:
             outcome = Retry(f"internal error: {type(exc).__name__}")
         self.record(outgoing, outcome)
 
-    def record(self, outgoing: Outgoing, outcome: Outcome) -> None:
+    def _set_aside(self, outbox_id: int) -> None:
+        """Put a row that broke the loader off for a lease's length (counted as an attempt),
+        so the worker goes on with the rest and does not spin on it."""
+        db.session.rollback()  # whatever the loader left half done
+        try:
+            delivery.mark_retry(
+                outbox_id,
+                self.name,
+                "internal error while loading the message (see the worker's log)",
+                utcnow() + timedelta(seconds=float(self.config["DELIVERY_LEASE"])),
+            )
+        except Exception:
+            log.exception("setting outbox row %s aside", outbox_id)
+
+    def record(self, outgoing: Claimed, outcome: Outcome) -> None:
         attempt = outgoing.attempts + 1
         if isinstance(outcome, Delivered):
             delivery.mark_sent(outgoing.outbox_id, self.name, outcome.note)

@@ -124,7 +124,7 @@ def test_channels_without_a_deliverer_are_left_alone(app):
     desk = Desk(None)
     message = desk.reply()
     db.session.execute(
-        Outbox.__table__.update().where(Outbox.message_id == message.id).values(channel="email")
+        Outbox.__table__.update().where(Outbox.message_id == message.id).values(channel="web")
     )
     db.session.commit()
     assert Worker(app).run(once=True) == 0

@@ -7,8 +7,9 @@ fails at once (ARCHITECTURE §12):
 - Retry: SMTP 4xx (the server's "try again later", greylisting, a full mailbox queue), the
   connection refused, reset or timed out, a TLS handshake cut off — the server may be back soon.
 - Failed: SMTP 5xx (a refused recipient or sender, a message refused as spam, a wrong password:
-  535), a certificate that does not verify, a password that would go in the clear, a URL that
-  names no server — sending again without someone changing something would fail the same way.
+  535), a login the server offers no AUTH for, a certificate that does not verify, a password
+  that would go in the clear, a URL that names no server — sending again without someone
+  changing something would fail the same way.
 """
 
 from __future__ import annotations
@@ -72,6 +73,9 @@ def send_message(server_url: str | None, message: EmailMessage, timeout: float) 
         return _by_code(
             exc.smtp_code, f"The mail server at {where} said {_said(exc.smtp_code, exc.smtp_error)}"
         )
+    except smtplib.SMTPNotSupportedError as exc:
+        # The URL has a login but the server offers no AUTH: asking again will not change that.
+        return Failed(f"The mail server at {where} cannot log in {server.user}: {exc}")
     except ConnectionRefusedError:
         return Retry(f"The mail server at {where} refused the connection")
     except socket.gaierror as exc:
@@ -79,6 +83,10 @@ def send_message(server_url: str | None, message: EmailMessage, timeout: float) 
     except (OSError, smtplib.SMTPException) as exc:
         if _timed_out(exc):
             return Retry(f"The mail server at {where} did not answer within {timeout:g} s")
+        if type(exc) is smtplib.SMTPException:
+            # smtplib's own verdict, not a network fault ("No suitable authentication method
+            # found": the server's AUTH mechanisms are none it speaks).
+            return Failed(f"The mail server at {where} cannot log in {server.user}: {exc}")
         return Retry(f"Could not talk to the mail server at {where}: {exc!s}"[:REPLY_CHARS])
     try:
         refused = smtp.send_message(message)

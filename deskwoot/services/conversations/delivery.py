@@ -1,28 +1,90 @@
 """Delivering outgoing messages: what the worker hands a channel, and recording the outcome.
 
 The delivery worker (deskwoot/delivery/) claims outbox rows and calls a channel; these are
-the service steps on either side of that call. Each outcome is written in one transaction
-with its event (`message.delivered` / `message.failed`), so a poller sees a message's fate
-exactly when it is recorded. Only the worker that holds the row's claim may record it: one
-whose lease ran out (it stalled, another worker took over) changes nothing.
+the service steps on either side of that call (ARCHITECTURE §12). `outgoing` loads a claimed
+row as plain data — an `Outgoing` (a message for its inbox's channel; an email message also
+carries its `EmailDetails`: the inbox's address and unsealed SMTP URL, the thread to reply
+under, the attachments' bytes) or a `ProductMail` (the product's own mail, channel "mail",
+which has no message) — in a fixed number of queries, so channels never touch the database.
+
+Each outcome is written in one transaction with its event (`message.delivered` /
+`message.failed`), so a poller sees a message's fate exactly when it is recorded; product
+mail has no conversation, so no event: its failure is logged. Only the worker that holds the
+row's claim may record it: one whose lease ran out (it stalled, another worker took over)
+changes nothing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 
 from deskwoot.database.transactions import write_transaction
 from deskwoot.extensions import db
-from deskwoot.models import Contact, Conversation, Inbox, Message, Outbox, utcnow
+from deskwoot.models import (
+    Attachment,
+    Contact,
+    Conversation,
+    Inbox,
+    McpToken,
+    Message,
+    Outbox,
+    User,
+    utcnow,
+)
 from deskwoot.policy import Actor
+from deskwoot.services.access.sealed import SealBroken
 from deskwoot.services.activity import actor_names as naming
 from deskwoot.services.activity import event_recorder as events
+from deskwoot.services.conversations import attachments as attachment_store
 from deskwoot.services.directory import inboxes
+from deskwoot.services.operations.mail import PRODUCT_MAIL
+
+log = logging.getLogger(__name__)
 
 WORKER_NAME = "Delivery worker"
+
+
+@dataclass(frozen=True)
+class CustomerMail:
+    """The identity of the customer's last email in the conversation (Message.mail), which an
+    email reply threads under."""
+
+    message_id: str
+    references: tuple[str, ...] = ()
+    in_reply_to: str | None = None
+
+
+@dataclass(frozen=True)
+class MailAttachment:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class EmailDetails:
+    """What an email inbox's message needs besides the message itself."""
+
+    inbox_uid: str
+    inbox_name: str
+    inbox_address: str | None
+    smtp_url: str | None
+    subject: str | None  # the conversation's
+    sender_display: str  # "Ada Lovelace from Acme Support"; a bot by its own name
+    # The thread: the customer's last email; else our own previous outgoing message (an
+    # outbound conversation); neither and no earlier message at all: a new thread.
+    customer_mail: CustomerMail | None
+    previous_outgoing_id: int | None
+    starts_thread: bool
+    attachments: tuple[MailAttachment, ...] = ()
+    # Why it cannot be sent at all, found while loading (a credential this SECRET_KEY cannot
+    # open, a reply's file missing from the attachment store): the row fails with it.
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,22 +107,48 @@ class Outgoing:
     inbox_id: int
     webhook_url: str | None
     webhook_secret: str | None
+    email: EmailDetails | None = field(default=None)  # email inboxes only
 
 
-def outgoing(outbox_id: int) -> Outgoing | None:
+@dataclass(frozen=True)
+class ProductMail:
+    """A claimed row of the product's own mail (an invitation, a password reset): no
+    workspace, no message; the recipient, subject and text come from the row's payload."""
+
+    outbox_id: int
+    delivery_id: str
+    attempts: int
+    channel: str
+    to: str
+    subject: str
+    body: str
+    created_at: datetime
+
+
+Claimed = Outgoing | ProductMail
+
+_SenderUser = aliased(User)
+
+
+def outgoing(outbox_id: int) -> Claimed | None:
     """The claimed row `outbox_id` ready for its channel; None when it is gone (its message or
     workspace was deleted since)."""
     row = db.session.execute(
-        select(Outbox, Message, Conversation, Contact, Inbox)
-        .join(Message, Message.id == Outbox.message_id)
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .join(Contact, Contact.id == Conversation.contact_id)
-        .join(Inbox, Inbox.id == Conversation.inbox_id)
+        select(Outbox, Message, Conversation, Contact, Inbox, _SenderUser.name, McpToken.name)
+        .outerjoin(Message, Message.id == Outbox.message_id)
+        .outerjoin(Conversation, Conversation.id == Message.conversation_id)
+        .outerjoin(Contact, Contact.id == Conversation.contact_id)
+        .outerjoin(Inbox, Inbox.id == Conversation.inbox_id)
+        .outerjoin(_SenderUser, _SenderUser.id == Message.sender_user_id)
+        .outerjoin(McpToken, McpToken.id == Message.token_id)
         .where(Outbox.id == outbox_id)
     ).first()
     if row is None:
         return None
-    outbox, message, conversation, contact, inbox = row
+    outbox, message, conversation, contact, inbox, user_name, token_name = row
+    if message is None:
+        return _product_mail(outbox) if outbox.channel == PRODUCT_MAIL else None
+    sender = naming.name_actor(message.sender_type, user_name, token_name)
     return Outgoing(
         outbox_id=outbox.id,
         delivery_id=outbox.delivery_id or f"msg_{message.id}",
@@ -70,7 +158,7 @@ def outgoing(outbox_id: int) -> Outgoing | None:
         body=message.body,
         created_at=message.created_at,
         sender_type=message.sender_type,
-        sender_name=naming.of_message(message).name,
+        sender_name=sender.name,
         display_id=conversation.display_id,
         contact_id=contact.id,
         contact_name=contact.name,
@@ -78,7 +166,123 @@ def outgoing(outbox_id: int) -> Outgoing | None:
         inbox_id=inbox.id,
         webhook_url=inbox.webhook_url,
         webhook_secret=inboxes.webhook_secret_of(inbox),
+        email=_email_details(message, conversation, inbox, sender)
+        if outbox.channel == "email"
+        else None,
     )
+
+
+def _product_mail(outbox: Outbox) -> ProductMail:
+    payload = outbox.payload if isinstance(outbox.payload, dict) else {}
+
+    def text(key: str) -> str:
+        value = payload.get(key)
+        return value if isinstance(value, str) else ""
+
+    return ProductMail(
+        outbox_id=outbox.id,
+        delivery_id=outbox.delivery_id or f"mail_{outbox.id}",
+        attempts=outbox.attempts,
+        channel=outbox.channel,
+        to=text("to"),
+        subject=text("subject"),
+        body=text("body"),
+        created_at=outbox.created_at,
+    )
+
+
+def sender_display(sender: naming.ActorName, sender_type: str, inbox_name: str) -> str:
+    """The From display name: "Ada Lovelace from Acme Support"; a bot is named as the bot;
+    anything else (a system actor) as the inbox."""
+    if sender.is_bot:
+        return sender.name
+    if sender_type == "user":
+        return f"{sender.name} from {inbox_name}"
+    return inbox_name
+
+
+def _email_details(
+    message: Message, conversation: Conversation, inbox: Inbox, sender: naming.ActorName
+) -> EmailDetails:
+    problem = None
+    try:
+        smtp_url = inboxes.email_settings(inbox).smtp_url
+    except SealBroken as exc:
+        smtp_url, problem = None, str(exc)
+    customer_mail = _customer_mail(message)
+    earlier = dict(
+        db.session.execute(
+            select(Message.kind, func.max(Message.id))
+            .where(
+                Message.conversation_id == message.conversation_id,
+                Message.id < message.id,
+                Message.kind.in_(("incoming", "outgoing")),
+            )
+            .group_by(Message.kind)
+        ).all()
+    )
+    files, missing = _attachments(message.id)
+    if missing and problem is None:
+        problem = (
+            f"The attached file {missing} is missing from the attachment store "
+            "(was instance/attachments moved?); send the reply again with the file."
+        )
+    return EmailDetails(
+        inbox_uid=inbox.uid,
+        inbox_name=inbox.name,
+        inbox_address=inbox.email_address,
+        smtp_url=smtp_url,
+        subject=conversation.subject,
+        sender_display=sender_display(sender, message.sender_type, inbox.name),
+        customer_mail=customer_mail,
+        previous_outgoing_id=earlier.get("outgoing"),
+        starts_thread=not earlier,
+        attachments=files,
+        problem=problem,
+    )
+
+
+def _customer_mail(message: Message) -> CustomerMail | None:
+    """The identity of the customer's last email before `message`, when it has a usable one
+    (Message.mail is written by the inbound side from a stranger's headers: check its shape)."""
+    mail = db.session.execute(
+        select(Message.mail)
+        .where(
+            Message.conversation_id == message.conversation_id,
+            Message.id < message.id,
+            Message.kind == "incoming",
+            Message.mail.is_not(None),
+        )
+        .order_by(Message.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if not isinstance(mail, dict) or not isinstance(mail.get("message_id"), str):
+        return None
+    references = mail.get("references")
+    in_reply_to = mail.get("in_reply_to")
+    return CustomerMail(
+        message_id=mail["message_id"],
+        references=tuple(r for r in references if isinstance(r, str))
+        if isinstance(references, list)
+        else (),
+        in_reply_to=in_reply_to if isinstance(in_reply_to, str) else None,
+    )
+
+
+def _attachments(message_id: int) -> tuple[tuple[MailAttachment, ...], str | None]:
+    """The message's stored files with their bytes, and the name of one whose bytes are gone."""
+    files = []
+    for attachment in db.session.execute(
+        select(Attachment)
+        .where(Attachment.message_id == message_id, Attachment.sha256.is_not(None))
+        .order_by(Attachment.id)
+    ).scalars():
+        try:
+            data = attachment_store.bytes_of(attachment)
+        except OSError:
+            return tuple(files), attachment.filename
+        files.append(MailAttachment(attachment.filename, attachment.content_type, data))
+    return tuple(files), None
 
 
 def _worker_actor(workspace_id: int, claimed_by: str) -> Actor:
@@ -123,6 +327,10 @@ def _conclude(outbox_id: int, claimed_by: str, status: str, error: str | None, d
             outbox.failed_at = now
         outbox.claimed_by = None
         outbox.claimed_until = None
+        if outbox.message_id is None:  # product mail: no message, no conversation, no event
+            if status == "failed":
+                log.warning("product mail %s was not delivered: %s", outbox.delivery_id, error)
+            return True
         message = session.get(Message, outbox.message_id)
         conversation = session.get(Conversation, message.conversation_id)
         message.delivery_status = status
