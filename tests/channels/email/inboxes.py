@@ -45,11 +45,12 @@ def mail(
     return msg.as_bytes()
 
 
-def messages(inbox: Inbox) -> list[Message]:
+def messages(inbox: Inbox | int) -> list[Message]:
+    inbox_id = inbox if isinstance(inbox, int) else inbox.id
     db.session.rollback()
     return list(
         db.session.execute(
-            select(Message).where(Message.inbox_id == inbox.id).order_by(Message.id)
+            select(Message).where(Message.inbox_id == inbox_id).order_by(Message.id)
         ).scalars()
     )
 
