@@ -22,7 +22,7 @@ from flask import Flask
 
 from deskwoot.channels import api_webhook
 from deskwoot.channels.outcomes import Delivered, Failed, Outcome, Retry
-from deskwoot.delivery import backoff
+from deskwoot.delivery import backoff, mailboxes
 from deskwoot.models import utcnow
 from deskwoot.services.conversations import delivery
 from deskwoot.services.conversations import outbox_claims as claims
@@ -58,6 +58,7 @@ class Worker:
         while not self.stop.is_set():
             count = self.run_once()
             handled += count
+            mailboxes.poll_due(self.app, self.name, self.stop)  # IMAP, between batches
             if count == 0:
                 if once:
                     break
