@@ -1,12 +1,11 @@
 """IMAP polling state: which email inboxes are due, a lease per mailbox, and what a poll left.
 
 The worker (deskwoot/delivery/mailboxes.py) polls each email inbox with an IMAP URL every
-IMAP_POLL_INTERVAL seconds. A mailbox is leased like an outbox row
-(services/conversations/outbox_claims.py): one UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP
-LOCKED) on PostgreSQL, under SQLite's single write lock otherwise, so two workers never poll
-one mailbox at once; a worker that dies lets its lease run out. The poller advances
-`imap_last_uid` after every message it took (a crash re-reads at most one, which the
-Message-ID dedupe absorbs) and renews the lease as it goes; `finish` records how the poll
+IMAP_POLL_INTERVAL seconds. A mailbox is leased like an outbox row (services/conversations/
+leases.py: FOR UPDATE SKIP LOCKED on PostgreSQL, SQLite's single write lock otherwise), so two
+workers never poll one mailbox at once; a worker that dies lets its lease run out. The
+poller advances `imap_last_uid` after every message it took (a crash re-reads at most one,
+which the Message-ID dedupe absorbs) and renews the lease as it goes; `finish` records how the poll
 went (`imap_checked_at`, `imap_error`) for Settings and gives the lease back.
 """
 
@@ -20,6 +19,7 @@ from sqlalchemy import or_, select, update
 from deskwoot.database.transactions import write_transaction
 from deskwoot.extensions import db
 from deskwoot.models import Inbox, utcnow
+from deskwoot.services.conversations import leases
 from deskwoot.services.directory import inboxes
 
 MAX_ERROR_CHARS = 1000
@@ -47,17 +47,9 @@ def _lease(claimed_by: str, lease: float, *conditions) -> list[int]:
         )
         .order_by(Inbox.imap_checked_at.is_not(None), Inbox.imap_checked_at, Inbox.id)
         .limit(20)
-        .with_for_update(skip_locked=True)
     )
-    with write_transaction() as session:
-        ids = session.execute(
-            update(Inbox)
-            .where(Inbox.id.in_(free.scalar_subquery()))
-            .values(imap_claimed_by=claimed_by, imap_claimed_until=now + timedelta(seconds=lease))
-            .returning(Inbox.id)
-            .execution_options(synchronize_session=False)
-        ).scalars()
-        return sorted(ids)
+    until = now + timedelta(seconds=lease)
+    return leases.lease(Inbox, free, {"imap_claimed_by": claimed_by, "imap_claimed_until": until})
 
 
 def claim_due(claimed_by: str, interval: float, lease: float) -> list[int]:
