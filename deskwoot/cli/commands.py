@@ -3,7 +3,7 @@ them to app.cli, and so to the `deskwoot` script (deskwoot.cli.main)."""
 
 from __future__ import annotations
 
-from deskwoot.cli import delivery, mcp, ops, workspaces
+from deskwoot.cli import delivery, email, mcp, ops, workspaces
 
 COMMANDS = (
     ops.db_group,
@@ -17,4 +17,5 @@ COMMANDS = (
     ops.prune,
     ops.serve,
     delivery.worker,
+    email.email_group,
 )

@@ -23,7 +23,7 @@ from flask import Flask
 from deskwoot.channels import api_webhook, product_mail
 from deskwoot.channels.email import outgoing as email_outgoing
 from deskwoot.channels.outcomes import Delivered, Failed, Outcome, Retry
-from deskwoot.delivery import backoff
+from deskwoot.delivery import backoff, mailboxes
 from deskwoot.extensions import db
 from deskwoot.models import utcnow
 from deskwoot.services.conversations import delivery
@@ -65,6 +65,7 @@ class Worker:
         while not self.stop.is_set():
             count = self.run_once()
             handled += count
+            mailboxes.poll_due(self.app, self.name, self.stop)  # IMAP, between batches
             if count == 0:
                 if once:
                     break

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +22,8 @@ from deskwoot.services.conversations.steps import (
     record_change,
 )
 from deskwoot.services.directory import contacts as contact_service
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -44,46 +48,77 @@ def receive_inbound(
     if not isinstance(contact_fields, dict):
         raise Invalid("contact must be an object.", field="contact")
     args = (inbox, contact_fields, content, source_id, conversation_display_id, subject)
+    return store_once(
+        inbox,
+        source_id,
+        lambda: _receive(*args),
+        lambda existing: Inbound(
+            db.session.get(Conversation, existing.conversation_id), existing, False
+        ),
+    )
+
+
+def inbox_actor(inbox: Inbox, via: str = "hook") -> Actor:
+    """The inbox itself acting: what a channel's customer messages are recorded under."""
+    return Actor(
+        workspace_id=inbox.workspace_id, user_id=None, kind="system", name=inbox.name, via=via
+    )
+
+
+def store_once(
+    inbox: Inbox,
+    source_id: str | None,
+    attempt: Callable[[], T],
+    found: Callable[[Message], T],
+) -> T:
+    """Run `attempt` (one write transaction storing a customer message), safe against a
+    concurrent copy of the same message.
+
+    PostgreSQL lets two concurrent deliveries reach the INSERT. If they carried the same
+    source_id, answer `found(the message the winner stored)`; if they raced to create the
+    same contact, the contact exists now, so try once more."""
     try:
-        return retry_transient(lambda: _receive(*args))
+        return retry_transient(attempt)
     except IntegrityError:
-        # PostgreSQL lets two concurrent deliveries reach the INSERT. If they carried the same
-        # source_id, answer with the message the winner stored; if they raced to create the
-        # same contact, the contact exists now, so try once more.
         if source_id:
-            existing = db.session.execute(
-                select(Message).where(Message.inbox_id == inbox.id, Message.source_id == source_id)
-            ).scalar_one_or_none()
+            existing = find_by_source(inbox.id, source_id)
+            if existing is not None:
+                return found(existing)
+        return attempt()
+
+
+def find_by_source(inbox_id: int, source_id: str) -> Message | None:
+    """The message a channel already delivered with this id (inbound dedupe)."""
+    return db.session.execute(
+        select(Message).where(Message.inbox_id == inbox_id, Message.source_id == source_id)
+    ).scalar_one_or_none()
+
+
+def reopen(conversation: Conversation, actor: Actor, contact: Contact) -> None:
+    """A customer wrote again: a resolved, pending or snoozed conversation is open again."""
+    if conversation.status == "open":
+        return
+    old = conversation.status
+    conversation.status = "open"
+    conversation.snoozed_until = None
+    record_change(conversation, actor, {"status": [old, "open"]}, **contact_event_actor(contact))
+
+
+def _receive(inbox, contact_fields, content, source_id, conversation_display_id, subject):
+    hook = inbox_actor(inbox)
+    with write_transaction():
+        if source_id:
+            existing = find_by_source(inbox.id, source_id)
             if existing is not None:
                 return Inbound(
                     db.session.get(Conversation, existing.conversation_id), existing, False
                 )
-        return _receive(*args)
-
-
-def _receive(inbox, contact_fields, content, source_id, conversation_display_id, subject):
-    hook = Actor(
-        workspace_id=inbox.workspace_id, user_id=None, kind="system", name=inbox.name, via="hook"
-    )
-    with write_transaction() as session:
-        if source_id:
-            existing = session.execute(
-                select(Message).where(Message.inbox_id == inbox.id, Message.source_id == source_id)
-            ).scalar_one_or_none()
-            if existing is not None:
-                return Inbound(session.get(Conversation, existing.conversation_id), existing, False)
         contact = contact_service.find_or_create_for_inbound(hook, inbox.id, contact_fields)
         conversation = _conversation_for_inbound(hook, inbox, contact, conversation_display_id)
-        created = conversation is None
-        if created:
+        if conversation is None:
             conversation = open_conversation(hook, inbox, contact, subject, actor_contact=contact)
-        elif conversation.status != "open":
-            old = conversation.status
-            conversation.status = "open"
-            conversation.snoozed_until = None
-            record_change(
-                conversation, hook, {"status": [old, "open"]}, **contact_event_actor(contact)
-            )
+        else:
+            reopen(conversation, hook, contact)
         message = add_message(
             None,
             conversation,

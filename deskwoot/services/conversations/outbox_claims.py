@@ -23,6 +23,7 @@ from sqlalchemy import or_, select, update
 
 from deskwoot.database.transactions import write_transaction
 from deskwoot.models import Outbox, utcnow
+from deskwoot.services.conversations import leases
 
 
 def claim(claimed_by: str, channels: list[str], limit: int, lease: float) -> list[int]:
@@ -41,17 +42,12 @@ def claim(claimed_by: str, channels: list[str], limit: int, lease: float) -> lis
         )
         .order_by(Outbox.id)
         .limit(limit)
-        .with_for_update(skip_locked=True)
     )
-    with write_transaction() as session:
-        ids = session.execute(
-            update(Outbox)
-            .where(Outbox.id.in_(due.scalar_subquery()))
-            .values(claimed_by=claimed_by, claimed_until=now + timedelta(seconds=lease))
-            .returning(Outbox.id)
-            .execution_options(synchronize_session=False)
-        ).scalars()
-        return sorted(ids)
+    return leases.lease(
+        Outbox,
+        due,
+        {"claimed_by": claimed_by, "claimed_until": now + timedelta(seconds=lease)},
+    )
 
 
 def release(claimed_by: str, ids: list[int]) -> None:
