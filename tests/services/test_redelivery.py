@@ -13,8 +13,10 @@ from deskwoot.extensions import db
 from deskwoot.models import AuditEntry, Conversation, Event, Message
 from deskwoot.services.conversations import redelivery, workflow
 from tests import factories as f
-from tests.delivery.desk import Desk
-from tests.delivery.desk import app_config  # noqa: F401 (a fixture: retries due at once)
+from tests.delivery.desk import (
+    Desk,
+    app_config,  # noqa: F401 (a fixture: retries due at once)
+)
 from tests.delivery.receiver import Answer, Receiver
 
 

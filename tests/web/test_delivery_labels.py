@@ -13,8 +13,10 @@ from deskwoot.delivery.worker import Worker
 from deskwoot.extensions import db
 from deskwoot.models import Conversation, Outbox, utcnow
 from deskwoot.services.conversations import workflow
-from tests.delivery.desk import Desk
-from tests.delivery.desk import app_config  # noqa: F401 (a fixture: retries due at once)
+from tests.delivery.desk import (
+    Desk,
+    app_config,  # noqa: F401 (a fixture: retries due at once)
+)
 from tests.delivery.receiver import Answer, Receiver
 
 DELIVERY = re.compile(
