@@ -14,7 +14,7 @@ from flask import current_app, flash, g, redirect, request, send_file, url_for
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from deskwoot.services.conversations import attachments
-from deskwoot.web.conversations.blueprint import bp
+from deskwoot.web.conversations.blueprint import UPLOAD_ENDPOINTS, bp
 
 
 def content_disposition(filename: str) -> str:
@@ -41,9 +41,12 @@ def attachment(attachment_id: int):
 
 
 @bp.errorhandler(RequestEntityTooLarge)
-def too_large(_error):
+def too_large(error):
     """More than the composer's raised limit (blueprint.py) could not even be read, so the
-    text is gone with it; the composer's script refuses such files before they are sent."""
+    text is gone with it; the composer's script refuses such files before they are sent.
+    Any other action over the app's limit gets the plain 413."""
+    if request.endpoint not in UPLOAD_ENDPOINTS:
+        return error
     limit = int(current_app.config["ATTACHMENT_MAX_TOTAL_BYTES"]) // (1024 * 1024)
     flash(f"The files were too large to send: at most {limit} MB together.", "error")
     # Before the workspace was loaded (CSRFProtect read the form first): name it ourselves.
