@@ -122,6 +122,18 @@ CONVERSATION_DETAIL = {
         "created_at": TIME,
     },
 }
+ATTACHMENT = obj(
+    {
+        "id": ID,
+        "filename": STRING,
+        "content_type": STRING,
+        "size": INT,
+        "skipped": described(
+            nullable(STRING), "Why the file was not kept (no bytes to download); null if kept."
+        ),
+    },
+    ("id", "filename", "content_type", "size", "skipped"),
+)
 MESSAGE = obj(
     {
         "id": ID,
@@ -133,6 +145,14 @@ MESSAGE = obj(
         "approved_by": PERSON,
         "token_name": nullable(STRING),
         "created_at": TIME,
+        "attachments": described(
+            array(ATTACHMENT), "The message's files (teammates download them in the browser)."
+        ),
+        "auto_submitted": described(
+            BOOL,
+            "Incoming messages only: the email was sent by a machine (an auto-reply, a list, a "
+            "bounce): do not answer it automatically.",
+        ),
         "delivery": obj(
             {
                 "status": {"type": "string", "enum": ["pending", "sent", "failed"]},
@@ -143,7 +163,7 @@ MESSAGE = obj(
             ("status", "attempts", "last_error", "delivered_at"),
         ),
     },
-    ("id", "kind", "private", "author_role", "author", "body", "created_at"),
+    ("id", "kind", "private", "author_role", "author", "body", "created_at", "attachments"),
     strict=False,
 )
 DRAFT = obj(

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from deskwoot.mcp.untrusted import Untrusted
 from deskwoot.models import Contact, ContactNote, Conversation, Draft, Event, Message
+from deskwoot.services.conversations.attachments import AttachmentRow
 from deskwoot.services.conversations.rows import ConversationRow, MessageRow
 
 PREVIEW_CHARS = 160
@@ -89,7 +90,24 @@ def message(msg: Message | MessageRow) -> dict:
         "approved_by": person(msg.approved_by),
         "token_name": msg.token.name if msg.token is not None else None,
         "created_at": iso(msg.created_at),
+        "attachments": [_attachment(a, role) for a in getattr(msg, "attachments", ())],
         **_delivery(msg),
+        **(
+            {"auto_submitted": getattr(msg, "auto_submitted", False)}
+            if msg.kind == "incoming"
+            else {}
+        ),
+    }
+
+
+def _attachment(a: AttachmentRow, role: str) -> dict:
+    """An attachment as the agent sees it (no bytes: the teammates download them)."""
+    return {
+        "id": a.id,
+        "filename": Untrusted(a.filename) if role == "customer" else a.filename,
+        "content_type": a.content_type,
+        "size": a.size,
+        "skipped": a.skipped,
     }
 
 

@@ -60,6 +60,20 @@
       });
     });
 
+    // Files over the composer's limit are refused here, before sending: a request too large
+    // for the server to read would lose the typed text with it.
+    each("input[type=file][data-max-total]", function (input) {
+      var limit = Number(input.getAttribute("data-max-total"));
+      var warning = input.parentNode.querySelector("[data-files-too-large]");
+      input.addEventListener("change", function () {
+        var total = 0;
+        Array.prototype.forEach.call(input.files || [], function (file) { total += file.size; });
+        var tooLarge = limit > 0 && total > limit;
+        input.setCustomValidity(tooLarge && warning ? warning.textContent : "");
+        if (warning) warning.hidden = !tooLarge;
+      });
+    });
+
     // Ctrl/Cmd+Enter sends the composer.
     each("textarea[data-submit-shortcut]", function (el) {
       el.addEventListener("keydown", function (event) {

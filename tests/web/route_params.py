@@ -9,12 +9,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from deskwoot.database.transactions import write_transaction
 from deskwoot.extensions import db
-from deskwoot.models import Draft, McpToken, User
+from deskwoot.models import Draft, McpToken, Message, User
 from deskwoot.policy import member_actor, token_actor
 from deskwoot.services.access import logins as auth_service
 from deskwoot.services.access import mcp_switch as mcp_settings
 from deskwoot.services.access import tokens
+from deskwoot.services.conversations import attachments, workflow
 from deskwoot.services.conversations import drafts as draft_service
 from deskwoot.services.directory import invitations
 from tests import factories
@@ -55,6 +57,11 @@ def build_world() -> World:
     )
     link = auth_service.create_password_link(newcomer)
     invitation = invitations.invite(admin_actor, "invitee@walk.test", "agent").invitation
+    reply = workflow.reply(admin_actor, conversation.display_id, "On its way")
+    with write_transaction() as session:
+        attachment = attachments.add(
+            session, session.get(Message, reply.id), "label.txt", "text/plain", b"label"
+        )
     values = {
         "workspace": ws.slug,
         "contact_id": contact.id,
@@ -68,6 +75,8 @@ def build_world() -> World:
         "token": link,
         "uid": inbox.uid,
         "filename": "app.css",
+        "message_id": reply.id,
+        "attachment_id": attachment.id,
     }
     return World(ws, admin, agent, newcomer, draft, minted.token, values)
 

@@ -36,6 +36,7 @@ from deskwoot.models import (
 from deskwoot.models.conversation import STATUSES
 from deskwoot.policy import Actor
 from deskwoot.services.activity import actor_names as naming
+from deskwoot.services.conversations import attachments as attachment_store
 from deskwoot.services.conversations import search
 from deskwoot.services.conversations.filters import (
     KEYSET,
@@ -111,6 +112,8 @@ MESSAGE_COLUMNS = (
     Outbox.attempts.label("delivery_attempts"),
     Outbox.last_error.label("delivery_error"),
     Outbox.sent_at.label("delivered_at"),
+    # Only the noise list, not the whole mail: agents read pages of messages all day.
+    Message.mail["noise"].label("noise"),
 )
 
 
@@ -202,7 +205,10 @@ def _ref(ref_id: int | None, name: str | None) -> Ref | None:
     return Ref(ref_id, name) if ref_id is not None else None
 
 
-def _messages(rows) -> list[MessageRow]:
+def _messages(rows, attachments: dict[int, list] | None = None) -> list[MessageRow]:
+    """The rows as MessageRows; `attachments` (by message id, attachments.rows_for) when the
+    caller read them for the whole page."""
+    attachments = attachments or {}
     return [
         MessageRow(
             *row[:_MESSAGE_OWN],
@@ -215,6 +221,8 @@ def _messages(rows) -> list[MessageRow]:
             )
             if row.delivery_status is not None
             else None,
+            attachments=attachments.get(row.id, []),
+            auto_submitted=bool(row.noise),
         )
         for row in rows
     ]
@@ -394,8 +402,10 @@ def messages(
     params.update(conversation_id=conversation_id, limit=limit + 1)
     if before_id is not None:
         params["before_id"] = before_id
-    rows = _messages(_PAGE[variant, before_id is not None].rows(params))
-    return list(reversed(rows[:limit])), len(rows) > limit
+    rows = _PAGE[variant, before_id is not None].rows(params)
+    page = rows[:limit]
+    found = attachment_store.rows_for([row.id for row in page])  # one query for the page
+    return list(reversed(_messages(page, found))), len(rows) > limit
 
 
 _BY_ID = {
@@ -436,6 +446,41 @@ def thread(actor: Actor, display_id: int) -> tuple[Conversation, list[Message]]:
         ).scalars()
     )
     return conversation, messages
+
+
+_DELIVERIES = Prebuilt(
+    select(
+        Outbox.message_id,
+        Outbox.status,
+        Outbox.attempts,
+        Outbox.last_error,
+        Outbox.sent_at,
+        Outbox.next_attempt_at,
+    ).where(Outbox.message_id.in_(bindparam("message_ids", expanding=True)))
+)
+
+
+@dataclass(frozen=True)
+class ThreadDetails:
+    """What the conversation page shows beside each message of reads.thread: the delivery
+    of each outgoing one and the attachments of each, by message id."""
+
+    deliveries: dict[int, DeliveryRef]
+    attachments: dict[int, list]
+
+
+def thread_details(messages: list[Message]) -> ThreadDetails:
+    """Deliveries and attachments of a thread's messages (already read in the actor's reach):
+    two queries for the whole thread."""
+    ids = [m.id for m in messages]
+    outgoing = [m.id for m in messages if m.kind == "outgoing"]
+    deliveries = {
+        row.message_id: DeliveryRef(
+            row.status, row.attempts, row.last_error, row.sent_at, row.next_attempt_at
+        )
+        for row in (_DELIVERIES.rows({"message_ids": outgoing}) if outgoing else [])
+    }
+    return ThreadDetails(deliveries, attachment_store.rows_for(ids))
 
 
 # --- list previews --------------------------------------------------------------------------

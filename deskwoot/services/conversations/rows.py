@@ -9,11 +9,12 @@ object alike.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from deskwoot.models import Contact
+from deskwoot.services.conversations.attachments import AttachmentRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +67,25 @@ class TokenRef:
 
 @dataclass(frozen=True, slots=True)
 class DeliveryRef:
-    """How an outgoing message's delivery went (its outbox row): pending, sent or failed."""
+    """How an outgoing message's delivery went (its outbox row): pending, sent or failed.
+
+    A sent row's `last_error` is the channel's note, not an error (an API inbox without a
+    webhook is "sent" nowhere: channels/api_webhook.NO_WEBHOOK); `note` reads it as such.
+    """
 
     status: str
     attempts: int
     last_error: str | None
     delivered_at: datetime | None
+    next_attempt_at: datetime | None = None  # pending after a failure: when it tries again
+
+    @property
+    def note(self) -> str | None:
+        return self.last_error if self.status == "sent" else None
+
+    @property
+    def error(self) -> str | None:
+        return None if self.status == "sent" else self.last_error
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,3 +120,6 @@ class MessageRow:
     approved_by: Ref | None
     token: TokenRef | None
     delivery: DeliveryRef | None = None  # outgoing messages only
+    # Filled by reads.messages (one query per page); empty on rows read one at a time.
+    attachments: list[AttachmentRow] = field(default_factory=list)
+    auto_submitted: bool = False  # an email flagged as automatic (Message.mail["noise"])

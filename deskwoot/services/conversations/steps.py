@@ -8,6 +8,8 @@ from deskwoot.extensions import db
 from deskwoot.models import Contact, Conversation, Inbox, Message, Outbox, utcnow
 from deskwoot.policy import Actor
 from deskwoot.services.activity import event_recorder as events
+from deskwoot.services.conversations import attachments
+from deskwoot.services.conversations.attachments import Upload
 
 
 def next_display_id(workspace_id: int) -> int:
@@ -95,6 +97,27 @@ def add_message(
         **(event_overrides or {}),
     )
     return message
+
+
+def attach_uploads(message: Message, uploads: list[Upload]) -> None:
+    """Store a teammate's files with their message, in its transaction (already checked
+    against the limits: attachments.check_uploads). The name is the file's own name only —
+    a browser may send a path — without control characters; the type as the browser said,
+    which the download never trusts (attachments.download_type)."""
+    for upload in uploads:
+        attachments.add(
+            db.session,
+            message,
+            upload_name(upload.filename),
+            upload.content_type or "application/octet-stream",
+            upload.data,
+        )
+
+
+def upload_name(filename: str | None) -> str:
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable()).strip()
+    return name if name not in ("", ".", "..") else "attachment"
 
 
 def open_conversation(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -14,7 +15,13 @@ from deskwoot.models import Contact, Conversation, ConversationLabel, Message, u
 from deskwoot.models.conversation import PRIORITIES, STATUSES
 from deskwoot.policy import Actor
 from deskwoot.services import validation
-from deskwoot.services.conversations.steps import add_message, open_conversation, record_change
+from deskwoot.services.conversations.attachments import Upload, check_uploads
+from deskwoot.services.conversations.steps import (
+    add_message,
+    attach_uploads,
+    open_conversation,
+    record_change,
+)
 from deskwoot.services.directory import contacts as contact_service
 
 
@@ -71,14 +78,16 @@ def _post(actor: Actor, conversation: Conversation, kind: str, body: str) -> Mes
     )
 
 
-def reply(actor: Actor, display_id: int, body: str) -> Message:
-    """Send a reply the customer will receive.
+def reply(actor: Actor, display_id: int, body: str, attachments: Sequence[Upload] = ()) -> Message:
+    """Send a reply the customer will receive, with the teammate's files (checked against
+    the size limits before anything is written, stored in the reply's own transaction).
 
     A bot may not reply while a human has the conversation (ARCHITECTURE §6); a human reply
     itself hands the conversation to the humans.
     """
     policy.require_scope(actor, "conversations:reply")
     body = validation.body(body)
+    uploads = check_uploads(list(attachments))
     with write_transaction():
         conversation = policy.get_conversation(actor, display_id)
         if actor.is_bot and conversation.handoff:
@@ -88,6 +97,7 @@ def reply(actor: Actor, display_id: int, body: str) -> Message:
                 reason="handoff",
             )
         message = _post(actor, conversation, "outgoing", body)
+        attach_uploads(message, uploads)
         if actor.kind == "human" and not conversation.handoff:
             conversation.handoff = True
             record_change(conversation, actor, {"handoff": [False, True]})
@@ -117,13 +127,19 @@ def send_approved_draft(
     )
 
 
-def add_note(actor: Actor, display_id: int, body: str) -> Message:
-    """Leave a private note: the team sees it, the customer never does."""
+def add_note(
+    actor: Actor, display_id: int, body: str, attachments: Sequence[Upload] = ()
+) -> Message:
+    """Leave a private note (with files, as reply does): the team sees it, the customer never
+    does."""
     policy.require_scope(actor, "conversations:note")
     body = validation.body(body)
+    uploads = check_uploads(list(attachments))
     with write_transaction():
         conversation = policy.get_conversation(actor, display_id)
-        return _post(actor, conversation, "note", body)
+        message = _post(actor, conversation, "note", body)
+        attach_uploads(message, uploads)
+        return message
 
 
 # --- workflow ------------------------------------------------------------------------------

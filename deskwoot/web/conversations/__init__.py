@@ -1,12 +1,14 @@
 """The queue: the conversation list with its filters, and one conversation's page.
 
-The blueprint is in blueprint.py; the POST actions on a conversation are in actions.py.
+The blueprint is in blueprint.py; the POST actions on a conversation are in actions.py, and
+attachment downloads in downloads.py.
 """
 
 from __future__ import annotations
 
-from flask import g, redirect, render_template, request, url_for
+from flask import current_app, g, redirect, render_template, request, url_for
 
+from deskwoot.channels import api_webhook
 from deskwoot.errors import Invalid
 from deskwoot.models.conversation import PRIORITIES, STATUSES
 from deskwoot.services.conversations import labels as label_service
@@ -24,8 +26,8 @@ from deskwoot.web.common import (
     parse_id,
 )
 from deskwoot.web.conversations.blueprint import bp
-from deskwoot.web.conversations.forms import details_form
-from deskwoot.web.forms import ActionForm, MessageForm
+from deskwoot.web.conversations.forms import ComposerForm, details_form
+from deskwoot.web.forms import ActionForm
 
 STATUS_TABS = (*STATUSES, "all")
 
@@ -108,8 +110,8 @@ def show(display_id: int):
 
 def render_show(
     display_id: int,
-    reply_form: MessageForm | None = None,
-    note_form: MessageForm | None = None,
+    reply_form: ComposerForm | None = None,
+    note_form: ComposerForm | None = None,
     tab: str = "reply",
     status: int = 200,
     draft_review: draft_views.Failed | None = None,
@@ -117,6 +119,7 @@ def render_show(
     """Render the conversation page; actions re-render it to keep a failed message's text."""
     actor = g.actor
     conversation, messages = reads.thread(actor, display_id)
+    details = reads.thread_details(messages)
     draft_cards = draft_views.conversation_cards(conversation, messages, draft_review)
     labels = label_service.list_labels(actor)
     team = workspace_service.team(actor)
@@ -124,8 +127,12 @@ def render_show(
         "conversations/show.html",
         conversation=conversation,
         messages=messages,
-        reply_form=reply_form or MessageForm(formdata=None),
-        note_form=note_form or MessageForm(formdata=None),
+        deliveries=details.deliveries,
+        attachments=details.attachments,
+        upload_limit=current_app.config["ATTACHMENT_MAX_TOTAL_BYTES"],
+        no_webhook_note=api_webhook.NO_WEBHOOK,
+        reply_form=reply_form or ComposerForm(formdata=None),
+        note_form=note_form or ComposerForm(formdata=None),
         tab=tab,
         details_form=details_form(conversation, team, labels),
         label_colors={label.name: label.color for label in labels},

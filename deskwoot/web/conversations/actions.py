@@ -7,17 +7,25 @@ from collections.abc import Callable
 from flask import flash, g, redirect, url_for
 
 from deskwoot.errors import Conflict, Forbidden, Invalid
-from deskwoot.services.conversations import reads
+from deskwoot.services.conversations import reads, redelivery
 from deskwoot.services.conversations import workflow as conversation_service
-from deskwoot.web.common import flash_error, flash_form_errors, parse_id, parse_local_datetime
-from deskwoot.web.conversations import render_show
+from deskwoot.services.conversations.attachments import Upload
+from deskwoot.web.common import (
+    flash_error,
+    flash_form_errors,
+    parse_id,
+    parse_local_datetime,
+)
+from deskwoot.web.conversations import (
+    downloads,  # noqa: F401 (its routes join the blueprint)
+    render_show,
+)
 from deskwoot.web.conversations.blueprint import bp
-from deskwoot.web.conversations.forms import LABEL_SEPARATOR, DetailsForm
+from deskwoot.web.conversations.forms import LABEL_SEPARATOR, ComposerForm, DetailsForm
 from deskwoot.web.forms import (
     ActionForm,
     AssignForm,
     LabelsForm,
-    MessageForm,
     PriorityForm,
     StatusForm,
 )
@@ -37,7 +45,7 @@ def _back(display_id: int, anchor: str | None = None):
     return redirect(url_for(".show", display_id=display_id, _anchor=anchor))
 
 
-def _act(display_id: int, form, action: Callable[[], str]):
+def _act(display_id: int, form, action: Callable[[], str], anchor: str | None = None):
     """Validate `form`, run `action` (which returns the success message) and redirect back."""
     if not form.validate_on_submit():
         flash_form_errors(form)
@@ -46,25 +54,36 @@ def _act(display_id: int, form, action: Callable[[], str]):
             flash(action(), "success")
         except REFUSALS as error:
             flash_error(error)
-    return _back(display_id)
+    return _back(display_id, anchor)
 
 
 def _post_message(display_id: int, kind: str):
-    """Send a reply or add a note; on failure re-render with the text kept."""
-    form = MessageForm()
+    """Send a reply or add a note, with its files; on failure re-render with the text kept."""
+    form = ComposerForm()
     if form.validate_on_submit():
+        post = conversation_service.reply if kind == "reply" else conversation_service.add_note
         try:
-            if kind == "reply":
-                conversation_service.reply(g.actor, display_id, form.body.data)
-            else:
-                conversation_service.add_note(g.actor, display_id, form.body.data)
+            post(g.actor, display_id, form.body.data, attachments=_uploads(form))
         except REFUSALS as error:
-            form.body.errors = [error.message]
+            # A refused file under the file input; anything else under the text.
+            field = (
+                form.attachments if getattr(error, "field", None) == "attachments" else form.body
+            )
+            field.errors = [error.message]
         else:
             flash("Reply sent." if kind == "reply" else "Private note added.", "success")
             return _back(display_id, anchor="latest")
     forms = {"reply_form": form} if kind == "reply" else {"note_form": form}
     return render_show(display_id, tab=kind, status=422, **forms)
+
+
+def _uploads(form: ComposerForm) -> list[Upload]:
+    """The files the person picked (a browser sends one empty part when they picked none)."""
+    return [
+        Upload(file.filename, file.mimetype, file.read())
+        for file in form.attachments.data or []
+        if file and file.filename
+    ]
 
 
 @bp.post("/conversations/<int:display_id>/reply")
@@ -241,6 +260,17 @@ def assign(display_id: int):
         return f"Assigned to {conversation.assignee.name}."
 
     return _act(display_id, form, action)
+
+
+@bp.post("/conversations/<int:display_id>/messages/<int:message_id>/retry")
+def retry_delivery(display_id: int, message_id: int):
+    """Send an outgoing message that was not delivered again."""
+
+    def action() -> str:
+        redelivery.retry(g.actor, message_id)
+        return "Sending it again."
+
+    return _act(display_id, ActionForm(), action, anchor=f"message-{message_id}")
 
 
 @bp.post("/conversations/<int:display_id>/take-over")

@@ -1,4 +1,5 @@
-"""The conversation sidebar's one form: status (with snooze), priority, assignee and labels.
+"""The composer's form (text and files) and the conversation sidebar's one form: status
+(with snooze), priority, assignee and labels.
 
 Each `shown_*` field carries the value the page showed, so Save changes only what the person
 changed: a label the bot added, or an assignment a colleague made, while the page was open
@@ -8,13 +9,21 @@ is left alone unless this person touched that control too.
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import MultipleFileField
 from wtforms import DateTimeLocalField, HiddenField, IntegerField, SelectField
 from wtforms.validators import Optional
 
 from deskwoot.models.conversation import PRIORITIES, STATUSES
-from deskwoot.web.forms import MultiCheckboxField, choices
+from deskwoot.web.forms import MessageForm, MultiCheckboxField, choices
 
 LABEL_SEPARATOR = "\n"  # label names are one line each: never in a name
+
+
+class ComposerForm(MessageForm):
+    """A reply or a private note, with files (the composer's POST raises the request size
+    limit for them: blueprint.py)."""
+
+    attachments = MultipleFileField("Attach files")
 
 
 class DetailsForm(FlaskForm):
