@@ -196,7 +196,7 @@ def server_url_field(label: str, example: str) -> StringField:
         label,
         validators=[Optional(), Length(max=2000, message="That URL is too long.")],
         description=example,
-        render_kw={"autocomplete": "off", "spellcheck": "false", "placeholder": example},
+        render_kw={"autocomplete": "off", "spellcheck": "false"},
     )
 
 
