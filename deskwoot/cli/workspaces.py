@@ -154,20 +154,17 @@ def address_option(help_text: str):
     return click.option("--address", metavar="ADDR", help=help_text)
 
 
-def smtp_option(f):
-    return click.option(
-        "--smtp-url",
-        metavar="URL",
-        help="smtps://USER:PASSWORD@HOST:465 or smtp://USER:PASSWORD@HOST:587 (STARTTLS).",
-    )(f)
-
-
-def imap_option(f):
-    return click.option(
-        "--imap-url",
-        metavar="URL",
-        help="imaps://USER:PASSWORD@HOST:993/FOLDER: the mailbox the worker polls.",
-    )(f)
+# The mail server options of `inbox create` and `inbox email`.
+smtp_option = click.option(
+    "--smtp-url",
+    metavar="URL",
+    help="smtps://USER:PASSWORD@HOST:465 or smtp://USER:PASSWORD@HOST:587 (STARTTLS).",
+)
+imap_option = click.option(
+    "--imap-url",
+    metavar="URL",
+    help="imaps://USER:PASSWORD@HOST:993/FOLDER: the mailbox the worker polls.",
+)
 
 
 def print_email_settings(inbox) -> None:

@@ -13,16 +13,9 @@ from deskwoot.models import AuditEntry, Inbox
 from deskwoot.services.directory import inboxes
 from tests import factories as f
 from tests.cli.helpers import assert_error, last_line, ok
+from tests.mail_servers import imap_mailbox, imap_server, make_smtp_sink  # noqa: F401 (fixtures)
 
-# The real mail servers' fixtures, found by name (asked for through `request`).
-from tests.mail_servers import (  # noqa: F401
-    imap_mailbox,
-    imap_server,
-    make_smtp_sink,
-    smtp_sink,
-)
-
-PASSWORD = "Sm7p-pa55w0rd"
+PASSWORD = "cli-Pa55-w0rd"
 SMTP = f"smtps://ada:{PASSWORD}@mail.acme.test:465"
 IMAP = "imaps://support:1map-pa55w0rd@imap.acme.test/Support"
 

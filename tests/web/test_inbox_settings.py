@@ -21,7 +21,6 @@ from tests.mail_servers import (  # noqa: F401
     imap_mailbox,
     imap_server,
     make_smtp_sink,
-    smtp_sink,
 )
 
 PASSWORD = "Sm7p-pa55w0rd"
