@@ -4,12 +4,14 @@ and its signing secret; admins only, audited without secrets."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select, update
 
 from deskwoot.errors import Conflict, Invalid, NotFound
 from deskwoot.extensions import db
-from deskwoot.models import AuditEntry, Inbox
+from deskwoot.models import AuditEntry, Inbox, utcnow
 from deskwoot.services.access import sealed
 from deskwoot.services.directory import inboxes
 from deskwoot.services.directory.inboxes import KEEP
@@ -183,7 +185,14 @@ def test_a_new_imap_url_forgets_the_old_mailboxs_place(admin, mail_inbox):
     db.session.execute(
         update(Inbox)
         .where(Inbox.id == mail_inbox.id)
-        .values(imap_uidvalidity=42, imap_last_uid=17, imap_error="boom")
+        .values(
+            imap_uidvalidity=42,
+            imap_last_uid=17,
+            imap_error="boom",
+            imap_checked_at=utcnow(),
+            imap_claimed_by="worker-1",
+            imap_claimed_until=utcnow() + timedelta(minutes=5),
+        )
     )
     db.session.commit()
     inboxes.configure_email(admin, mail_inbox.id, smtp_url=SMTP)  # not the mailbox: kept
@@ -191,6 +200,12 @@ def test_a_new_imap_url_forgets_the_old_mailboxs_place(admin, mail_inbox):
     inboxes.configure_email(admin, mail_inbox.id, imap_url=IMAP_2)
     inbox = stored(mail_inbox.id)
     assert (inbox.imap_uidvalidity, inbox.imap_last_uid, inbox.imap_error) == (None, None, None)
+    # A poll of the old mailbox still under way loses its lease, so it can record nothing.
+    assert (inbox.imap_checked_at, inbox.imap_claimed_by, inbox.imap_claimed_until) == (
+        None,
+        None,
+        None,
+    )
 
 
 def test_settings_sealed_under_another_key_are_reported_and_can_be_replaced(app, admin, mail_inbox):

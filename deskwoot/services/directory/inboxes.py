@@ -208,8 +208,8 @@ def configure_email(
 
     KEEP keeps a stored value, "" or None clears it. URLs are checked with the same parser
     the worker uses and sealed before they are stored. A different IMAP URL is a different
-    mailbox, so the poller's place in the old one (UIDVALIDITY, last UID, last error) is
-    forgotten. Audited with what changed, never the values."""
+    mailbox, so the poller's place in the old one (UIDVALIDITY, last UID, last poll, lease)
+    is forgotten. Audited with what changed, never the values."""
     policy.require_admin(actor)
     with write_transaction():
         inbox = policy.get_inbox(actor, inbox_id)
@@ -241,13 +241,22 @@ def configure_email(
             setattr(inbox, label, sealed.seal(new))
             changes.append(f"{label} {'changed' if new else 'cleared'}")
             if label == "imap_url":
-                inbox.imap_uidvalidity = None
-                inbox.imap_last_uid = None
-                inbox.imap_error = None
-                inbox.imap_checked_at = None
+                _forget_mailbox(inbox)
         if changes:
             audit.record(actor, "inbox.email_changed", target=inbox.name, detail=", ".join(changes))
     return inbox, changes
+
+
+def _forget_mailbox(inbox: Inbox) -> None:
+    """A new IMAP URL is another mailbox: start afresh there. The poller's lease goes too, so
+    a poll of the old mailbox still under way can record nothing (its writes are conditioned
+    on holding the lease) and the new one is polled first (never checked)."""
+    inbox.imap_uidvalidity = None
+    inbox.imap_last_uid = None
+    inbox.imap_error = None
+    inbox.imap_checked_at = None
+    inbox.imap_claimed_by = None
+    inbox.imap_claimed_until = None
 
 
 @dataclass(frozen=True)
