@@ -77,6 +77,11 @@ def inboxes_by_name(actor: policy.Actor, slug: str, names: tuple[str, ...]) -> l
     return chosen
 
 
+def inbox_named(actor: policy.Actor, slug: str, name: str) -> Inbox:
+    """The inbox an INBOX argument names (as `--inbox` does)."""
+    return inboxes_by_name(actor, slug, (name,))[0]
+
+
 def when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
 

@@ -9,8 +9,10 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from deskwoot import policy
+from deskwoot.channels.email import probes
 from deskwoot.cli.common import (
     days,
+    inbox_named,
     inbox_option,
     inboxes_by_name,
     operation,
@@ -145,7 +147,37 @@ def trial_set(workspace: str, ends_at: str) -> None:
 
 @click.group("inbox", cls=AppGroup)
 def inbox_group() -> None:
-    """Create inboxes."""
+    """Create inboxes and configure how their replies leave (email servers, webhooks)."""
+
+
+def address_option(help_text: str):
+    return click.option("--address", metavar="ADDR", help=help_text)
+
+
+# The mail server options of `inbox create` and `inbox email`.
+smtp_option = click.option(
+    "--smtp-url",
+    metavar="URL",
+    help="smtps://USER:PASSWORD@HOST:465 or smtp://USER:PASSWORD@HOST:587 (STARTTLS).",
+)
+imap_option = click.option(
+    "--imap-url",
+    metavar="URL",
+    help="imaps://USER:PASSWORD@HOST:993/FOLDER: the mailbox the worker polls.",
+)
+
+
+def print_email_settings(inbox) -> None:
+    """An email inbox's settings, passwords masked (they are never printed back)."""
+    shown = inboxes.shown_email_settings(inbox)
+    for label, value, column in (
+        ("Address", shown.address, "address"),
+        ("SMTP", shown.smtp_url, "smtp_url"),
+        ("IMAP", shown.imap_url, "imap_url"),
+    ):
+        if column in shown.unreadable:
+            value = "(unreadable with this SECRET_KEY: set it again)"
+        click.echo(f"{label}: {value or '(not set)'}")
 
 
 @inbox_group.command("create")
@@ -157,15 +189,34 @@ def inbox_group() -> None:
     metavar="URL",
     help="API inboxes: POST each reply here, signed (prints the signing secret once).",
 )
+@address_option("Email inboxes: the address customers write to; replies are sent from it.")
+@smtp_option
+@imap_option
 @operation
-def inbox_create(workspace: str, name: str, channel: str, webhook_url: str | None) -> None:
+def inbox_create(
+    workspace: str,
+    name: str,
+    channel: str,
+    webhook_url: str | None,
+    address: str | None,
+    smtp_url: str | None,
+    imap_url: str | None,
+) -> None:
     """Create an inbox; prints its inbound URL and secret (shown only this once)."""
     _, actor = workspace_actor(workspace)
     inbox, secret = inboxes.create_inbox(
-        actor, name, channel.strip().lower(), webhook_url=webhook_url
+        actor,
+        name,
+        channel.strip().lower(),
+        webhook_url=webhook_url,
+        email_address=address,
+        smtp_url=smtp_url,
+        imap_url=imap_url,
     )
     url = inboxes.inbound_url(current_app.config["PUBLIC_URL"], inbox)
     click.echo(f"Created inbox '{inbox.name}' in '{workspace}' (channel: {inbox.channel}).")
+    if inbox.channel == "email":
+        print_email_settings(inbox)
     click.echo(f"Inbound URL: {url}")
     click.echo("Post a customer message (INBOX_SECRET is the secret below):")
     click.echo(CURL_EXAMPLE.format(url=url))
@@ -175,6 +226,100 @@ def inbox_create(workspace: str, name: str, channel: str, webhook_url: str | Non
         click.echo(f"Replies are POSTed to {inbox.webhook_url}, signed per Standard Webhooks.")
         click.echo("Webhook signing secret (shown once, store it now):")
         click.echo(inboxes.webhook_secret_of(inbox))
+
+
+@inbox_group.command("email")
+@click.argument("workspace")
+@click.argument("inbox_name", metavar="INBOX")
+@address_option("The address customers write to; replies are sent from it.")
+@smtp_option
+@imap_option
+@click.option("--clear-imap", is_flag=True, help="Stop polling: forget the IMAP mailbox.")
+@operation
+def inbox_email(workspace, inbox_name, address, smtp_url, imap_url, clear_imap) -> None:
+    """Change an email inbox's address and servers (options left out keep their value;
+    an empty value, e.g. --smtp-url '', clears it)."""
+    if clear_imap and imap_url:
+        raise click.ClickException("Give --imap-url or --clear-imap, not both.")
+    _, actor = workspace_actor(workspace)
+    inbox = inbox_named(actor, workspace, inbox_name)
+    keep = inboxes.KEEP
+    inbox, changes = inboxes.configure_email(
+        actor,
+        inbox.id,
+        address=keep if address is None else address,
+        smtp_url=keep if smtp_url is None else smtp_url,
+        imap_url="" if clear_imap else keep if imap_url is None else imap_url,
+    )
+    click.echo(f"{inbox.name}: {', '.join(changes) if changes else 'nothing changed'}.")
+    print_email_settings(inbox)
+
+
+@inbox_group.command("webhook")
+@click.argument("workspace")
+@click.argument("inbox_name", metavar="INBOX")
+@click.option("--url", metavar="URL", help="POST each reply here (http:// or https://).")
+@click.option("--clear", is_flag=True, help="No webhook: replies are read from the events feed.")
+@click.option("--rotate-secret", is_flag=True, help="Issue a new signing secret.")
+@operation
+def inbox_webhook(workspace, inbox_name, url, clear, rotate_secret) -> None:
+    """Set, change or clear an API inbox's webhook, or rotate its signing secret. A new
+    secret is printed once, alone on the last line."""
+    if sum((url is not None, clear, rotate_secret)) != 1:
+        raise click.ClickException("Give exactly one of --url URL, --clear or --rotate-secret.")
+    _, actor = workspace_actor(workspace)
+    inbox = inbox_named(actor, workspace, inbox_name)
+    if rotate_secret:
+        secret = inboxes.rotate_webhook_secret(actor, inbox.id)
+        click.echo(f"New signing secret for '{inbox.name}'; the old one no longer signs.")
+    else:
+        secret = inboxes.configure_webhook(actor, inbox.id, "" if clear else url)
+        if inbox.webhook_url:
+            where = inboxes.masked_url(inbox.webhook_url)
+            click.echo(f"Replies in '{inbox.name}' are POSTed to {where}, signed.")
+        else:
+            click.echo(f"'{inbox.name}' has no webhook: replies are read from the events feed.")
+    if secret:
+        click.echo("Webhook signing secret (shown once, store it now):")
+        click.echo(secret)
+
+
+@inbox_group.command("test")
+@click.argument("workspace")
+@click.argument("inbox_name", metavar="INBOX")
+@click.option("--to", metavar="ADDR", help="Where the test mail goes (default: the inbox).")
+@operation
+def inbox_test(workspace: str, inbox_name: str, to: str | None) -> None:
+    """Send a test mail through the inbox's SMTP server and log in to its IMAP mailbox.
+    Exit 0 when every configured check passes, 1 with one line per failure."""
+    _, actor = workspace_actor(workspace)
+    inbox, settings = inboxes.settings_to_test(actor, inbox_named(actor, workspace, inbox_name).id)
+    timeout = current_app.config["MAIL_TIMEOUT"]
+    results = []
+    if settings.smtp_url:
+        probe = probes.send_test(
+            settings.smtp_url,
+            inbox_address=settings.address,
+            inbox_name=inbox.name,
+            to_address=(to or settings.address or "").strip(),
+            timeout=timeout,
+        )
+        results.append(("SMTP", probe))
+    if settings.imap_url:
+        results.append(("IMAP", probes.check_mailbox(settings.imap_url, timeout)))
+    if not results:
+        raise click.ClickException(
+            f"'{inbox.name}' has no SMTP server or IMAP mailbox to test: "
+            f"set them with `deskwoot inbox email {workspace} ...`."
+        )
+    for what, probe in results:
+        if probe.ok:
+            click.echo(f"{what}: {probe.message}")
+    failures = [f"{what}: {probe.message}" for what, probe in results if not probe.ok]
+    for line in failures:
+        click.echo(f"Error: {line}", err=True)
+    if failures:
+        click.get_current_context().exit(1)
 
 
 @click.group("user", cls=AppGroup)

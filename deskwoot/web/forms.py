@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     ColorField,
     DateTimeLocalField,
     EmailField,
@@ -188,13 +189,67 @@ class ContactForm(FlaskForm):
 # --- settings --------------------------------------------------------------------------------
 
 
-class InboxForm(FlaskForm):
+def server_url_field(label: str, example: str) -> StringField:
+    """A mail server URL with its password inside: typed, never shown back (the page renders
+    these empty and shows the saved value masked beside them)."""
+    return StringField(
+        label,
+        validators=[Optional(), Length(max=2000, message="That URL is too long.")],
+        description=example,
+        render_kw={"autocomplete": "off", "spellcheck": "false"},
+    )
+
+
+SMTP_EXAMPLE = "smtps://USER:PASSWORD@HOST:465 or smtp://USER:PASSWORD@HOST:587"
+IMAP_EXAMPLE = "imaps://USER:PASSWORD@HOST:993/INBOX"
+
+
+class EmailAddressMixin:
+    address = EmailField(
+        "Email address",
+        validators=[Optional(), Length(max=254)],
+        description="The address customers write to; replies are sent from it.",
+    )
+
+
+class InboxForm(FlaskForm, EmailAddressMixin):
     name = StringField("Inbox name", validators=[InputRequired(), Length(max=120)])
     channel = SelectField(
         "Channel",
         choices=choices((c, c.upper() if c == "api" else c.capitalize()) for c in CHANNELS),
     )
     members = MultiCheckboxField("Members", coerce=int, choices=[], validate_choice=False)
+    # Email inboxes only (the page says so); the same settings can be given later.
+    smtp_url = server_url_field("SMTP server", SMTP_EXAMPLE)
+    imap_url = server_url_field("IMAP mailbox (optional)", IMAP_EXAMPLE)
+
+    secret_fields = ("smtp_url", "imap_url")
+
+
+class EmailSettingsForm(FlaskForm, EmailAddressMixin):
+    """An email inbox's settings: an empty URL field keeps the saved URL, a ticked "remove"
+    clears it."""
+
+    smtp_url = server_url_field("SMTP server", SMTP_EXAMPLE)
+    remove_smtp = BooleanField("Remove the saved SMTP server")
+    imap_url = server_url_field("IMAP mailbox", IMAP_EXAMPLE)
+    remove_imap = BooleanField("Remove the saved IMAP mailbox")
+
+    secret_fields = ("smtp_url", "imap_url")
+
+
+class WebhookForm(FlaskForm):
+    """An API inbox's webhook: empty keeps the saved URL, a ticked "remove" clears it."""
+
+    webhook_url = StringField(
+        "Webhook URL",
+        validators=[Optional(), Length(max=2000, message="That URL is too long.")],
+        description="Each reply is POSTed here as JSON, signed per Standard Webhooks.",
+        render_kw={"autocomplete": "off", "spellcheck": "false", "placeholder": "https://"},
+    )
+    remove = BooleanField("Remove the webhook")
+
+    secret_fields = ("webhook_url",)
 
 
 class MembersForm(FlaskForm):

@@ -1,8 +1,5 @@
-"""Mail server URLs and connections: the one place that knows smtp://, smtps://, imap:// and
-imaps:// and how Deskwoot talks TLS to them.
-
-An inbox stores one URL per server, credentials inside (sealed at rest:
-services/access/sealed.py):
+"""Mail server connections: how Deskwoot talks TLS to the servers an inbox's URLs name
+(the URLs are read by services/directory/mail_urls.py, re-exported here):
 
     smtp://USER:PASSWORD@HOST:587     STARTTLS when the server offers it (refused otherwise
                                       when there are credentials: they would go in the clear,
@@ -20,82 +17,20 @@ from __future__ import annotations
 
 import contextlib
 import imaplib
-import ipaddress
 import smtplib
 import ssl
-from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
 
 from flask import current_app, has_app_context
 
-SMTP_SCHEMES = ("smtp", "smtps")
-IMAP_SCHEMES = ("imap", "imaps")
-
-
-class BadServerUrl(ValueError):
-    """A URL that names no usable server; the message says what is wrong, for a form."""
-
-
-@dataclass(frozen=True)
-class ServerUrl:
-    scheme: str
-    host: str
-    port: int
-    user: str | None
-    password: str | None
-    folder: str  # IMAP only: the mailbox to poll ("INBOX" unless the path names another)
-
-    @property
-    def implicit_tls(self) -> bool:
-        return self.scheme.endswith("s")
-
-    @property
-    def loopback(self) -> bool:
-        if self.host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(self.host).is_loopback
-        except ValueError:
-            return False
-
-    def display(self) -> str:
-        """The URL without the password, for logs and messages."""
-        who = f"{self.user}@" if self.user else ""
-        path = f"/{self.folder}" if self.scheme in IMAP_SCHEMES else ""
-        return f"{self.scheme}://{who}{self.host}:{self.port}{path}"
-
-
-def parse_url(url: str | None, schemes: tuple[str, ...]) -> ServerUrl:
-    """Read a server URL; BadServerUrl says what is wrong."""
-    text = (url or "").strip()
-    kind = "SMTP" if schemes == SMTP_SCHEMES else "IMAP"
-    example = (
-        "smtps://USER:PASSWORD@HOST:465 or smtp://USER:PASSWORD@HOST:587"
-        if kind == "SMTP"
-        else "imaps://USER:PASSWORD@HOST:993/INBOX"
-    )
-    if not text:
-        raise BadServerUrl(f"Enter the {kind} server as {example}.")
-    if len(text) > 2000 or any(ord(c) < 32 for c in text):
-        raise BadServerUrl(f"That {kind} URL is not valid; use {example}.")
-    parts = urlsplit(text)
-    if parts.scheme.lower() not in schemes:
-        raise BadServerUrl(f"The {kind} URL must start with {' or '.join(schemes)}://")
-    try:
-        port = parts.port
-        host = parts.hostname
-    except ValueError as exc:
-        raise BadServerUrl(f"That {kind} URL has a bad port: {exc}.") from None
-    if not host:
-        raise BadServerUrl(f"The {kind} URL has no host; use {example}.")
-    scheme = parts.scheme.lower()
-    defaults = {"smtp": 587, "smtps": 465, "imap": 143, "imaps": 993}
-    folder = unquote(parts.path.lstrip("/")) or "INBOX"
-    user = unquote(parts.username) if parts.username else None
-    password = unquote(parts.password) if parts.password is not None else None
-    if kind == "IMAP" and (not user or password is None):
-        raise BadServerUrl("The IMAP URL needs both a user and a password.")
-    return ServerUrl(scheme, host, port or defaults[scheme], user, password, folder)
+# The URLs themselves are read by the inbox service's parser, re-exported here for the
+# channel's callers: one parser for Settings and the worker.
+from deskwoot.services.directory.mail_urls import (  # noqa: F401 (re-exported)
+    IMAP_SCHEMES,
+    SMTP_SCHEMES,
+    BadServerUrl,
+    ServerUrl,
+    parse_url,
+)
 
 
 def tls_context() -> ssl.SSLContext:

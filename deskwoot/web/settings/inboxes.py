@@ -1,4 +1,5 @@
-"""Settings > Inboxes: create, members, and the inbound URL with its secret shown once."""
+"""Settings > Inboxes: create, members, and the inbound URL with its secret shown once.
+Each inbox's channel settings (email servers, webhook) are in inbox_settings.py."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from deskwoot.services.directory import inboxes as inbox_service
 from deskwoot.services.directory import workspaces as workspace_service
 from deskwoot.web.common import flash_form_errors, place_error
 from deskwoot.web.forms import ActionForm, InboxForm, MembersForm, choices
-from deskwoot.web.settings import reveal
+from deskwoot.web.settings import inbox_settings, reveal
 from deskwoot.web.settings.blueprint import REFUSALS, bp
 
 REVEAL_KIND = "inbox_secret"
@@ -25,6 +26,7 @@ def inboxes():
 
 
 def _render_inboxes(form: InboxForm, status: int = 200):
+    inbox_settings.forget_secrets(form)
     team = workspace_service.team(g.actor)
     options = choices((user.id, user.name) for user, _role in team)
     form.members.choices = options
@@ -73,7 +75,13 @@ def create_inbox():
     if form.validate_on_submit():
         try:
             inbox, secret = inbox_service.create_inbox(
-                g.actor, form.name.data, form.channel.data, form.members.data or []
+                g.actor,
+                form.name.data,
+                form.channel.data,
+                form.members.data or [],
+                email_address=form.address.data,
+                smtp_url=form.smtp_url.data,
+                imap_url=form.imap_url.data,
             )
         except REFUSALS as error:
             place_error(form, error)
