@@ -109,8 +109,7 @@ class Inbox(Base):
     secret_hash: Mapped[str] = mapped_column(String(64))
     secret_last4: Mapped[str] = mapped_column(String(4))
     # API inboxes: where outgoing messages are POSTed (deskwoot/channels/api_webhook.py), and
-    # the Standard Webhooks signing secret ("whsec_…"). Stored as issued for now, like any
-    # other server-side key in the database; encrypting it at rest is a later step.
+    # the Standard Webhooks signing secret ("whsec_…"), sealed at rest (see below).
     webhook_url: Mapped[str | None] = mapped_column(String(2000))
     webhook_secret: Mapped[str | None] = mapped_column(String(200))
     # Email inboxes (ARCHITECTURE §13): the address customers write to, and the SMTP and
