@@ -1,7 +1,8 @@
 """What a channel's `deliver` answers: the one small interface every outgoing channel keeps.
 
-A channel module (api_webhook.py, email/outgoing.py, product_mail.py) has `deliver(outgoing) -> Outcome`, where
-`outgoing` is services/conversations/delivery.py's Outgoing (the message, its conversation's
+A channel module (api_webhook.py, email/outgoing.py, product_mail.py) has
+`deliver(outgoing, config) -> Outcome`, where `outgoing` is what
+services/conversations/delivery.py loaded for the claimed row (the message, its conversation's
 number, the contact and the inbox's delivery settings). It never touches the database: the
 worker (deskwoot/delivery/worker.py) records the outcome.
 """
