@@ -265,7 +265,7 @@ def _delivery_lines(delivery: dict | None, scenarios: list[dict]) -> list[str]:
     ]
     replies = {r["name"]: r for r in scenarios if r.get("status") == "ok"}
     alone = replies.get("reply_to_conversation")
-    beside = replies.get("reply_to_conversation, worker running")
+    beside = replies.get("reply_to_conversation (worker running)")
     if alone and beside:
         lines.append(
             f"reply_to_conversation p99: {alone['p99_ms']} ms alone, {beside['p99_ms']} ms "

@@ -54,7 +54,7 @@ DESKWOOT = (
     # The same while a delivery worker drains the outbox the replies fill: a reply's latency
     # must not include delivery, and the worker's writes must not stall the replies.
     Scenario(
-        "reply_to_conversation, worker running",
+        "reply_to_conversation (worker running)",
         "reply_to_conversation.lua",
         "write",
         tool="reply_to_conversation",
