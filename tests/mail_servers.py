@@ -53,6 +53,7 @@ class ReceivedMail:
     rcpt_tos: tuple[str, ...]
     data: bytes  # the message as transmitted (dot-unstuffed), CRLF line ends
     login: str | None  # the AUTH login of the session, when it authenticated
+    peer: tuple = ()  # the client's (host, port): one per SMTP connection
 
     def parsed(self) -> EmailMessage:
         return BytesParser(policy=policy.default).parsebytes(self.data)
@@ -178,6 +179,7 @@ class SmtpSink:
                     rcpt_tos=tuple(envelope.rcpt_tos),
                     data=bytes(envelope.original_content or envelope.content),
                     login=login,
+                    peer=tuple(session.peer or ()),
                 )
             )
         return "250 2.0.0 OK: queued"

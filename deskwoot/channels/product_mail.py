@@ -36,7 +36,7 @@ def deliver(mail: ProductMail, config) -> Outcome:
         message = build(mail, sender)
     except compose.UnsendableMail as exc:
         return Failed(f"The mail cannot be sent: {exc}.")
-    return smtp.send_message(server_url, message, timeout=float(config["MAIL_TIMEOUT"]))
+    return smtp.send_message(server_url, message, timeout=float(config["MAIL_TIMEOUT"]), reuse=True)
 
 
 def build(mail: ProductMail, sender: str) -> EmailMessage:

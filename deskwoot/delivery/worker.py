@@ -22,6 +22,7 @@ from flask import Flask
 
 from deskwoot.channels import api_webhook, product_mail
 from deskwoot.channels.email import outgoing as email_outgoing
+from deskwoot.channels.email import smtp
 from deskwoot.channels.outcomes import Delivered, Failed, Outcome, Retry
 from deskwoot.delivery import backoff, mailboxes
 from deskwoot.extensions import db
@@ -62,14 +63,18 @@ class Worker:
         """Deliver until stopped (or, with once, until nothing is due); how many rows it
         handled."""
         handled = 0
-        while not self.stop.is_set():
-            count = self.run_once()
-            handled += count
-            mailboxes.poll_due(self.app, self.name, self.stop)  # IMAP, between batches
-            if count == 0:
-                if once:
-                    break
-                self.stop.wait(float(self.config["DELIVERY_POLL_INTERVAL"]))
+        try:
+            while not self.stop.is_set():
+                count = self.run_once()
+                handled += count
+                mailboxes.poll_due(self.app, self.name, self.stop)  # IMAP, between batches
+                if count == 0:
+                    smtp.close_sessions()  # kept only while there is a backlog
+                    if once:
+                        break
+                    self.stop.wait(float(self.config["DELIVERY_POLL_INTERVAL"]))
+        finally:
+            smtp.close_sessions()
         return handled
 
     def run_once(self) -> int:

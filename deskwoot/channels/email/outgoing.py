@@ -57,7 +57,9 @@ def deliver(outgoing: Outgoing, config) -> Outcome:
         message = build(outgoing, details)
     except compose.UnsendableMail as exc:
         return Failed(f"The reply cannot be sent as email: {exc}.")
-    return smtp.send_message(details.smtp_url, message, timeout=float(config["MAIL_TIMEOUT"]))
+    return smtp.send_message(
+        details.smtp_url, message, timeout=float(config["MAIL_TIMEOUT"]), reuse=True
+    )
 
 
 def build(outgoing: Outgoing, details: EmailDetails) -> EmailMessage:

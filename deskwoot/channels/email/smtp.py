@@ -17,12 +17,15 @@ from __future__ import annotations
 import smtplib
 import socket
 import ssl
+import threading
+import time
 from email.message import EmailMessage
 
 from deskwoot.channels.email.servers import (
     SMTP_SCHEMES,
     BadServerUrl,
     InsecureLogin,
+    ServerUrl,
     parse_url,
     smtp_connection,
 )
@@ -48,16 +51,101 @@ def _timed_out(exc: BaseException) -> bool:
     return isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError)
 
 
-def send_message(server_url: str | None, message: EmailMessage, timeout: float) -> Outcome:
+def send_message(
+    server_url: str | None, message: EmailMessage, timeout: float, *, reuse: bool = False
+) -> Outcome:
     """Send `message` (its From/To headers give the envelope) through the SMTP server at
-    `server_url`. Never raises for anything the network or the server does."""
+    `server_url`. Never raises for anything the network or the server does. With `reuse` (the
+    delivery worker), a session left open by the previous delivery to the same server is used
+    and this one is left open for the next (`close_sessions` ends them)."""
     try:
         server = parse_url(server_url, SMTP_SCHEMES)
     except BadServerUrl as exc:
         return Failed(f"The inbox's SMTP settings are not usable: {exc}")
+    smtp = _SESSIONS.take(server_url) if reuse else None
+    if smtp is None:
+        opened = _open(server, timeout)
+        if not isinstance(opened, smtplib.SMTP):
+            return opened
+        smtp = opened
+    outcome = _send(smtp, message, f"{server.host}:{server.port}")
+    if reuse and isinstance(outcome, Delivered):
+        _SESSIONS.keep(server_url, smtp)
+    else:
+        _quit(smtp)
+    return outcome
+
+
+def _quit(smtp: smtplib.SMTP) -> None:
+    try:
+        smtp.quit()
+    except (OSError, smtplib.SMTPException):
+        smtp.close()
+
+
+class _Sessions:
+    """SMTP sessions the delivery worker keeps open between deliveries to one server.
+
+    Opening one costs a TCP connection, EHLO, often a TLS handshake and a login — several round
+    trips to a remote relay, far more than sending a reply — so a backlog of replies through
+    one server goes through one session. A kept session is checked with NOOP before it is
+    used again (a server may have closed it meanwhile) and dropped after IDLE_S unused. A
+    worker is one thread; gunicorn's processes never reuse (the Settings test button opens
+    its own session every time)."""
+
+    IDLE_S = 30.0
+
+    def __init__(self) -> None:
+        self._open: dict[str, tuple[smtplib.SMTP, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, url: str) -> smtplib.SMTP | None:
+        with self._lock:
+            entry = self._open.pop(url, None)
+        if entry is None:
+            return None
+        smtp, last_used = entry
+        if time.monotonic() - last_used > self.IDLE_S:
+            _quit(smtp)
+            return None
+        try:
+            code, _ = smtp.noop()
+        except (OSError, smtplib.SMTPException):
+            smtp.close()
+            return None
+        if code != 250:
+            _quit(smtp)
+            return None
+        return smtp
+
+    def keep(self, url: str, smtp: smtplib.SMTP) -> None:
+        with self._lock:
+            previous = self._open.pop(url, None)
+            self._open[url] = (smtp, time.monotonic())
+        if previous is not None:
+            _quit(previous[0])
+
+    def close(self) -> None:
+        with self._lock:
+            sessions, self._open = list(self._open.values()), {}
+        for smtp, _ in sessions:
+            _quit(smtp)
+
+
+_SESSIONS = _Sessions()
+
+
+def close_sessions() -> None:
+    """End the sessions kept for reuse (the worker calls it when the outbox is empty and when
+    it stops)."""
+    _SESSIONS.close()
+
+
+def _open(server: ServerUrl, timeout: float) -> smtplib.SMTP | Outcome:
+    """A ready session, or the Outcome that says why there is none."""
     where = f"{server.host}:{server.port}"
     try:
-        smtp = smtp_connection(server, timeout)
+        return smtp_connection(server, timeout)
     except smtplib.SMTPAuthenticationError as exc:
         return Failed(
             f"The mail server at {where} refused the login: {_said(exc.smtp_code, exc.smtp_error)}"
@@ -88,6 +176,9 @@ def send_message(server_url: str | None, message: EmailMessage, timeout: float) 
             # found": the server's AUTH mechanisms are none it speaks).
             return Failed(f"The mail server at {where} cannot log in {server.user}: {exc}")
         return Retry(f"Could not talk to the mail server at {where}: {exc!s}"[:REPLY_CHARS])
+
+
+def _send(smtp: smtplib.SMTP, message: EmailMessage, where: str) -> Outcome:
     try:
         refused = smtp.send_message(message)
     except smtplib.SMTPRecipientsRefused as exc:
@@ -112,11 +203,6 @@ def send_message(server_url: str | None, message: EmailMessage, timeout: float) 
         if _timed_out(exc):
             return Retry(f"The mail server at {where} stopped answering while sending")
         return Retry(f"The connection to {where} broke while sending: {exc!s}"[:REPLY_CHARS])
-    finally:
-        try:
-            smtp.quit()
-        except (OSError, smtplib.SMTPException):
-            smtp.close()
     if refused:  # some recipients refused: we send to one, so this only happens with Cc
         code, text = next(iter(refused.values()))
         return Failed(f"The mail server refused a recipient: {_said(code, text)}")

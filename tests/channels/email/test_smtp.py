@@ -8,7 +8,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from deskwoot.channels.email.smtp import send_message
+from deskwoot.channels.email.smtp import close_sessions, send_message
 from deskwoot.channels.outcomes import Delivered, Failed, Retry
 
 pytestmark = pytest.mark.mail
@@ -87,3 +87,35 @@ def test_an_untrusted_certificate_fails_with_the_reason(app, make_smtp_sink):
 def test_no_or_bad_settings_fail_with_what_to_fix(app):
     assert "Enter the SMTP server" in send_message(None, mail(), timeout=5).reason
     assert "must start with smtp" in send_message("http://x", mail(), timeout=5).reason
+
+
+def test_the_worker_reuses_one_session_per_server_and_survives_a_closed_one(app, smtp_sink):
+    try:
+        for _ in range(3):
+            assert send_message(url(smtp_sink), mail(), timeout=5, reuse=True) == Delivered()
+        first = smtp_sink.wait_for(3)
+        assert len({m.peer for m in first}) == 1  # one connection for the three
+        smtp_sink.stop()  # the kept session dies with the server
+        smtp_sink.start()
+        assert send_message(url(smtp_sink), mail(), timeout=5, reuse=True) == Delivered()
+        received = smtp_sink.wait_for(4)
+        assert received[3].peer != first[0].peer  # NOOP failed: a fresh session
+    finally:
+        close_sessions()
+    # Without reuse (the Settings test button), every message opens its own session.
+    send_message(url(smtp_sink), mail(), timeout=5)
+    send_message(url(smtp_sink), mail(), timeout=5)
+    received = smtp_sink.wait_for(6)
+    assert received[4].peer != received[5].peer
+
+
+def test_a_refused_message_does_not_keep_the_session(app, smtp_sink):
+    try:
+        smtp_sink.fail_next(1, 451)
+        assert isinstance(send_message(url(smtp_sink), mail(), timeout=5, reuse=True), Retry)
+        assert send_message(url(smtp_sink), mail(), timeout=5, reuse=True) == Delivered()
+        assert send_message(url(smtp_sink), mail(), timeout=5, reuse=True) == Delivered()
+        a, b = smtp_sink.wait_for(2)
+        assert a.peer == b.peer
+    finally:
+        close_sessions()
