@@ -23,7 +23,7 @@ import httpx2 as httpx
 from standardwebhooks import Webhook
 
 from deskwoot.channels.outcomes import Delivered, Failed, Outcome, Retry
-from deskwoot.services.conversations.delivery import Outgoing
+from deskwoot.services.delivery.outbox import Outgoing
 
 NO_WEBHOOK = "no webhook configured: read replies through the events feed"
 EVENT_TYPE = "message.outgoing"

@@ -2,7 +2,7 @@
 
 A channel module (api_webhook.py, email/outgoing.py, product_mail.py) has
 `deliver(outgoing, config) -> Outcome`, where `outgoing` is what
-services/conversations/delivery.py loaded for the claimed row (the message, its conversation's
+services/delivery/outbox.py loaded for the claimed row (the message, its conversation's
 number, the contact and the inbox's delivery settings). It never touches the database: the
 worker (deskwoot/delivery/worker.py) records the outcome.
 """

@@ -16,7 +16,7 @@ from email.utils import parseaddr
 
 from deskwoot.channels.email import compose, identity, smtp
 from deskwoot.channels.outcomes import Failed, Outcome
-from deskwoot.services.conversations.delivery import ProductMail
+from deskwoot.services.delivery.outbox import ProductMail
 
 NOT_CONFIGURED = (
     "Outgoing mail is not set up on this server any more (DESKWOOT_SMTP_URL and "

@@ -1,7 +1,7 @@
 """The worker's IMAP side: poll every email inbox's mailbox that is due (ARCHITECTURE §12).
 
 Between delivery batches the worker calls `poll_due`: it leases the due mailboxes
-(services/conversations/mailbox_polls.py), polls each (channels/email/imap_poll.py) and hands
+(services/delivery/mailbox_polls.py), polls each (channels/email/imap_poll.py) and hands
 every message to the email channel's `receive`, like the MTA pipe does. Nothing here may stop
 the worker: a mailbox that cannot be reached, a hostile message or an unavailable database ends
 that mailbox's poll with the reason recorded for Settings (`imap_error`), and the loop goes on.
@@ -19,7 +19,7 @@ from deskwoot.channels.email import imap_poll
 from deskwoot.channels.email import inbound as email_inbound
 from deskwoot.channels.email.parse import UnreadableMail
 from deskwoot.extensions import db
-from deskwoot.services.conversations import mailbox_polls as polls
+from deskwoot.services.delivery import mailbox_polls as polls
 
 log = logging.getLogger(__name__)
 

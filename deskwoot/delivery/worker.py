@@ -1,8 +1,8 @@
 """The delivery loop: claim due outbox rows, hand each to its channel, record the outcome.
 
 Run by `deskwoot worker` (and one beside gunicorn by `deskwoot serve`). Each pass claims a
-batch under a lease (services/conversations/outbox_claims.py), delivers the rows one by one,
-and records each outcome in its own transaction (services/conversations/delivery.py): sent,
+batch under a lease (services/delivery/claims.py), delivers the rows one by one,
+and records each outcome in its own transaction (services/delivery/outbox.py): sent,
 failed, or retried after backoff.py's delay. Stopping (SIGTERM/SIGINT set `stop`) finishes the
 delivery under way and gives the rest of the batch back at once, so another worker need not
 wait out the lease.
@@ -27,9 +27,8 @@ from deskwoot.channels.outcomes import Delivered, Failed, Outcome, Retry
 from deskwoot.delivery import backoff, mailboxes
 from deskwoot.extensions import db
 from deskwoot.models import utcnow
-from deskwoot.services.conversations import delivery
-from deskwoot.services.conversations import outbox_claims as claims
-from deskwoot.services.conversations.delivery import Claimed, Outgoing
+from deskwoot.services.delivery import claims, outbox
+from deskwoot.services.delivery.outbox import Claimed, Outgoing
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +94,7 @@ class Worker:
 
     def _deliver(self, outbox_id: int) -> None:
         try:
-            outgoing = delivery.outgoing(outbox_id)
+            outgoing = outbox.outgoing(outbox_id)
         except Exception:  # a row that cannot even be loaded must not stop the others
             log.exception("loading outbox row %s", outbox_id)
             self._set_aside(outbox_id)
@@ -114,7 +113,7 @@ class Worker:
         so the worker goes on with the rest and does not spin on it."""
         db.session.rollback()  # whatever the loader left half done
         try:
-            delivery.mark_retry(
+            outbox.mark_retry(
                 outbox_id,
                 self.name,
                 "internal error while loading the message (see the worker's log)",
@@ -126,11 +125,11 @@ class Worker:
     def record(self, outgoing: Claimed, outcome: Outcome) -> None:
         attempt = outgoing.attempts + 1
         if isinstance(outcome, Delivered):
-            delivery.mark_sent(outgoing.outbox_id, self.name, outcome.note)
+            outbox.mark_sent(outgoing.outbox_id, self.name, outcome.note)
         elif isinstance(outcome, Failed):
-            delivery.mark_failed(outgoing.outbox_id, self.name, outcome.reason)
+            outbox.mark_failed(outgoing.outbox_id, self.name, outcome.reason)
         elif attempt >= int(self.config["DELIVERY_MAX_ATTEMPTS"]):
-            delivery.mark_failed(
+            outbox.mark_failed(
                 outgoing.outbox_id, self.name, f"gave up after {attempt} attempts: {outcome.reason}"
             )
         else:
@@ -140,7 +139,7 @@ class Worker:
                 float(self.config["DELIVERY_BACKOFF_CAP"]),
                 outcome.after,
             )
-            delivery.mark_retry(
+            outbox.mark_retry(
                 outgoing.outbox_id, self.name, outcome.reason, utcnow() + timedelta(seconds=wait)
             )
         log.info("outbox row %s: %s", outgoing.outbox_id, outcome)

@@ -181,7 +181,7 @@ def test_two_pollers_at_once_take_each_message_once(mailbox_app, inbox, imap_mai
 
 
 def test_a_leased_mailbox_is_not_polled_by_another_worker(mailbox_app, inbox, imap_mailbox):
-    from deskwoot.services.conversations import mailbox_polls
+    from deskwoot.services.delivery import mailbox_polls
 
     append(imap_mailbox, numbered(1))
     assert mailbox_polls.claim(inbox.id, "someone-else", lease=300)

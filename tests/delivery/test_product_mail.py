@@ -87,7 +87,7 @@ def test_a_refused_mail_fails_is_logged_and_stops_nothing(app, product_sink, cap
     invitations.invite(actor, "nobody@example.com", "agent")
     invitations.invite(actor, "bea@example.com", "agent")
     product_sink.fail_next(1, 550, "5.1.1 No such user")
-    with caplog.at_level(logging.WARNING, logger="deskwoot.services.conversations.delivery"):
+    with caplog.at_level(logging.WARNING, logger="deskwoot.services.delivery.outbox"):
         assert Worker(app).run(once=True) == 2
     refused, delivered = _rows()
     assert (refused.status, refused.attempts) == ("failed", 1)

@@ -14,8 +14,9 @@ from deskwoot.delivery.worker import Worker
 from deskwoot.extensions import db
 from deskwoot.mcp import calls
 from deskwoot.models import Conversation, Outbox, utcnow
-from deskwoot.services.conversations import delivery, workflow
-from deskwoot.services.conversations import outbox_claims as claims
+from deskwoot.services.conversations import workflow
+from deskwoot.services.delivery import claims
+from deskwoot.services.delivery import outbox as delivery
 from tests import factories as f
 from tests.delivery.desk import Desk
 from tests.delivery.receiver import Answer, Receiver

@@ -1,4 +1,4 @@
-"""Retry of a failed delivery (services/conversations/redelivery.py): back to pending and due
+"""Retry of a failed delivery (services/delivery/redelivery.py): back to pending and due
 now, with a fresh attempt count, the old count in the audit row; the worker then delivers it
 under the same delivery id. Only failed outgoing messages in the actor's reach."""
 
@@ -11,7 +11,8 @@ from deskwoot.delivery.worker import Worker
 from deskwoot.errors import Conflict, NotFound
 from deskwoot.extensions import db
 from deskwoot.models import AuditEntry, Conversation, Event, Message
-from deskwoot.services.conversations import redelivery, workflow
+from deskwoot.services.conversations import workflow
+from deskwoot.services.delivery import redelivery
 from tests import factories as f
 from tests.delivery.desk import (
     Desk,

@@ -1,6 +1,6 @@
 """One poll of an IMAP mailbox: take the messages that arrived since the last poll, in order.
 
-The mailbox's state is two numbers the caller keeps (services/conversations/mailbox_polls.py):
+The mailbox's state is two numbers the caller keeps (services/delivery/mailbox_polls.py):
 UIDVALIDITY, the generation of the folder's UIDs, and the last UID taken. A poll SELECTs the
 URL's folder; when UIDVALIDITY changed (the folder was recreated, the server restored) every
 UID means something new, so it starts over from UID 1 — the Message-ID dedupe keeps that from

@@ -5,7 +5,7 @@ What it decides before the service sees the mail:
 
 - mail from the inbox's own address is ignored (a loop: our own reply coming back);
 - a bounce (RFC 3464, or a mailer daemon's text) is no customer message: a permanent one
-  marks the message it names failed (services/conversations/bounces.py), a temporary one is
+  marks the message it names failed (services/delivery/bounces.py), a temporary one is
   only logged;
 - everything else — auto-replies and lists included, flagged as noise — goes to
   services/conversations/inbound_mail.py with its threading hints.
@@ -30,8 +30,9 @@ from deskwoot.database.transactions import is_transient
 from deskwoot.errors import Invalid
 from deskwoot.models import Inbox
 from deskwoot.services import validation
-from deskwoot.services.conversations import bounces, inbound_mail
+from deskwoot.services.conversations import inbound_mail
 from deskwoot.services.conversations.inbound_mail import InboundMail, MailAttachment
+from deskwoot.services.delivery import bounces
 
 log = logging.getLogger(__name__)
 

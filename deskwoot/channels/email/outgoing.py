@@ -2,7 +2,7 @@
 
 `deliver(outgoing, config)` is the worker's email deliverer (ARCHITECTURE §12). It builds the
 mail with the pure core (compose.py, identity.py) from the plain data the delivery service
-loaded (services/conversations/delivery.py: `Outgoing.email`) and sends it with smtp.py, which
+loaded (services/delivery/outbox.py: `Outgoing.email`) and sends it with smtp.py, which
 maps what the server or network did to the Outcome:
 
 - From is the inbox's address under the sender's name ("Ada Lovelace from Acme Support"; a
@@ -28,7 +28,7 @@ from email.message import EmailMessage
 
 from deskwoot.channels.email import compose, identity, smtp
 from deskwoot.channels.outcomes import Failed, Outcome
-from deskwoot.services.conversations.delivery import EmailDetails, MailAttachment, Outgoing
+from deskwoot.services.delivery.outbox import EmailDetails, MailAttachment, Outgoing
 
 NO_DETAILS = "This message is not in an email inbox, so it cannot be emailed."
 NO_SMTP = (

@@ -27,7 +27,7 @@ from deskwoot.models import Outbox, utcnow
 log = logging.getLogger(__name__)
 
 EXTENSION = "deskwoot_mail_sender"
-PRODUCT_MAIL = "mail"  # the outbox channel (services/conversations/delivery.py reads it back)
+PRODUCT_MAIL = "mail"  # the outbox channel (services/delivery/outbox.py reads it back)
 
 
 @dataclass(frozen=True)

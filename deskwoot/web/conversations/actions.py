@@ -7,9 +7,10 @@ from collections.abc import Callable
 from flask import flash, g, redirect, url_for
 
 from deskwoot.errors import Conflict, Forbidden, Invalid
-from deskwoot.services.conversations import reads, redelivery
+from deskwoot.services.conversations import reads
 from deskwoot.services.conversations import workflow as conversation_service
 from deskwoot.services.conversations.attachments import Upload
+from deskwoot.services.delivery import redelivery
 from deskwoot.web.common import (
     flash_error,
     flash_form_errors,

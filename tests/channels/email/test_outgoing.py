@@ -13,7 +13,7 @@ import pytest
 from deskwoot.channels import product_mail
 from deskwoot.channels.email import compose, outgoing
 from deskwoot.channels.outcomes import Failed
-from deskwoot.services.conversations.delivery import (
+from deskwoot.services.delivery.outbox import (
     CustomerMail,
     EmailDetails,
     MailAttachment,

@@ -19,7 +19,7 @@ from sqlalchemy import or_, select, update
 from deskwoot.database.transactions import write_transaction
 from deskwoot.extensions import db
 from deskwoot.models import Inbox, utcnow
-from deskwoot.services.conversations import leases
+from deskwoot.services.delivery import leases
 from deskwoot.services.directory import inboxes
 
 MAX_ERROR_CHARS = 1000

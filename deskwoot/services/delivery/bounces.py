@@ -4,7 +4,7 @@ The SMTP server took the message (the worker marked it sent), and only later did
 recipient's server refuse it. The adapter (channels/email/inbound.py) reads which of our
 Message-IDs bounced; here its message and outbox row are marked failed with the server's words
 and `message.failed` is emitted with the same data the worker's failures carry
-(services/conversations/delivery.py), so teammates and agents see it where they see every other
+(services/delivery/outbox.py), so teammates and agents see it where they see every other
 failed delivery. The bounce itself is no customer message and is not stored.
 """
 

@@ -23,7 +23,7 @@ from sqlalchemy import or_, select, update
 
 from deskwoot.database.transactions import write_transaction
 from deskwoot.models import Outbox, utcnow
-from deskwoot.services.conversations import leases
+from deskwoot.services.delivery import leases
 
 
 def claim(claimed_by: str, channels: list[str], limit: int, lease: float) -> list[int]:
