@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
 import sqlite3
 import statistics
 import subprocess
@@ -24,7 +23,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from bench.servers import ROOT, free_port
+from bench.servers import ROOT, WORKER_ARGV, clean_env, free_port, stop_process
 from deskwoot import create_app
 from deskwoot.database import migrate
 from deskwoot.extensions import db
@@ -42,11 +41,6 @@ def _cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _clean_env(extra: dict) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DESKWOOT_", "DATABASE_URL"))}
-    return {**env, **extra}
 
 
 def _populate(db_path: Path, secret: str, channel: str, port: int, count: int) -> list[float]:
@@ -93,19 +87,9 @@ def _populate(db_path: Path, secret: str, channel: str, port: int, count: int) -
 def _start(argv: list[str], env: dict, log: Path) -> subprocess.Popen:
     with log.open("wb") as out:
         return subprocess.Popen(  # noqa: S603 - our own fixed command line
-            argv, cwd=ROOT, env=_clean_env(env), stdout=out, stderr=subprocess.STDOUT,
+            argv, cwd=ROOT, env=clean_env(env), stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _outbox(db_path: Path) -> tuple[int, int, float | None, float | None]:
@@ -140,7 +124,7 @@ def run_channel(channel: str, count: int, workdir: Path) -> dict:
     try:
         timings = _populate(db_path, secret, channel, port, count)
         worker = _start(
-            [sys.executable, "-c", "from deskwoot.cli import main; main()", "worker"],
+            WORKER_ARGV,
             {
                 "DATABASE_URL": f"sqlite:///{db_path}",
                 "DESKWOOT_SECRET_KEY": secret,
@@ -164,8 +148,8 @@ def run_channel(channel: str, count: int, workdir: Path) -> dict:
         sent, failed, first, last = _outbox(db_path)
     finally:
         if worker is not None:
-            _stop(worker)
-        _stop(sink)
+            stop_process(worker)
+        stop_process(sink)
     received = _read_report(report)
     span = (last - first) if first is not None and last is not None else None
     timings_ms = sorted(1000 * t for t in timings)

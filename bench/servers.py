@@ -20,6 +20,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def clean_env(extra: dict) -> dict:
+    """This environment without the test suite's database settings, plus `extra`."""
+    inherited = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DESKWOOT_", "DATABASE_URL"))
+    }
+    return {**inherited, **extra}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -101,15 +109,11 @@ def _start(
 ) -> Server:
     logdir.mkdir(parents=True, exist_ok=True)
     log = logdir / f"{name}.log"
-    # The test suite's database settings must not leak into the servers.
-    environment = {
-        k: v for k, v in os.environ.items() if not k.startswith(("DESKWOOT_", "DATABASE_URL"))
-    }
     with log.open("wb") as out:
         process = subprocess.Popen(  # noqa: S603 - our own fixed command line
             argv,
             cwd=ROOT,
-            env={**environment, **env},
+            env=clean_env(env),  # the test suite's database settings must not leak in
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -175,17 +179,17 @@ def start_deskwoot(
     )
 
 
+WORKER_ARGV = [sys.executable, "-c", "from deskwoot.cli import main; main()", "worker"]
+
+
 def start_worker(desk: Server) -> subprocess.Popen:
     """A `deskwoot worker` on the same database and settings as a running Deskwoot, its output
     appended to that server's log."""
-    environment = {
-        k: v for k, v in os.environ.items() if not k.startswith(("DESKWOOT_", "DATABASE_URL"))
-    }
     with desk.log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-c", "from deskwoot.cli import main; main()", "worker"],
+        return subprocess.Popen(  # noqa: S603 - our own fixed command line
+            WORKER_ARGV,
             cwd=ROOT,
-            env={**environment, **desk.env},
+            env=clean_env(desk.env),
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
