@@ -6,12 +6,10 @@ sends it once the server takes it."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests import factories
+from tests.browser.test_drafts_flow import login
 from tests.e2e_email.desk import (
     ANSWER_TEXT,
     BOT,
@@ -37,11 +35,7 @@ def desk(app, live_server, sink, mailbox) -> Desk:
 
 def open_conversation(page: Page, desk: Desk, number: int) -> None:
     """Ada logs in and opens conversation #number."""
-    page.goto("/login")
-    page.get_by_label("Email").fill(desk.teammate.email)
-    page.get_by_label("Password").fill(factories.PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"/conversations$"))
+    assert login(page, desk.teammate.email) == desk.slug
     page.goto(f"/w/{desk.slug}/conversations/{number}")
 
 
