@@ -119,15 +119,14 @@ def _file_is_read_only(path: str) -> bool:
     """Whether SQLite just opened `path` read-only. It tries O_RDWR and, when the system says
     no (chmod, chattr +i, a read-only mount), quietly falls back to O_RDONLY for good: that
     connection answers "attempt to write a readonly database" to every write even after the
-    file is writable again. The same open, tried here, tells which way it went."""
-    try:
-        fd = os.open(path, os.O_RDWR)
-    except FileNotFoundError:
+    file is writable again. access(2) asks the same question without opening the file:
+    opening and closing it here would drop every POSIX lock this process holds on it
+    (SQLite's, of every other connection), so another process could checkpoint and delete
+    the WAL under them and corrupt the database ("How To Corrupt An SQLite Database File",
+    §2.2)."""
+    if not os.path.exists(path):
         return False  # SQLite creates it, read-write
-    except OSError:
-        return True
-    os.close(fd)
-    return False
+    return not os.access(path, os.W_OK, effective_ids=os.access in os.supports_effective_ids)
 
 
 def _configure_postgresql(engine: Engine) -> None:
