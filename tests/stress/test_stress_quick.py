@@ -23,7 +23,7 @@ from tests.conftest import PG_URL
 
 pytestmark = pytest.mark.slow
 
-QUICK = Settings(clients=12, pollers=2, duration=5, crashes=1, workers=2)
+QUICK = Settings(clients=12, pollers=2, duration=5, crashes=1, workers=2, worker_kills=3)
 
 
 def test_nothing_is_lost_or_doubled_under_load_and_a_kill_9(tmp_path, artifacts):
