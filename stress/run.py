@@ -110,6 +110,7 @@ def run(settings: Settings, database: Database, workdir: Path) -> dict:
     )
     delivery_checks, delivery = verify_delivery.check(database, world, load.ledger, load.delivery)
     checks += delivery_checks
+    delivery["ok"] = all(c.ok for c in delivery_checks)
     outages = sum(c.outage_s for c in load.chaos.crashes)
     return {
         "database": database.kind,

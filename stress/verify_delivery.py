@@ -94,7 +94,13 @@ def _read(database: Database, world: World):
 def check(
     database: Database, world: World, ledger: Ledger, run: DeliveryRun
 ) -> tuple[list[Check], dict]:
-    outbox, outgoing, fates = _read(database, world)
+    return evaluate(*_read(database, world), world, ledger, run)
+
+
+def evaluate(
+    outbox: list, outgoing: list, fates: list, world: World, ledger: Ledger, run: DeliveryRun
+) -> tuple[list[Check], dict]:
+    """The checks on rows read back (outbox rows, outgoing messages, delivery events)."""
     email, api = world.inbox(EMAIL_INBOX), world.inbox(API_INBOX)
     domain = EMAIL_ADDRESS.rpartition("@")[2]
     identity = {

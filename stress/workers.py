@@ -35,6 +35,7 @@ WORKER_SETTINGS = {
     "DESKWOOT_WEBHOOK_TIMEOUT": "10",
 }
 STOP_TIMEOUT = 30  # seconds a SIGTERM'd worker may take to finish its delivery
+WORKER_ARGV = (sys.executable, "-c", "from deskwoot.cli import main; main()", "worker")
 
 
 @dataclass
@@ -45,9 +46,12 @@ class Stopped:
 
 
 class WorkerPool:
-    def __init__(self, env: dict[str, str], count: int, log: Path):
+    def __init__(
+        self, env: dict[str, str], count: int, log: Path, argv: tuple[str, ...] = WORKER_ARGV
+    ):
         self.env = {**env, **WORKER_SETTINGS}
         self.log = log
+        self.argv = list(argv)
         self._lock = threading.Lock()
         self._slots: list[subprocess.Popen | None] = [None] * count
         self.started = 0
@@ -60,8 +64,8 @@ class WorkerPool:
     def restart(self, slot: int) -> int:
         """Start a worker in `slot` (whose process must be gone); its pid."""
         with self.log.open("ab") as out:
-            process = subprocess.Popen(
-                [sys.executable, "-c", "from deskwoot.cli import main; main()", "worker"],
+            process = subprocess.Popen(  # noqa: S603 - deskwoot worker (tests: a stand-in)
+                self.argv,
                 cwd=ROOT,
                 env=self.env,
                 stdout=out,
