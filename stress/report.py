@@ -208,14 +208,16 @@ def _delivery_details(run: dict) -> list[str]:
         + (f"{d['drain_s']} s." if d["drained"] else "**timed out**."),
         "",
         "| channel | acknowledged | committed | identities received | copies | raw duplicates "
-        "| transient refusals | lost | unknown | differing |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| of which after a kill | while the sender lived | transient refusals | lost | unknown "
+        "| differing |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for channel in ("email", "api"):
         c = d[channel]
         lines.append(
             f"| {channel} | {c['acknowledged']:,} | {c['committed']:,} | {c['received']:,} | "
-            f"{c['copies']:,} | {c['duplicate_copies']} | {c['refused_transient']} | "
+            f"{c['copies']:,} | {c['duplicate_copies']} | {c['duplicates_after_kill']} | "
+            f"{c['duplicates_live_sender']} | {c['refused_transient']} | "
             f"{c['lost']} | {c['unknown']} | {c['differing']} |"
         )
     lines += [

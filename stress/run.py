@@ -9,6 +9,7 @@ import secrets
 import threading
 import time
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import create_engine
@@ -88,6 +89,8 @@ def run(settings: Settings, database: Database, workdir: Path) -> dict:
             database.url, secret_key, server.base_url, mail.url, webhooks.url
         )
         webhooks.verify_with(world.webhook_secret)
+        for receiver in (mail, webhooks):
+            receiver.recorder.identify = partial(pool.owner_of, remote_port=receiver.port)
         pool.start()
         setup_s = time.monotonic() - setup_started
         startup_s = server.wait_ready(world.token)

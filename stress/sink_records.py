@@ -26,6 +26,7 @@ class Copy:
     key: str  # Message-ID or webhook-id
     digest: str  # of what the delivery carried, so two copies can be compared
     at: float  # time.monotonic() of its acceptance
+    sender: int | None = None  # pid of the worker that sent it, when known
 
 
 class Recorder:
@@ -37,6 +38,10 @@ class Recorder:
         self._trigger: Trigger | None = None
         self.refused = 0  # transient refusals answered
         self.rejected: list[str] = []  # deliveries the receiver could not read (a check fails)
+        # Names the process behind a sender's port (the run sets it: WorkerPool.owner_of),
+        # so a duplicate copy can be told apart: resent after its sender's kill, or sent
+        # by a second worker while the first was alive.
+        self.identify: Callable[[int], int | None] | None = None
 
     def refuse(self) -> bool:
         """Whether to answer this delivery with a transient failure (and count it)."""
@@ -48,8 +53,9 @@ class Recorder:
 
     def accept(self, key: str, digest: str, peer_port: int) -> None:
         """Record an accepted copy; fire the armed trigger, if any, once."""
+        sender = self.identify(peer_port) if self.identify is not None else None
         with self._lock:
-            self._copies.append(Copy(key, digest, time.monotonic()))
+            self._copies.append(Copy(key, digest, time.monotonic(), sender))
             trigger, self._trigger = self._trigger, None
         if trigger is not None:
             trigger(peer_port)

@@ -28,7 +28,7 @@ from deskwoot.channels.email.identity import message_id_for
 from deskwoot.models import Event, Message, Outbox
 from stress.clients import Ledger
 from stress.databases import Database
-from stress.sink_records import Recorder
+from stress.sink_records import Copy, Recorder
 from stress.verify import Check, _first
 from stress.world import API_INBOX, EMAIL_ADDRESS, EMAIL_INBOX, World
 
@@ -123,11 +123,13 @@ def evaluate(
 
     checks: list[Check] = []
     figures: dict = {}
+    kills = {kill.pid: kill.killed_at for kill in run.kills if kill.pid is not None}
     for label, inbox, recorder, what in (
         ("email", email, run.mail, "SMTP sink, by Message-ID"),
         ("api", api, run.webhooks, "webhook receiver, by webhook-id"),
     ):
         found, tally = _receiver(label, acknowledged[inbox.id], committed[inbox.id], recorder, what)
+        tally.update(_duplicate_causes(recorder.copies(), kills))
         checks += found
         figures[label] = tally
 
@@ -183,6 +185,26 @@ def _receiver(
         ),
     ]
     return checks, tally
+
+
+def _duplicate_causes(copies: list[Copy], kills: dict[int, float]) -> dict:
+    """Why each copy after an identity's first was sent: its previous sender was killed
+    before it ("after_kill": the lease ran out and another worker sent it again), or the
+    previous sender was alive ("live_sender": a worker still delivering a row whose lease
+    had run out, or a sender the receiver could not name)."""
+    causes = Counter(after_kill=0, live_sender=0)
+    previous: dict[str, Copy] = {}
+    for copy in sorted(copies, key=lambda c: c.at):
+        before = previous.get(copy.key)
+        previous[copy.key] = copy
+        if before is None:
+            continue
+        killed_at = kills.get(before.sender) if before.sender is not None else None
+        if killed_at is not None and before.at <= killed_at <= copy.at:
+            causes["after_kill"] += 1
+        else:
+            causes["live_sender"] += 1
+    return {f"duplicates_{cause}": n for cause, n in causes.items()}
 
 
 def _outbox(outbox: list, fates: list, figures: dict) -> list[Check]:

@@ -39,6 +39,7 @@ class WorkerKill:
     pid: int | None  # None: no live worker was found to kill
     mid_delivery: bool  # killed by a receiver while it was delivering to it
     down_s: float  # until a new worker was started in its place
+    killed_at: float = 0.0  # time.monotonic(), to compare with the receivers' copies
 
 
 def kill_moments(duration: float, kills: int, rng: random.Random) -> list[float]:
@@ -96,6 +97,7 @@ class WorkerChaos(threading.Thread):
             pid=pid,
             mid_delivery=mid_delivery,
             down_s=round(time.monotonic() - killed_at, 2),
+            killed_at=killed_at,
         )
 
     def _kill_at_receiver(self, mode: str) -> int | None:

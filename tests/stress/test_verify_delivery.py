@@ -4,6 +4,7 @@ outbox with a row left pending, they fail (and pass on a clean run, duplicates i
 
 from __future__ import annotations
 
+import time
 from types import SimpleNamespace as Row
 
 from deskwoot.channels.email.identity import message_id_for
@@ -89,13 +90,19 @@ def failures(checks):
 
 
 def test_a_clean_run_passes_and_an_identical_resend_counts_as_a_raw_duplicate():
-    mail, webhooks = receivers()
-    mail.accept(mail_id(EMAIL_MSG), "d1", 5002)  # resent after a kill: the same message
-    checks, figures = evaluate(*rows(), WORLD, ledger(), run_of(mail, webhooks))
+    mail, webhooks = Recorder(0.0, 1), Recorder(0.0, 2)
+    mail.identify = webhooks.identify = {5000: 42, 5001: 43, 5002: 44, 5003: 44}.get
+    mail.accept(mail_id(EMAIL_MSG), "d1", 5000)
+    killed = WorkerKill(1.0, "smtp accepted", 42, True, 0.3, killed_at=time.monotonic())
+    mail.accept(mail_id(EMAIL_MSG), "d1", 5002)  # resent after the kill: the same message
+    webhooks.accept(f"msg_{API_MSG}", "d2", 5001)
+    webhooks.accept(f"msg_{API_MSG}", "d2", 5003)  # its first sender lived on
+    checks, figures = evaluate(*rows(), WORLD, ledger(), run_of(mail, webhooks, kills=[killed]))
     assert failures(checks) == set()
     assert figures["email"]["duplicate_copies"] == 1
+    assert figures["email"]["duplicates_after_kill"] == 1
+    assert figures["api"]["duplicates_live_sender"] == 1
     assert figures["email"]["received"] == figures["email"]["committed"] == 1
-    assert figures["api"]["duplicate_copies"] == 0
     assert figures["retries_recorded"] == 1
     assert figures["outbox"]["web"] == {"pending": 1}
 
