@@ -119,15 +119,13 @@ def _file_is_read_only(path: str) -> bool:
     """Whether SQLite just opened `path` read-only. It tries O_RDWR and, when the system says
     no (chmod, chattr +i, a read-only mount), quietly falls back to O_RDONLY for good: that
     connection answers "attempt to write a readonly database" to every write even after the
-    file is writable again. The same open, tried here, tells which way it went."""
-    try:
-        fd = os.open(path, os.O_RDWR)
-    except FileNotFoundError:
+    file is writable again. access(2) asks the system the same question without opening the
+    file: closing a descriptor of it would drop every POSIX lock this process holds on it,
+    SQLite's shared lock included, and another process closing its last connection would
+    then checkpoint and delete the WAL under this one's feet (a corrupt database)."""
+    if not os.path.exists(path):
         return False  # SQLite creates it, read-write
-    except OSError:
-        return True
-    os.close(fd)
-    return False
+    return not os.access(path, os.W_OK, effective_ids=os.access in os.supports_effective_ids)
 
 
 def _configure_postgresql(engine: Engine) -> None:
