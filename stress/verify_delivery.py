@@ -193,6 +193,7 @@ def _duplicate_causes(copies: list[Copy], kills: dict[int, float]) -> dict:
     previous sender was alive ("live_sender": a worker still delivering a row whose lease
     had run out, or a sender the receiver could not name)."""
     causes = Counter(after_kill=0, live_sender=0)
+    samples = []
     previous: dict[str, Copy] = {}
     for copy in sorted(copies, key=lambda c: c.at):
         before = previous.get(copy.key)
@@ -204,7 +205,14 @@ def _duplicate_causes(copies: list[Copy], kills: dict[int, float]) -> dict:
             causes["after_kill"] += 1
         else:
             causes["live_sender"] += 1
-    return {f"duplicates_{cause}": n for cause, n in causes.items()}
+            samples.append(
+                f"{copy.key}: sent by {before.sender}, again by {copy.sender} "
+                f"{copy.at - before.at:.1f} s later"
+            )
+    return {
+        **{f"duplicates_{cause}": n for cause, n in causes.items()},
+        "live_sender_samples": samples[:5],
+    }
 
 
 def _outbox(outbox: list, fates: list, figures: dict) -> list[Check]:
