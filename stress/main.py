@@ -1,7 +1,8 @@
 """python -m stress: the full stress run (`make stress` calls it through stress/run.sh).
 
     python -m stress [--db sqlite|postgresql|both] [--clients 64] [--duration 60]
-                     [--crashes 3] [--workers 4] [--pg-url URL] [--out stress/results]
+                     [--crashes 3] [--workers 4] [--delivery-workers 2] [--worker-kills 6]
+                     [--pg-url URL] [--out stress/results]
 
 SQLite runs on a new file in a temp dir. PostgreSQL runs on a new database created on the
 server named by --pg-url, or, without it, on a throwaway cluster started with
@@ -34,6 +35,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=60, help="seconds of load (default 60)")
     parser.add_argument("--crashes", type=int, default=3, help="kill -9 during the load")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4)")
+    parser.add_argument(
+        "--delivery-workers", type=int, default=2, help="deskwoot worker processes (default 2)"
+    )
+    parser.add_argument(
+        "--worker-kills", type=int, default=6, help="kill -9 of a delivery worker (default 6)"
+    )
+    parser.add_argument(
+        "--smtp-defer-rate", type=float, default=0.05, help="451s from the SMTP sink (0.05)"
+    )
+    parser.add_argument(
+        "--webhook-fail-rate", type=float, default=0.05, help="500s from the receiver (0.05)"
+    )
     parser.add_argument("--seed", type=int)
     parser.add_argument("--pg-url", help="a PostgreSQL server to create the database on")
     parser.add_argument("--out", type=Path, default=ROOT / "stress" / "results")
@@ -41,6 +54,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.clients < 2:
         parser.error("--clients must be at least 2 (an agent and a poller)")
+    if args.delivery_workers < 1:
+        parser.error("--delivery-workers must be at least 1")
+    for name in ("smtp_defer_rate", "webhook_fail_rate"):
+        if not 0 <= getattr(args, name) < 0.5:
+            parser.error(f"--{name.replace('_', '-')} must be from 0 to under 0.5")
     return args
 
 
@@ -63,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
         crashes=args.crashes,
         workers=args.workers,
         seed=args.seed,
+        delivery_workers=args.delivery_workers,
+        worker_kills=args.worker_kills,
+        smtp_defer_rate=args.smtp_defer_rate,
+        webhook_fail_rate=args.webhook_fail_rate,
     )
     kinds = ("sqlite", "postgresql") if args.db == "both" else (args.db,)
     workdir = Path(tempfile.mkdtemp(prefix="deskwoot-stress."))
@@ -72,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         for kind in kinds:
             print(
                 f"==> stress on {kind}: {settings.clients} clients, {settings.duration:g} s, "
-                f"{settings.crashes} crashes",
+                f"{settings.crashes} crashes, {settings.delivery_workers} delivery workers, "
+                f"{settings.worker_kills} worker kills",
                 flush=True,
             )
             try:
@@ -89,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
             json_path, md_path = report.write(runs, args.out)
             print()
             print(report.summary_table(runs))
+            print()
+            print(report.delivery_table(runs))
             print(f"\nreport: {md_path} and {json_path.name}")
     finally:
         if args.keep or failed or not all(r["ok"] for r in runs):

@@ -65,6 +65,30 @@ def summary_table(runs: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def delivery_table(runs: list[dict]) -> str:
+    """The delivery side of each run: replies out through workers killed under them."""
+    lines = [
+        "| database | email replies acked / at the sink | webhooks acked / received | "
+        "worker kill -9 (mid-delivery) | raw duplicate copies | 451 / 500 answered | "
+        "retries recorded | drain s | result |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for run in runs:
+        d = run["delivery"]
+        email, api = d["email"], d["api"]
+        lines.append(
+            f"| {run['database']} | {email['acknowledged']:,} / {email['received']:,} | "
+            f"{api['acknowledged']:,} / {api['received']:,} | "
+            f"{len(d['worker_kills'])} ({d['worker_kills_mid_delivery']}) | "
+            f"{email['duplicate_copies']} + {api['duplicate_copies']} | "
+            f"{email['refused_transient']} / {api['refused_transient']} | "
+            f"{d['retries_recorded']} | "
+            + (f"{d['drain_s']:.1f}" if d["drained"] else "**timeout**")
+            + f" | {'**pass**' if d['ok'] else '**FAIL**'} |"
+        )
+    return "\n".join(lines)
+
+
 def markdown(document: dict) -> str:
     runs = document["runs"]
     parts = [
@@ -76,6 +100,8 @@ def markdown(document: dict) -> str:
         "",
         summary_table(runs),
         "",
+        delivery_table(runs),
+        "",
         f"{runs[0]['settings']['clients']} clients for {runs[0]['settings']['duration']:g} s "
         "per database. *Retried across a crash*: acknowledged writes that took more than one "
         "attempt because the server was killed under them or was still down. *Answer lost, "
@@ -83,6 +109,15 @@ def markdown(document: dict) -> str:
         "the ones that had committed before the kill; the retry with the same idempotency key "
         "or source_id returned the stored result instead of writing again. *req/s* counts the "
         "outages in.",
+        "",
+        "Delivery: replies in the email inbox go to an SMTP sink, those in the API inbox to a "
+        "webhook receiver, through delivery workers `kill -9`ed during the load (some by the "
+        "receiver the moment it accepted a delivery, before the worker could record it). *Raw "
+        "duplicate copies* (email + webhook): a message sent again after such a kill, under "
+        "the same Message-ID / webhook-id and identical, which receivers collapse; each "
+        "identity arrives exactly once. *451 / 500 answered*: transient refusals by the sink "
+        "and the receiver; *retries recorded*: attempts the outbox counted beyond the "
+        "successful one. *Drain*: from the end of the load until no email/api row was pending.",
     ]
     for run in runs:
         parts += ["", *_details(run)]
@@ -128,6 +163,7 @@ def _details(run: dict) -> list[str]:
             f"| {c['at_s']} | {c['processes_killed']} | {c['down_s']} | {c['recovery_s']} | "
             f"{c['outage_s']} |"
         )
+    lines += ["", *_delivery_details(run)]
     events = run["events"]
     lines += [
         "",
@@ -153,4 +189,45 @@ def _details(run: dict) -> list[str]:
     if run["failure_samples"]:
         lines += ["", "First failures:", ""]
         lines += [f"- `{sample[:300]}`" for sample in run["failure_samples"][:10]]
+    return lines
+
+
+def _delivery_details(run: dict) -> list[str]:
+    d = run["delivery"]
+    s = run["settings"]
+    lines = [
+        f"Delivery: {s['delivery_workers']} workers (lease 5 s, backoff 0.2–2 s), the sink "
+        f"deferring {s['smtp_defer_rate']:.0%} of messages with 451 and the receiver answering "
+        f"{s['webhook_fail_rate']:.0%} of webhooks with 500; {d['workers_started']} workers "
+        "started in all. Outbox at the end: "
+        + ", ".join(
+            f"{channel} {', '.join(f'{n:,} {status}' for status, n in counts.items())}"
+            for channel, counts in sorted(d["outbox"].items())
+        )
+        + " (web replies stay pending by design). Drain after the load: "
+        + (f"{d['drain_s']} s." if d["drained"] else "**timed out**."),
+        "",
+        "| channel | acknowledged | committed | identities received | copies | raw duplicates "
+        "| of which after a kill | while the sender lived | transient refusals | lost | unknown "
+        "| differing |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for channel in ("email", "api"):
+        c = d[channel]
+        lines.append(
+            f"| {channel} | {c['acknowledged']:,} | {c['committed']:,} | {c['received']:,} | "
+            f"{c['copies']:,} | {c['duplicate_copies']} | {c['duplicates_after_kill']} | "
+            f"{c['duplicates_live_sender']} | {c['refused_transient']} | "
+            f"{c['lost']} | {c['unknown']} | {c['differing']} |"
+        )
+    lines += [
+        "",
+        "| worker kill at s | how | pid | mid-delivery | down s |",
+        "|---:|---|---:|---|---:|",
+    ]
+    for k in d["worker_kills"]:
+        lines.append(
+            f"| {k['at_s']} | {k['mode']} | {k['pid']} | {'yes' if k['mid_delivery'] else 'no'} "
+            f"| {k['down_s']} |"
+        )
     return lines

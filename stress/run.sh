@@ -3,11 +3,12 @@
 #   1. installs Debian's PostgreSQL server binaries with apt when they are missing (as root)
 #   2. creates/reuses .venv with deskwoot[test] (the same venv and stamp as scripts/test.sh)
 #   3. runs python -m stress: on SQLite, then on a throwaway PostgreSQL cluster, 64 clients
-#      for 60 s each with kill -9 crashes; writes stress/results/latest.md and latest.json
-#      and exits non-zero when any check failed
+#      for 60 s each with kill -9 crashes of the server and of the delivery workers; writes
+#      stress/results/latest.md and latest.json and exits non-zero when any check failed
 #
 # Usage: stress/run.sh [--db sqlite|postgresql|both] [--clients N] [--duration S]
-#                      [--crashes N] [--workers N] [--pg-url URL] [--seed N]
+#                      [--crashes N] [--workers N] [--delivery-workers N] [--worker-kills N]
+#                      [--pg-url URL] [--seed N]
 #        (stress/run.sh --help lists every option)
 set -euo pipefail
 

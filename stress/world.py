@@ -1,6 +1,10 @@
 """The workspace the load works on, built with the real services on a freshly migrated
 database: an enterprise workspace with MCP on, three inboxes, contacts with one open
-conversation each, and a bot token with every scope."""
+conversation each, and a bot token with every scope.
+
+The inboxes deliver where the harness listens: "Billing" (email) has an address and the
+SMTP sink's URL, "Support" (api) the webhook receiver's URL and a signing secret; "Sales"
+(web) has nowhere to deliver, so its replies stay pending by design (ARCHITECTURE §12)."""
 
 from __future__ import annotations
 
@@ -26,6 +30,8 @@ WORDS = (
     *("replacement", "size", "colour", "exchange", "voucher"),
 )
 INBOXES = (("Support", "api"), ("Billing", "email"), ("Sales", "web"))
+API_INBOX, EMAIL_INBOX = "Support", "Billing"
+EMAIL_ADDRESS = "billing@stress.deskwoot.test"
 SEED_CONTACTS = 24
 
 
@@ -34,6 +40,8 @@ class InboxAccess:
     id: int
     uid: str
     secret: str
+    name: str = ""
+    channel: str = ""
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,10 @@ class World:
     inboxes: tuple[InboxAccess, ...]
     conversations: tuple[int, ...]  # display ids of the seeded conversations
     contact_emails: tuple[str, ...]
+    webhook_secret: str | None = None  # the API inbox's signing secret
+
+    def inbox(self, name: str) -> InboxAccess:
+        return next(inbox for inbox in self.inboxes if inbox.name == name)
 
 
 def customer_email(n: int) -> str:
@@ -73,22 +85,38 @@ def migrate_schema(database_url: str) -> None:
         migrate.upgrade()
 
 
-def build(database_url: str, secret_key: str, public_url: str) -> World:
-    """Create the workspace on the migrated database, through the services."""
+def build(
+    database_url: str,
+    secret_key: str,
+    public_url: str,
+    smtp_url: str | None = None,
+    webhook_url: str | None = None,
+) -> World:
+    """Create the workspace on the migrated database, through the services; the email inbox
+    sends through `smtp_url`, the API inbox posts to `webhook_url`."""
     with _app(database_url, secret_key, public_url):
-        return _populate()
+        return _populate(smtp_url, webhook_url)
 
 
-def _populate() -> World:
+def _populate(smtp_url: str | None, webhook_url: str | None) -> World:
     ws, admin = workspaces.create_workspace(
         "Stress", "admin@stress.deskwoot.test", None, admin_name="Stress Admin", plan="enterprise"
     )
     actor = member_actor(admin, ws)
     mcp_settings.set_enabled(actor, True)
     access = []
+    webhook_secret = None
     for name, channel in INBOXES:
-        inbox, secret = inboxes.create_inbox(actor, name, channel)
-        access.append(InboxAccess(inbox.id, inbox.uid, secret))
+        if name == EMAIL_INBOX:
+            inbox, secret = inboxes.create_inbox(
+                actor, name, channel, email_address=EMAIL_ADDRESS, smtp_url=smtp_url
+            )
+        elif name == API_INBOX:
+            inbox, secret = inboxes.create_inbox(actor, name, channel, webhook_url=webhook_url)
+            webhook_secret = inboxes.webhook_secret_of(inbox)
+        else:
+            inbox, secret = inboxes.create_inbox(actor, name, channel)
+        access.append(InboxAccess(inbox.id, inbox.uid, secret, name, channel))
     emails = []
     display_ids = []
     for n in range(SEED_CONTACTS):
@@ -112,4 +140,5 @@ def _populate() -> World:
         inboxes=tuple(access),
         conversations=tuple(display_ids),
         contact_emails=tuple(emails),
+        webhook_secret=webhook_secret,
     )

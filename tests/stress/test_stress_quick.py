@@ -7,6 +7,12 @@ own (a new SQLite file, or a new database created on the suite's PostgreSQL serv
 dropped afterwards), then checks in that database that every acknowledged write is stored
 exactly once with its event and audit entry, that the pollers saw the whole feed once and in
 order, and that no request got a 5xx or "database is locked".
+
+Two delivery workers send the replies to the harness's SMTP sink and webhook receiver (which
+refuse a few with 451 / 500) and are `kill -9`ed three times: once by the sink the moment it
+accepted a message, once by the receiver before its 200, once at a random moment. Every
+acknowledged reply must arrive, each Message-ID / webhook-id exactly once (a copy resent
+after a kill is identical), and the outbox must drain.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from tests.conftest import PG_URL
 
 pytestmark = pytest.mark.slow
 
-QUICK = Settings(clients=12, pollers=2, duration=5, crashes=1, workers=2)
+QUICK = Settings(clients=12, pollers=2, duration=5, crashes=1, workers=2, worker_kills=3)
 
 
 def test_nothing_is_lost_or_doubled_under_load_and_a_kill_9(tmp_path, artifacts):
@@ -34,7 +40,8 @@ def test_nothing_is_lost_or_doubled_under_load_and_a_kill_9(tmp_path, artifacts)
         result = run(QUICK, database, tmp_path)
     out = artifacts / f"stress-{result['database']}"
     report.write([result], out)
-    (out / "gunicorn.log").write_text((tmp_path / f"gunicorn-{result['database']}.log").read_text())
+    for log in ("gunicorn", "workers"):
+        (out / f"{log}.log").write_text((tmp_path / f"{log}-{result['database']}.log").read_text())
 
     failed = [f"{c['name']}: {c['detail']}" for c in result["checks"] if not c["ok"]]
     assert not failed, "\n".join(failed + result["failure_samples"][:10])
@@ -57,3 +64,17 @@ def test_nothing_is_lost_or_doubled_under_load_and_a_kill_9(tmp_path, artifacts)
     if database.kind == "sqlite":
         assert result["integrity"] == "ok"
     assert json.loads((out / "latest.json").read_text())["ok"] is True
+
+    # Replies left through workers killed under them: all arrived, at least one kill caught a
+    # worker mid-delivery, and the copy it caused was counted, not lost or doubled by id.
+    delivery = result["delivery"]
+    assert delivery["ok"] is True
+    for channel in ("email", "api"):
+        figures = delivery[channel]
+        assert 0 < figures["acknowledged"] <= figures["received"] == figures["committed"], channel
+        assert figures["lost"] == figures["unknown"] == figures["differing"] == 0, channel
+    assert len(delivery["worker_kills"]) == QUICK.worker_kills
+    assert delivery["worker_kills_mid_delivery"] >= 1
+    assert delivery["drained"] is True
+    assert delivery["outbox"]["email"] == {"sent": delivery["email"]["committed"]}
+    assert delivery["outbox"]["api"] == {"sent": delivery["api"]["committed"]}
