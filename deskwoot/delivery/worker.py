@@ -5,7 +5,8 @@ batch under a lease (services/delivery/claims.py), delivers the rows one by one,
 and records each outcome in its own transaction (services/delivery/outbox.py): sent,
 failed, or retried after backoff.py's delay. Stopping (SIGTERM/SIGINT set `stop`) finishes the
 delivery under way and gives the rest of the batch back at once, so another worker need not
-wait out the lease.
+wait out the lease; so does a batch that has used half its lease (a slow server), so no row is
+delivered by a worker whose claim may have run out.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -78,15 +80,17 @@ class Worker:
 
     def run_once(self) -> int:
         """Claim one batch and deliver it; how many rows were handled."""
+        lease = float(self.config["DELIVERY_LEASE"])
         with self.app.app_context():
+            claimed_at = time.monotonic()
             ids = claims.claim(
-                self.name,
-                sorted(DELIVERERS),
-                int(self.config["DELIVERY_BATCH"]),
-                float(self.config["DELIVERY_LEASE"]),
+                self.name, sorted(DELIVERERS), int(self.config["DELIVERY_BATCH"]), lease
             )
             for index, outbox_id in enumerate(ids):
-                if self.stop.is_set():
+                # Give the rest back when stopping, and when less than half the lease is left:
+                # a slow server must not keep this worker sending rows whose lease ran out and
+                # that another worker may have claimed meanwhile (a second copy to the customer).
+                if self.stop.is_set() or time.monotonic() - claimed_at > lease / 2:
                     claims.release(self.name, ids[index:])
                     return index
                 self._deliver(outbox_id)

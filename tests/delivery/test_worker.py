@@ -85,6 +85,23 @@ def test_a_stopping_worker_gives_the_rest_of_its_batch_back(app):
     assert (row.status, row.claimed_by, row.claimed_until) == ("pending", None, None)
 
 
+def test_a_batch_that_used_half_its_lease_gives_the_rest_back(app):
+    # A slow receiver: each delivery takes 0.6 s of a 1 s lease. Sending the second row would
+    # risk its lease running out mid-delivery and another worker sending it too.
+    app.config.update(DELIVERY_LEASE=1.0, DELIVERY_BATCH=3)
+    with Receiver(Answer(delay=0.6), Answer(delay=0.6), Answer(delay=0.6)) as receiver:
+        desk = Desk(receiver.url)
+        first, second, third = desk.reply(), desk.reply(), desk.reply()
+        assert Worker(app).run_once() == 1
+        assert len(receiver.requests) == 1
+        assert desk.outbox(first.id).status == "sent"
+        for message in (second, third):
+            row = desk.outbox(message.id)
+            assert (row.status, row.claimed_by) == ("pending", None)  # free for anyone, now
+        assert Worker(app).run(once=True) == 2
+    assert desk.outbox(third.id).status == "sent"
+
+
 def test_the_worker_command_drains_once_and_exits(app, runner):
     with Receiver(Answer(500)) as receiver:
         desk = Desk(receiver.url)
