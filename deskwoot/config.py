@@ -49,6 +49,9 @@ DEFAULTS = {
     # polls each email inbox's IMAP mailbox.
     "MAIL_TLS_CAFILE": None,
     "MAIL_TIMEOUT": 30,
+    # The Settings page's "Send a test" / "Check mailbox" wait for the server inside a web
+    # request: keep them well under gunicorn's 30 s worker timeout.
+    "MAIL_PROBE_TIMEOUT": 10,
     "IMAP_POLL_INTERVAL": 60,
     # The product's own mail (invitations, password resets): one SMTP URL and From address,
     # sent by the delivery worker. Unset: the product sends no mail (links are shown instead).

@@ -116,7 +116,7 @@ def send_test(inbox_id: int):
             inbox_address=settings.address,
             inbox_name=inbox.name,
             to_address=current_user.email,
-            timeout=current_app.config["MAIL_TIMEOUT"],
+            timeout=float(current_app.config["MAIL_PROBE_TIMEOUT"]),
         )
         flash(f"Send a test: {probe.message}", "success" if probe.ok else "error")
     return _back(inbox_id)
@@ -128,7 +128,9 @@ def check_mailbox(inbox_id: int):
     tested = _tested(inbox_id)
     if tested is not None:
         _inbox, settings = tested
-        probe = probes.check_mailbox(settings.imap_url, current_app.config["MAIL_TIMEOUT"])
+        probe = probes.check_mailbox(
+            settings.imap_url, float(current_app.config["MAIL_PROBE_TIMEOUT"])
+        )
         flash(f"Check mailbox: {probe.message}", "success" if probe.ok else "error")
     return _back(inbox_id)
 
