@@ -20,6 +20,7 @@ from deskwoot import create_app
 from deskwoot.database import migrate
 from deskwoot.extensions import db
 from tests import factories
+from tests.browser.chromium import browser  # noqa: F401 (the one session Chromium, by name)
 
 PG_URL = os.environ.get("DESKWOOT_TEST_DATABASE_URL")
 # `make test` runs SQLite and PostgreSQL side by side and gives each run its own folder.

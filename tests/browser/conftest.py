@@ -10,12 +10,10 @@
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 import traceback
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 from flask import got_request_exception
@@ -23,21 +21,7 @@ from werkzeug.serving import make_server
 
 from deskwoot import create_app
 from deskwoot.extensions import db
-
-CHROMIUM = os.environ.get("DESKWOOT_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-VIEWPORT = {"width": 1280, "height": 800}
-# Generous: CI runs the SQLite and PostgreSQL suites side by side on two cores, so a page
-# can take seconds to answer; a real failure still fails, just later.
-TIMEOUT_MS = 15_000
+from tests.browser.chromium import CHROMIUM, TIMEOUT_MS, VIEWPORT  # noqa: F401 (re-exported)
 
 _reports = pytest.StashKey[dict]()
 
@@ -89,27 +73,6 @@ def live_server(live_server_app):
             db.engine.dispose()
     if errors:
         pytest.fail("The live server raised while serving the test:\n" + "\n".join(errors))
-
-
-@pytest.fixture(scope="session")
-def browser():
-    """One headless Chromium for the whole run. Missing Chromium is an error, not a skip."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(
-            f"Chromium not found at {CHROMIUM}: install Debian's `chromium` (make test does) "
-            "or point DESKWOOT_CHROMIUM at a Chromium binary."
-        )
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=TIMEOUT_MS)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @dataclass

@@ -16,7 +16,6 @@ import pytest
 
 from tests import mail_servers
 from tests.browser.conftest import (  # noqa: F401 (fixtures and the report hook, by name)
-    browser,
     live_server,
     live_server_app,
     page,
