@@ -58,7 +58,7 @@ class Actor:
     role: str | None = None  # "admin" / "agent" for humans
     inbox_ids: frozenset[int] | None = None  # None: every inbox in the workspace
     scopes: frozenset[str] | None = None  # None: not scope-limited (humans, system)
-    via: str = "web"  # web | mcp | cli | hook
+    via: str = "web"  # web | mcp | api | cli | hook
     token_id: int | None = None
     request_id: str | None = None
     remote_addr: str | None = None
@@ -123,8 +123,8 @@ def minter_stands_behind(
 
 
 def token_actor(token, workspace: Workspace, **context) -> Actor:
-    """The actor for an MCP bot token: the workspace's bot, limited by the token's scopes and
-    inboxes. An empty inbox list means every inbox."""
+    """The actor for a bot token (MCP or REST): the workspace's bot, limited by the token's
+    scopes and inboxes. An empty inbox list means every inbox."""
     return Actor(
         workspace_id=workspace.id,
         user_id=workspace.bot_user_id,
@@ -132,7 +132,7 @@ def token_actor(token, workspace: Workspace, **context) -> Actor:
         name=token.name,
         scopes=frozenset(token.scopes or ()),
         inbox_ids=frozenset(token.inbox_ids) if token.inbox_ids else None,
-        via="mcp",
+        via=getattr(token, "kind", "mcp"),
         token_id=token.id,
         **context,
     )
@@ -202,12 +202,17 @@ def conversation_reach(actor: Actor) -> tuple[str, dict]:
     }
 
 
+# How a contact a bot made arrived (Contact.created_via): through either bot surface.
+BOT_CREATED = ("mcp", "api")
+
+
 def contacts(actor: Actor) -> Select:
     """Contacts the actor can see (ARCHITECTURE §6).
 
     Unrestricted actors see every contact in the workspace. An inbox-restricted actor sees a
     contact that has a conversation in one of its inboxes, or one that did not arrive through
-    an inbox at all: created by the team (web, CLI) for humans, created through MCP for bots.
+    an inbox at all: created by the team (web, CLI) for humans, created by a bot token (MCP
+    or the REST API) for bots.
     """
     base = select(Contact).where(Contact.workspace_id == actor.workspace_id)
     if actor.inbox_ids is None:
@@ -217,7 +222,7 @@ def contacts(actor: Actor) -> Select:
         Conversation.workspace_id == actor.workspace_id,
         _inbox_clause(actor, Conversation.inbox_id),
     )
-    direct = ("mcp",) if actor.is_bot else ("web", "cli", "mcp")
+    direct = BOT_CREATED if actor.is_bot else ("web", "cli", *BOT_CREATED)
     return base.where(or_(in_reach, Contact.created_via.in_(direct)))
 
 
@@ -264,7 +269,7 @@ def event_reach(actor: Actor) -> tuple[str, dict]:
     """Which EVENT_REACH clause applies to the actor, and its parameters."""
     variant, params = conversation_reach(actor)
     if variant == "inboxes":
-        params["reach_direct"] = ["mcp"] if actor.is_bot else ["web", "cli", "mcp"]
+        params["reach_direct"] = list(BOT_CREATED) if actor.is_bot else ["web", "cli", *BOT_CREATED]
     return variant, params
 
 

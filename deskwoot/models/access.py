@@ -53,11 +53,18 @@ class PasswordToken(Base):
 
 
 class McpToken(Base):
+    """A bot token: `dw_mcp_` for the MCP server or `dw_api_` for the REST API (`kind`). Both
+    act as the workspace's bot service account, with the same scopes and rules."""
+
     __tablename__ = "mcp_tokens"
-    __table_args__ = (Index("ix_mcp_tokens_ws", "workspace_id", "id"),)
+    __table_args__ = (
+        Index("ix_mcp_tokens_ws", "workspace_id", "id"),
+        Index("ix_mcp_tokens_ws_kind", "workspace_id", "kind", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(8), default="mcp", server_default="mcp")
     name: Mapped[str] = mapped_column(String(120))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(16))

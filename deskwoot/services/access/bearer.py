@@ -18,14 +18,28 @@ from deskwoot.errors import Locked, Unauthorized
 from deskwoot.policy import Actor
 from deskwoot.services.access import tokens
 
-NOT_ADMITTED = (
-    "Missing or invalid bearer token. Send 'Authorization: Bearer dw_mcp_…' with a live token "
-    "from Settings > MCP Server."
-)
-SUSPENDED_MESSAGE = (
-    "This token is suspended: the admin who minted it is no longer an active admin of the "
-    "workspace. An admin can mint a new token under Settings > MCP Server."
-)
+# Which kind of token each surface takes, and where an admin mints one.
+KIND_OF_FEATURE = {"mcp": "mcp", "rest_api": "api"}
+MINTED_UNDER = {"mcp": "Settings > MCP Server", "rest_api": "Settings > API tokens"}
+
+
+def not_admitted(feature: str) -> str:
+    prefix = tokens.PREFIXES[KIND_OF_FEATURE[feature]]
+    return (
+        f"Missing or invalid bearer token. Send 'Authorization: Bearer {prefix}…' with a live "
+        f"token from {MINTED_UNDER[feature]}."
+    )
+
+
+def suspended_message(feature: str) -> str:
+    return (
+        "This token is suspended: the admin who minted it is no longer an active admin of the "
+        f"workspace. An admin can mint a new token under {MINTED_UNDER[feature]}."
+    )
+
+
+NOT_ADMITTED = not_admitted("mcp")
+SUSPENDED_MESSAGE = suspended_message("mcp")
 
 
 @dataclass(frozen=True)
@@ -57,12 +71,12 @@ def admit(
     (the MCP transport counts them, see audit_recorder.record_refusal); an Unauthorized has no
     workspace to record it in.
     """
-    token = tokens.lookup(token_from_header(authorization))
+    token = tokens.lookup(token_from_header(authorization), KIND_OF_FEATURE[feature])
     if token is None:
-        raise Unauthorized(NOT_ADMITTED)
+        raise Unauthorized(not_admitted(feature))
     if token.suspended:
         # The caller proved it holds a real token, so it may learn why it stopped working.
-        raise Unauthorized(SUSPENDED_MESSAGE, reason="token_suspended")
+        raise Unauthorized(suspended_message(feature), reason="token_suspended")
     workspace = token.workspace
     actor = policy.token_actor(token, workspace, request_id=request_id, remote_addr=remote_addr)
     reason = policy.feature_lock_reason(workspace, feature) or policy.switch_lock_reason(

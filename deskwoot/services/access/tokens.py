@@ -1,8 +1,10 @@
-"""MCP bot tokens: minting, checking and revoking (ARCHITECTURE §3).
+"""Bot tokens: minting, checking and revoking (ARCHITECTURE §3).
 
-Format: `dw_mcp_` + 32 base62 characters from `secrets` (~190 bits) + a 6-character base62
-CRC32 of the random part. The checksum lets us reject typos and garbage before touching the
-database; only the SHA-256 of the whole token is stored.
+Two kinds with one shape and one set of rules: `dw_mcp_` tokens open the MCP server, `dw_api_`
+tokens the REST API; each opens only its own surface. Format: the prefix + 32 base62
+characters from `secrets` (~190 bits) + a 6-character base62 CRC32 of the random part. The
+checksum lets us reject typos and garbage before touching the database; only the SHA-256 of
+the whole token is stored.
 """
 
 from __future__ import annotations
@@ -29,7 +31,11 @@ from deskwoot.services.access.random_secrets import digest
 from deskwoot.services.activity import audit_recorder as audit
 from deskwoot.services.directory import inboxes, workspaces
 
-PREFIX = "dw_mcp_"
+PREFIXES = {"mcp": "dw_mcp_", "api": "dw_api_"}
+PREFIX = PREFIXES["mcp"]  # every prefix has this length
+KINDS = tuple(PREFIXES)
+# The Enterprise feature (policy.ENTERPRISE_FEATURES) each kind of token opens.
+FEATURE_OF_KIND = {"mcp": "mcp", "api": "rest_api"}
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 RANDOM_LEN = 32
 CHECK_LEN = 6
@@ -71,14 +77,24 @@ def _checksum(random_part: str) -> str:
     return _base62(zlib.crc32(random_part.encode("ascii")), CHECK_LEN)
 
 
-def generate() -> str:
+def generate(kind: str = "mcp") -> str:
     random_part = "".join(secrets.choice(ALPHABET) for _ in range(RANDOM_LEN))
-    return PREFIX + random_part + _checksum(random_part)
+    return PREFIXES[kind] + random_part + _checksum(random_part)
 
 
-def well_formed(token: str) -> bool:
-    """Shape and checksum only: no database, constant work for every bad token."""
-    if not isinstance(token, str) or len(token) != TOKEN_LEN or not token.startswith(PREFIX):
+def kind_of(token: str) -> str | None:
+    """Which kind of token `token` claims to be, by its prefix (not whether it is valid)."""
+    for kind, prefix in PREFIXES.items():
+        if isinstance(token, str) and token.startswith(prefix):
+            return kind
+    return None
+
+
+def well_formed(token: str, kind: str | None = None) -> bool:
+    """Shape and checksum only: no database, constant work for every bad token. With `kind`,
+    only a token of that kind is well formed."""
+    claimed = kind_of(token)
+    if claimed is None or (kind is not None and claimed != kind) or len(token) != TOKEN_LEN:
         return False
     body = token[len(PREFIX) :]
     if any(ch not in ALPHABET for ch in body):
@@ -103,14 +119,18 @@ def mint(
     scopes: list[str],
     inbox_ids: list[int] | None = None,
     expires_in_days: int | None = None,
+    kind: str = "mcp",
 ) -> Minted:
     """Create a token for the workspace's bot; returns the plaintext exactly once.
 
-    Only on a plan that includes the MCP server: on another plan, or after the trial, the
-    workspace can still revoke its old tokens but not mint new ones.
+    Only on a plan that includes the token's surface (the MCP server, the REST API): on
+    another plan, or after the trial, the workspace can still revoke its old tokens but not
+    mint new ones.
     """
     policy.require_admin(actor)
-    policy.require_mcp_plan(db.session.get(Workspace, actor.workspace_id))
+    if kind not in PREFIXES:
+        raise Invalid(f"Unknown token kind '{kind}'.", field="kind")
+    policy.require_feature(db.session.get(Workspace, actor.workspace_id), FEATURE_OF_KIND[kind])
     name = validation.text(name, "name", max_len=120, required=True)
     scopes = sorted(set(scopes or []))
     unknown = [s for s in scopes if s not in SCOPES]
@@ -120,11 +140,12 @@ def mint(
         raise Invalid("Choose at least one scope.", field="scopes")
     if expires_in_days is not None and not 1 <= expires_in_days <= 3650:
         raise Invalid("Expiry must be between 1 and 3650 days.", field="expires_in_days")
-    plaintext = generate()
+    plaintext = generate(kind)
     with write_transaction() as session:
         inbox_ids = sorted({policy.get_inbox(actor, i).id for i in inbox_ids or []})
         token = McpToken(
             workspace_id=actor.workspace_id,
+            kind=kind,
             name=name,
             token_hash=digest(plaintext),
             prefix=plaintext[: len(PREFIX) + 4],
@@ -139,7 +160,7 @@ def mint(
         session.flush()
         audit.record(
             actor,
-            "mcp.token_minted",
+            f"{kind}.token_minted",
             target=f"{name} ({display(token)})",
             detail="scopes=" + ",".join(scopes),
         )
@@ -153,7 +174,9 @@ def revoke(actor: Actor, token_id: int) -> McpToken:
         token = _get(actor, token_id)
         if token.revoked_at is None:
             token.revoked_at = utcnow()
-            audit.record(actor, "mcp.token_revoked", target=f"{token.name} ({display(token)})")
+            audit.record(
+                actor, f"{token.kind}.token_revoked", target=f"{token.name} ({display(token)})"
+            )
     return token
 
 
@@ -166,22 +189,24 @@ def _get(actor: Actor, token_id: int) -> McpToken:
     return token
 
 
-def list_tokens(actor: Actor) -> list[McpToken]:
+def list_tokens(actor: Actor, kind: str = "mcp") -> list[McpToken]:
+    """The workspace's tokens of one kind, live ones first, newest first."""
     policy.require_admin(actor)
     return list(
         db.session.execute(
             select(McpToken)
-            .where(McpToken.workspace_id == actor.workspace_id)
+            .where(McpToken.workspace_id == actor.workspace_id, McpToken.kind == kind)
             .options(selectinload(McpToken.created_by).selectinload(User.memberships))
             .order_by(McpToken.revoked_at.is_not(None), McpToken.id.desc())
         ).scalars()
     )
 
 
-def find_for_revoke(actor: Actor, needle: str) -> McpToken:
-    """Match a token by name, displayed prefix…last4, or the whole token (for the CLI)."""
+def find_for_revoke(actor: Actor, needle: str, kind: str = "mcp") -> McpToken:
+    """Match a token of `kind` by name, displayed prefix…last4, or the whole token (for the
+    CLI)."""
     policy.require_admin(actor)
-    tokens = [t for t in list_tokens(actor) if t.revoked_at is None]
+    tokens = [t for t in list_tokens(actor, kind) if t.revoked_at is None]
     if well_formed(needle):
         matches = [t for t in tokens if hmac.compare_digest(t.token_hash, digest(needle))]
     else:
@@ -219,13 +244,13 @@ def status(token: McpToken, now: datetime | None = None) -> str:
     return "active"
 
 
-def authenticate(plaintext: str | None) -> tuple[McpToken, Workspace] | None:
+def authenticate(plaintext: str | None, kind: str = "mcp") -> tuple[McpToken, Workspace] | None:
     """The live token and its workspace, or None (malformed, unknown, revoked, expired).
 
     Read from the database on every call, so a revocation takes effect on the next request
     whichever worker serves it.
     """
-    if not plaintext or not well_formed(plaintext):
+    if not plaintext or not well_formed(plaintext, kind):
         return None
     row = db.session.execute(
         select(McpToken, Workspace)
@@ -245,6 +270,7 @@ class LiveToken:
     """What the MCP gate needs about a token and its workspace, read in one Core query."""
 
     id: int
+    kind: str  # "mcp" or "api"
     name: str
     scopes: list
     inbox_ids: list
@@ -258,6 +284,7 @@ class LiveToken:
 _LOOKUP = Prebuilt(
     select(
         McpToken.id,
+        McpToken.kind,
         McpToken.name,
         McpToken.scopes,
         McpToken.inbox_ids,
@@ -288,16 +315,17 @@ _LOOKUP = Prebuilt(
 )
 
 
-def lookup(plaintext: str | None) -> LiveToken | None:
-    """The gate's per-request check: the live token and its workspace, or None.
+def lookup(plaintext: str | None, kind: str = "mcp") -> LiveToken | None:
+    """The gate's per-request check: the live token of `kind` and its workspace, or None. A
+    token of the other kind is as unknown as a made-up one: each opens only its own surface.
 
     Plain columns instead of ORM objects (this runs on every agent request), read from the
     database every time so a revocation or downgrade applies on the next call on every worker.
     """
-    if not plaintext or not well_formed(plaintext):
+    if not plaintext or not well_formed(plaintext, kind):
         return None
     row = _LOOKUP.first_alone({"token_hash": digest(plaintext)})
-    if row is None or row.revoked_at is not None:
+    if row is None or row.revoked_at is not None or row.kind != kind:
         return None
     if row.expires_at is not None and row.expires_at <= utcnow():
         return None
@@ -314,6 +342,7 @@ def lookup(plaintext: str | None) -> LiveToken | None:
     )
     return LiveToken(
         row.id,
+        row.kind,
         row.name,
         row.scopes,
         row.inbox_ids,

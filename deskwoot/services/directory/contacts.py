@@ -74,7 +74,7 @@ def create_contact(actor: Actor, **fields) -> Contact:
         now = utcnow()
         contact = Contact(
             workspace_id=actor.workspace_id,
-            created_via=actor.via if actor.via in ("web", "cli", "mcp") else "web",
+            created_via=actor.via if actor.via in ("web", "cli", "mcp", "api") else "web",
             created_at=now,
             updated_at=now,
             **{"custom_attributes": {}, **values},
