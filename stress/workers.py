@@ -112,11 +112,22 @@ class WorkerPool:
             self.restart(slot)
         return len(dead)
 
-    def stop(self) -> list[Stopped]:
-        """SIGTERM every worker and wait (the graceful stop the README promises)."""
+    def stop(self, wait_started: bool = True) -> list[Stopped]:
+        """SIGTERM every worker and wait (the graceful stop the README promises).
+
+        A worker revived just before the end may still be starting Python: until it has said
+        "started" it has no SIGTERM handler yet, and the signal's default action would end
+        it with -15 — harmless (it holds no claim) but not the graceful stop under test. So
+        each is given until then (at most STOP_TIMEOUT) to come up first, unless
+        `wait_started` is False (stand-ins that never say it)."""
         with self._lock:
             running = [(s, p) for s, p in enumerate(self._slots) if p is not None]
+        deadline = time.monotonic() + STOP_TIMEOUT
         for _slot, process in running:
+            while wait_started and process.poll() is None and time.monotonic() < deadline:
+                if f":{process.pid}:" in self._started_lines():
+                    break
+                time.sleep(0.1)
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
         stopped = []
@@ -129,6 +140,11 @@ class WorkerPool:
                 code = None
             stopped.append(Stopped(slot, process.pid, code))
         return stopped
+
+    def _started_lines(self) -> str:
+        return "\n".join(
+            line for line in self.log_text().splitlines() if line.startswith("Delivery worker")
+        )
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""

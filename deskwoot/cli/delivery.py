@@ -42,7 +42,10 @@ def worker(once: bool) -> None:
         _leave_with_parent(int(parent), runner.stop)
     try:
         if not once:
+            # Flushed: a supervisor (or make stress) reading a redirected log learns at once
+            # that the worker is up and handles SIGTERM.
             click.echo(f"Delivery worker {runner.name} started.")
+            sys.stdout.flush()
         handled = runner.run(once=once)
     finally:
         for sig, handler in previous.items():
