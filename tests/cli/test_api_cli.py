@@ -10,37 +10,26 @@ from sqlalchemy import select
 
 from deskwoot.errors import Unauthorized
 from deskwoot.extensions import db
-from deskwoot.models import AuditEntry, McpToken, User, Workspace, utcnow
+from deskwoot.models import AuditEntry, User, utcnow
 from deskwoot.services.access import bearer, tokens
-from tests import factories as f
-from tests.cli.helpers import assert_error, last_line, ok
+from tests.cli.helpers import (
+    acme_with_two_inboxes,
+    all_tokens,
+    assert_error,
+    current_acme,
+    last_line,
+    mint_in_acme,
+    ok,
+)
 
 
 @pytest.fixture
 def ws(app):
-    ws = f.make_workspace(name="Acme", slug="acme")
-    f.make_inbox(ws, name="Support")
-    f.make_inbox(ws, name="Sales")
-    return ws
-
-
-def workspace() -> Workspace:
-    db.session.expire_all()
-    return db.session.execute(select(Workspace).where(Workspace.slug == "acme")).scalar_one()
-
-
-def all_tokens() -> list[McpToken]:
-    db.session.expire_all()
-    return list(db.session.execute(select(McpToken).order_by(McpToken.id)).scalars())
+    return acme_with_two_inboxes()
 
 
 def mint(runner, *args) -> str:
-    """Mint through the CLI; returns the plaintext from the last line."""
-    result = runner.invoke(args=["api", "mint", "acme", *args])
-    out = ok(result)
-    plaintext = last_line(result)
-    assert result.stdout.endswith(plaintext + "\n") and out.count(plaintext) == 1
-    return plaintext
+    return mint_in_acme(runner, "api", *args)
 
 
 def test_mint_prints_an_api_token_that_opens_only_the_rest_api(runner, ws):
@@ -68,7 +57,7 @@ def test_mint_prints_an_api_token_that_opens_only_the_rest_api(runner, ws):
     assert "Inboxes: Support" in out
 
     admitted = bearer.admit(f"Bearer {plaintext}", "rest_api")
-    acme = workspace()
+    acme = current_acme()
     assert admitted.actor.workspace_id == acme.id and admitted.actor.name == "CRM sync"
     assert admitted.actor.user_id == acme.bot_user_id is not None  # the bot it provisioned
     assert db.session.get(User, acme.bot_user_id).kind == "bot"
@@ -103,7 +92,7 @@ def test_bad_input_is_one_line_and_a_non_zero_exit(runner, ws, args, message):
 
 
 def test_a_locked_plan_refuses_minting(runner, ws):
-    acme = workspace()
+    acme = current_acme()
     acme.plan = "business"
     db.session.commit()
     result = runner.invoke(args=["api", "mint", "acme", "--name", "X", "--preset", "full"])

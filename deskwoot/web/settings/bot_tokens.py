@@ -1,7 +1,7 @@
 """What Settings > MCP Server and Settings > API tokens share: the token list, minting (the raw
-token shown once, after a redirect) and revoking. Each page names its kind, endpoints and
-templates in a `TokenPages`; its own module adds what only it has (the MCP switch, the
-connection snippet, the curl example)."""
+token shown once, after a redirect) and revoking. Each page describes itself (kind, URLs,
+endpoints, templates) in a `TokenPages` and gets its four routes from `add_routes`; its own
+module adds what only it has (the MCP switch, the connection snippet, the curl example)."""
 
 from __future__ import annotations
 
@@ -18,16 +18,19 @@ from deskwoot.services.directory import inboxes as inbox_service
 from deskwoot.web.common import flash_form_errors, place_error
 from deskwoot.web.forms import PRESET_HINTS, SCOPE_HINTS, ActionForm, MintTokenForm, choices
 from deskwoot.web.settings import reveal
-from deskwoot.web.settings.blueprint import REFUSALS
+from deskwoot.web.settings.blueprint import REFUSALS, bp
 
 
 @dataclass(frozen=True)
 class TokenPages:
-    """One settings page for one kind of token, and the pages around it."""
+    """One settings page for one kind of token, and the pages around it: its URLs and
+    endpoints (the MCP page keeps the names it had before API tokens came)."""
 
     kind: str  # "mcp" or "api" (tokens.PREFIXES)
-    index: str  # the page's endpoint: the list and the mint form
-    mint: str  # where the mint form posts
+    path: str  # the page: the list and the mint form
+    tokens_path: str  # minting posts here; a token's pages are below it
+    index: str  # endpoints, in the settings blueprint
+    mint: str
     minted: str  # the page that shows a new token once
     revoke: str
     template: str
@@ -36,6 +39,36 @@ class TokenPages:
     @property
     def reveal_kind(self) -> str:
         return f"{self.kind}_token"
+
+
+def add_routes(
+    pages: TokenPages,
+    extra: Callable[[], dict],
+    connect: Callable[[str], dict],
+) -> None:
+    """Add the page's four routes to the settings blueprint: the page (with `extra()` in its
+    context), minting, the once-only page (with `connect(plaintext)`) and revoking."""
+
+    def render(form: MintTokenForm, status: int = 200):
+        return render_index(pages, form, status, **extra())
+
+    def index():
+        return render(MintTokenForm(formdata=None))
+
+    def mint_token():
+        return mint(pages, lambda form: render(form, status=422))
+
+    def minted_token(token_id: int):
+        return render_minted(pages, token_id, connect)
+
+    def revoke_token(token_id: int):
+        return revoke(pages, token_id)
+
+    token_path = pages.tokens_path + "/<int:token_id>"
+    bp.add_url_rule(pages.path, pages.index, index, methods=["GET"])
+    bp.add_url_rule(pages.tokens_path, pages.mint, mint_token, methods=["POST"])
+    bp.add_url_rule(token_path + "/minted", pages.minted, minted_token, methods=["GET"])
+    bp.add_url_rule(token_path + "/revoke", pages.revoke, revoke_token, methods=["POST"])
 
 
 def public_url() -> str:
@@ -97,7 +130,7 @@ def mint(pages: TokenPages, render_form: Callable[[MintTokenForm], object]):
             place_error(form, error)
         else:
             reveal.stash(pages.reveal_kind, minted.token.id, minted.plaintext)
-            return redirect(url_for(pages.minted, token_id=minted.token.id))
+            return redirect(url_for(f".{pages.minted}", token_id=minted.token.id))
     return render_form(form)
 
 
@@ -129,4 +162,4 @@ def revoke(pages: TokenPages, token_id: int):
     else:
         token = token_service.revoke(g.actor, token_id, kind=pages.kind)
         flash(f"Token '{token.name}' revoked. Its next request is refused.", "success")
-    return redirect(url_for(pages.index))
+    return redirect(url_for(f".{pages.index}"))

@@ -6,16 +6,18 @@ from flask import flash, g, redirect, url_for
 
 from deskwoot.services.access import mcp_switch as mcp_settings
 from deskwoot.web.common import flash_error, flash_form_errors
-from deskwoot.web.forms import McpSwitchForm, MintTokenForm
+from deskwoot.web.forms import McpSwitchForm
 from deskwoot.web.settings import bot_tokens
 from deskwoot.web.settings.blueprint import REFUSALS, bp
 
 PAGES = bot_tokens.TokenPages(
     kind="mcp",
-    index=".mcp",
-    mint=".mint_token",
-    minted=".minted_token",
-    revoke=".revoke_token",
+    path="/mcp",
+    tokens_path="/mcp/tokens",
+    index="mcp",
+    mint="mint_token",
+    minted="minted_token",
+    revoke="revoke_token",
     template="settings/mcp.html",
     minted_template="settings/mcp_token.html",
 )
@@ -25,20 +27,20 @@ def _connection_url() -> str:
     return mcp_settings.connection_url(bot_tokens.public_url())
 
 
-@bp.get("/mcp")
-def mcp():
-    """The MCP server's switch, its tokens and a form to mint one."""
-    return _render_mcp(MintTokenForm(formdata=None))
+def _page() -> dict:
+    """What only the MCP page has: the switch and the connection URL."""
+    return {"switch_form": McpSwitchForm(formdata=None), "connection_url": _connection_url()}
 
 
-def _render_mcp(form: MintTokenForm, status: int = 200):
-    return bot_tokens.render_index(
-        PAGES,
-        form,
-        status,
-        switch_form=McpSwitchForm(formdata=None),
-        connection_url=_connection_url(),
-    )
+def _connect(plaintext: str) -> dict:
+    """The mcpServers configuration that uses the new token."""
+    return {
+        "connection_url": _connection_url(),
+        "snippet": mcp_settings.client_config(bot_tokens.public_url(), plaintext),
+    }
+
+
+bot_tokens.add_routes(PAGES, _page, _connect)
 
 
 @bp.post("/mcp/switch")
@@ -61,28 +63,3 @@ def mcp_switch():
                 "MCP server disabled. Every token is refused until you enable it again.", "success"
             )
     return redirect(url_for(".mcp"))
-
-
-@bp.post("/mcp/tokens")
-def mint_token():
-    """Mint an MCP token and redirect to the page that shows it once."""
-    return bot_tokens.mint(PAGES, lambda form: _render_mcp(form, status=422))
-
-
-@bp.get("/mcp/tokens/<int:token_id>/minted")
-def minted_token(token_id: int):
-    """The MCP token just minted, with the client configuration that uses it (first visit)."""
-    return bot_tokens.render_minted(
-        PAGES,
-        token_id,
-        lambda plaintext: {
-            "connection_url": _connection_url(),
-            "snippet": mcp_settings.client_config(bot_tokens.public_url(), plaintext),
-        },
-    )
-
-
-@bp.post("/mcp/tokens/<int:token_id>/revoke")
-def revoke_token(token_id: int):
-    """Revoke an MCP token: the agent's very next request is refused, on every worker."""
-    return bot_tokens.revoke(PAGES, token_id)
