@@ -3,7 +3,7 @@ them to app.cli, and so to the `deskwoot` script (deskwoot.cli.main)."""
 
 from __future__ import annotations
 
-from deskwoot.cli import delivery, email, mcp, ops, workspaces
+from deskwoot.cli import api, delivery, email, mcp, ops, workspaces
 
 COMMANDS = (
     ops.db_group,
@@ -13,6 +13,7 @@ COMMANDS = (
     workspaces.inbox_group,
     workspaces.user_group,
     mcp.mcp_group,
+    api.api_group,
     ops.demo_group,
     ops.prune,
     ops.serve,

@@ -9,38 +9,27 @@ from sqlalchemy import select
 
 from deskwoot import policy
 from deskwoot.extensions import db
-from deskwoot.models import AuditEntry, McpToken, User, Workspace, utcnow
+from deskwoot.models import AuditEntry, McpToken, User, utcnow
 from deskwoot.services.access import tokens
 from tests import factories as f
-from tests.cli.helpers import assert_error, last_line, ok
+from tests.cli.helpers import (
+    acme_with_two_inboxes,
+    all_tokens,
+    assert_error,
+    current_acme,
+    last_line,
+    mint_in_acme,
+    ok,
+)
 
 
 @pytest.fixture
 def ws(app):
-    ws = f.make_workspace(name="Acme", slug="acme")
-    f.make_inbox(ws, name="Support")
-    f.make_inbox(ws, name="Sales")
-    return ws
-
-
-def workspace() -> Workspace:
-    db.session.expire_all()
-    return db.session.execute(select(Workspace).where(Workspace.slug == "acme")).scalar_one()
-
-
-def all_tokens() -> list[McpToken]:
-    db.session.expire_all()
-    return list(db.session.execute(select(McpToken).order_by(McpToken.id)).scalars())
+    return acme_with_two_inboxes()
 
 
 def mint(runner, *args) -> str:
-    """Mint through the CLI; returns the plaintext from the last line."""
-    result = runner.invoke(args=["mcp", "mint", "acme", *args])
-    out = ok(result)
-    plaintext = last_line(result)
-    assert result.stdout.endswith(plaintext + "\n")  # nothing after it
-    assert out.count(plaintext) == 1
-    return plaintext
+    return mint_in_acme(runner, "mcp", *args)
 
 
 def test_enable_provisions_the_bot_and_disable_keeps_it(runner, ws):
@@ -48,12 +37,12 @@ def test_enable_provisions_the_bot_and_disable_keeps_it(runner, ws):
     assert "MCP server enabled for 'acme'." in out
     assert "Bot service account: Acme bot" in out
     assert "Connection URL: http://localhost/api/mcp" in out
-    acme = workspace()
+    acme = current_acme()
     assert acme.mcp_enabled and acme.bot_user_id is not None
     assert db.session.get(User, acme.bot_user_id).kind == "bot"
 
     assert "MCP server disabled for 'acme'." in ok(runner.invoke(args=["mcp", "disable", "acme"]))
-    assert not workspace().mcp_enabled and workspace().bot_user_id == acme.bot_user_id
+    assert not current_acme().mcp_enabled and current_acme().bot_user_id == acme.bot_user_id
     actions = db.session.execute(
         select(AuditEntry.action, AuditEntry.actor_type).order_by(AuditEntry.id)
     ).all()
@@ -65,7 +54,7 @@ def test_enable_provisions_the_bot_and_disable_keeps_it(runner, ws):
 
 
 def test_enable_on_a_locked_plan_says_what_unlocks_it(runner, ws):
-    acme = workspace()
+    acme = current_acme()
     acme.plan = "business"
     db.session.commit()
     out = ok(runner.invoke(args=["mcp", "enable", "acme"]))
@@ -112,7 +101,7 @@ def test_mint_with_a_preset_inboxes_and_expiry(runner, ws):
     assert "Note: the MCP server is off" in out
     [token] = all_tokens()
     assert token.scopes == sorted(tokens.PRESETS["drafts"][1])
-    assert sorted(token.inbox_ids) == sorted(inbox.id for inbox in workspace().inboxes)
+    assert sorted(token.inbox_ids) == sorted(inbox.id for inbox in current_acme().inboxes)
     assert timedelta(days=9, hours=23) < token.expires_at - utcnow() <= timedelta(days=10)
     assert f"Minted token 'Drafter' ({tokens.display(token)})" in out
     assert tokens.authenticate(last_line(result)) is not None
@@ -140,7 +129,7 @@ def test_mint_refuses_bad_input_in_one_line(runner, ws, args, message):
 
 
 def test_mint_on_a_locked_plan_is_refused(runner, ws):
-    acme = workspace()
+    acme = current_acme()
     acme.trial_ends_at = utcnow() - timedelta(days=1)
     db.session.commit()
     assert_error(

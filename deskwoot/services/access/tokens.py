@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import and_, bindparam, select, true, update
 from sqlalchemy.orm import selectinload
 
 from deskwoot import policy
@@ -27,6 +27,7 @@ from deskwoot.extensions import db
 from deskwoot.models import Inbox, McpToken, Membership, User, Workspace, utcnow
 from deskwoot.policy import SCOPES, Actor
 from deskwoot.services import validation
+from deskwoot.services.access import bot_account
 from deskwoot.services.access.random_secrets import digest
 from deskwoot.services.activity import audit_recorder as audit
 from deskwoot.services.directory import inboxes, workspaces
@@ -143,6 +144,10 @@ def mint(
     plaintext = generate(kind)
     with write_transaction() as session:
         inbox_ids = sorted({policy.get_inbox(actor, i).id for i in inbox_ids or []})
+        if kind == "api":
+            # The REST API has no switch whose first use provisions the bot (the MCP server
+            # does, mcp_switch.set_enabled), so its first token does: every token acts as it.
+            bot_account.ensure(session, session.get(Workspace, actor.workspace_id), actor, kind)
         token = McpToken(
             workspace_id=actor.workspace_id,
             kind=kind,
@@ -167,11 +172,12 @@ def mint(
     return Minted(token, plaintext)
 
 
-def revoke(actor: Actor, token_id: int) -> McpToken:
-    """Revoke a token: the very next request with it fails, on every worker."""
+def revoke(actor: Actor, token_id: int, kind: str | None = None) -> McpToken:
+    """Revoke a token: the very next request with it fails, on every worker. With `kind`, a
+    token of the other kind is not found (each settings page revokes only its own)."""
     policy.require_admin(actor)
     with write_transaction():
-        token = _get(actor, token_id)
+        token = _get(actor, token_id, kind)
         if token.revoked_at is None:
             token.revoked_at = utcnow()
             audit.record(
@@ -180,22 +186,23 @@ def revoke(actor: Actor, token_id: int) -> McpToken:
     return token
 
 
-def _get(actor: Actor, token_id: int) -> McpToken:
+def _get(actor: Actor, token_id: int, kind: str | None = None) -> McpToken:
     token = db.session.execute(
         select(McpToken).where(McpToken.workspace_id == actor.workspace_id, McpToken.id == token_id)
     ).scalar_one_or_none()
-    if token is None:
+    if token is None or (kind is not None and token.kind != kind):
         raise NotFound("No such token.")
     return token
 
 
-def list_tokens(actor: Actor, kind: str = "mcp") -> list[McpToken]:
-    """The workspace's tokens of one kind, live ones first, newest first."""
+def list_tokens(actor: Actor, kind: str | None = "mcp") -> list[McpToken]:
+    """The workspace's tokens of one kind (None: every kind), live ones first, newest first."""
     policy.require_admin(actor)
+    of_kind = McpToken.kind == kind if kind is not None else true()
     return list(
         db.session.execute(
             select(McpToken)
-            .where(McpToken.workspace_id == actor.workspace_id, McpToken.kind == kind)
+            .where(McpToken.workspace_id == actor.workspace_id, of_kind)
             .options(selectinload(McpToken.created_by).selectinload(User.memberships))
             .order_by(McpToken.revoked_at.is_not(None), McpToken.id.desc())
         ).scalars()

@@ -34,7 +34,7 @@ def audit():
     """The audit trail, 50 entries a page, with filters for token, action and outcome."""
     filters = _filters()
     result = audit_log.page(g.actor, filters, before=int_arg("before"), after=int_arg("after"))
-    tokens = token_service.list_tokens(g.actor)
+    tokens = token_service.list_tokens(g.actor, kind=None)  # MCP and API tokens alike
     return render_template(
         "settings/audit.html",
         filters=filters,
