@@ -158,7 +158,7 @@ def test_settings_pages_a_new_user_sees(page: Page, page_log, seeded, shots, vie
     page.screenshot(path=shots / f"audit-{width}.png", full_page=True)
 
     page.goto(f"/w/{slug}/settings/billing")
-    expect(page.get_by_test_id("coming-soon")).to_be_visible()
+    expect(page.get_by_test_id("rest-api-row")).to_contain_text("✓")
     page.screenshot(path=shots / f"billing-{width}.png", full_page=True)
 
     page.goto(f"/w/{slug}/drafts")

@@ -179,19 +179,21 @@ def test_billing_shows_the_trial(as_admin, desk):
     page = as_admin.get(desk.url("/settings/billing")).get_data(as_text=True)
     assert "Enterprise trial" in page
     assert "7 days left" in page
-    assert "The MCP server is <strong>available</strong>" in page
+    assert "The MCP server and the REST API are <strong>available</strong>" in page
     assert f"deskwoot plan set {desk.workspace.slug} enterprise" in page
 
 
-def test_billing_does_not_promise_the_rest_api_that_is_not_built(as_admin, desk):
+def test_billing_lists_the_rest_api_with_the_enterprise_features(as_admin, desk):
     page = as_admin.get(desk.url("/settings/billing")).get_data(as_text=True)
-    assert "REST API are" not in page  # not "available", not "locked": it does not exist yet
+    assert "The MCP server and the REST API are <strong>available</strong>" in page
     row = re.search(r'<tr data-testid="rest-api-row">(.*?)</tr>', page, re.S).group(1)
-    assert "Coming soon" in row and "✓" not in row
+    assert row.count("✓") == 1 and "Coming soon" not in row
     desk.workspace.trial_ends_at = utcnow() - timedelta(days=1)
     db.session.commit()
+    page = as_admin.get(desk.url("/settings/billing")).get_data(as_text=True)
+    assert "The MCP server and the REST API are <strong>locked</strong>" in page
     page = as_admin.get(desk.url("/conversations")).get_data(as_text=True)
-    assert "REST API" not in page  # nor does the trial banner lock it
+    assert "the REST API are locked" in page  # the trial banner says so too
 
 
 def test_billing_and_banner_after_the_trial_ends(as_admin, desk):
