@@ -337,6 +337,7 @@ def _conclude(
     An event-webhook row has no message and no event (a delivery of the feed must not feed
     it again): its endpoint's run of failures is kept instead."""
     with write_transaction() as session:
+        event_deliveries.lock_endpoint_of(session, outbox_id)
         outbox = _held(session, outbox_id, claimed_by)
         if outbox is None:
             return False

@@ -82,12 +82,25 @@ def load(outbox: Outbox) -> EventDelivery | None:
     )
 
 
+def lock_endpoint_of(session, outbox_id: int) -> None:
+    """Lock the endpoint of an event delivery before the delivery row itself (PostgreSQL).
+
+    Everything that locks both takes the endpoint first — the fan-out, Redeliver, deleting an
+    endpoint (whose rows go with it) and, through this, the worker recording an outcome — so
+    two of them can never each hold the lock the other waits for."""
+    endpoint_id = session.execute(
+        select(Outbox.endpoint_id).where(Outbox.id == outbox_id)
+    ).scalar_one_or_none()
+    if endpoint_id is not None:
+        session.execute(
+            select(WebhookEndpoint.id).where(WebhookEndpoint.id == endpoint_id).with_for_update()
+        )
+
+
 def concluded(session, outbox: Outbox, status: str, error: str | None) -> None:
     """Keep the endpoint's run of failures after `outbox` ended `status` (inside the
-    worker's transaction that records it)."""
-    endpoint = session.execute(
-        select(WebhookEndpoint).where(WebhookEndpoint.id == outbox.endpoint_id).with_for_update()
-    ).scalar_one_or_none()
+    worker's transaction that records it, which locked the endpoint: lock_endpoint_of)."""
+    endpoint = session.get(WebhookEndpoint, outbox.endpoint_id, populate_existing=True)
     if endpoint is None or not endpoint.enabled:
         return
     if status == "sent":
