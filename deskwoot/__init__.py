@@ -41,7 +41,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     # View modules that add routes to their package's blueprint, before it is registered.
     from deskwoot.web.conversations import actions  # noqa: F401
-    from deskwoot.web.settings import api_tokens, audit, inboxes, mcp, team  # noqa: F401
+    from deskwoot.web.settings import api_tokens, audit, inboxes, mcp, team, webhooks  # noqa: F401
 
     db.init_app(app)
     engine.init_app(app)

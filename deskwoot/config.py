@@ -44,6 +44,13 @@ DEFAULTS = {
     "DELIVERY_BATCH": 10,  # rows claimed at once
     "DELIVERY_POLL_INTERVAL": 1.0,  # seconds between looks at an empty outbox
     "WEBHOOK_TIMEOUT": 10,  # seconds for one webhook POST
+    # Event webhooks (services/webhooks/): an endpoint is disabled after this many deliveries
+    # in a row ended failed (each after its retries), or at once on HTTP 410 Gone; the fan-out
+    # reads at most this many events per endpoint per worker pass; the delivery log keeps
+    # finished deliveries this many days (`deskwoot prune`).
+    "WEBHOOK_DISABLE_AFTER": 20,
+    "WEBHOOK_FANOUT_BATCH": 500,
+    "WEBHOOK_LOG_RETENTION_DAYS": 30,
     # Mail servers (channels/email/servers.py): a CA file to trust besides the system's, for
     # a private CA; the seconds one SMTP or IMAP conversation may take; how often the worker
     # polls each email inbox's IMAP mailbox.

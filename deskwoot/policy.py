@@ -29,6 +29,7 @@ from deskwoot.models import (
     Membership,
     Message,
     User,
+    WebhookEndpoint,
     Workspace,
     utcnow,
 )
@@ -416,6 +417,40 @@ def require_admin(actor: Actor) -> None:
     """Settings are for admins and the operator; to anyone else they do not exist."""
     if not actor.is_admin or actor.kind == "bot":
         raise NotFound("Not found.")
+
+
+# --- event webhooks ------------------------------------------------------------------------
+
+
+def webhook_endpoints(actor: Actor) -> Select:
+    """The workspace's event webhook endpoints: Settings for admins in the browser (or the
+    operator). A bot — MCP or REST — never manages them: to it they do not exist."""
+    require_admin(actor)
+    return select(WebhookEndpoint).where(WebhookEndpoint.workspace_id == actor.workspace_id)
+
+
+def get_webhook_endpoint(actor: Actor, endpoint_id: int, lock: bool = False) -> WebhookEndpoint:
+    query = webhook_endpoints(actor).where(WebhookEndpoint.id == endpoint_id)
+    row = db.session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"Webhook {endpoint_id} was not found.")
+    return row
+
+
+def webhook_reader(endpoint: WebhookEndpoint) -> Actor:
+    """Whose reach an endpoint's events are read with (services/webhooks/fanout.py): its
+    workspace's feed; with an inbox restriction, that of a teammate who works only those
+    inboxes — their conversations' and messages' events, and the events of contacts in
+    reach as `contacts` says (a conversation in one of the inboxes, or made by the team or a
+    bot rather than arriving through another inbox)."""
+    return Actor(
+        workspace_id=endpoint.workspace_id,
+        user_id=None,
+        kind="system",
+        name=f"Webhook {endpoint.id}",
+        inbox_ids=frozenset(endpoint.inbox_ids) if endpoint.inbox_ids else None,
+        via="worker",
+    )
 
 
 def require_operator(actor: Actor) -> None:

@@ -22,7 +22,7 @@ from datetime import timedelta
 
 from flask import Flask
 
-from deskwoot.channels import api_webhook, product_mail
+from deskwoot.channels import api_webhook, event_webhook, product_mail
 from deskwoot.channels.email import outgoing as email_outgoing
 from deskwoot.channels.email import smtp
 from deskwoot.channels.outcomes import Delivered, Failed, Outcome, Retry
@@ -31,6 +31,7 @@ from deskwoot.extensions import db
 from deskwoot.models import utcnow
 from deskwoot.services.delivery import claims, outbox
 from deskwoot.services.delivery.outbox import Claimed, Outgoing
+from deskwoot.services.webhooks import EVENT_CHANNEL, fanout
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +40,15 @@ def _api(outgoing: Outgoing, config) -> Outcome:
     return api_webhook.deliver(outgoing, timeout=float(config["WEBHOOK_TIMEOUT"]))
 
 
-# One deliverer per channel ("mail": the product's own mail, services/operations/mail.py).
+# One deliverer per channel ("mail": the product's own mail, services/operations/mail.py;
+# "event": event webhooks, services/webhooks/).
 # Channels missing here are never claimed: their rows stay pending, untouched. That is the
 # "web" channel's case: there is no chat widget to deliver to yet.
 DELIVERERS: dict[str, Callable[[Claimed, dict], Outcome]] = {
     "api": _api,
     "email": email_outgoing.deliver,
     "mail": product_mail.deliver,
+    EVENT_CHANNEL: event_webhook.deliver,
 }
 
 
@@ -82,6 +85,7 @@ class Worker:
         """Claim one batch and deliver it; how many rows were handled."""
         lease = float(self.config["DELIVERY_LEASE"])
         with self.app.app_context():
+            self._fan_out()
             claimed_at = time.monotonic()
             ids = claims.claim(
                 self.name, sorted(DELIVERERS), int(self.config["DELIVERY_BATCH"]), lease
@@ -95,6 +99,15 @@ class Worker:
                     return index
                 self._deliver(outbox_id)
             return len(ids)
+
+    def _fan_out(self) -> None:
+        """Turn new feed events into event-webhook deliveries (services/webhooks/fanout.py),
+        before claiming, so they go out in this very pass. Never stops the worker."""
+        try:
+            fanout.fan_out(int(self.config["WEBHOOK_FANOUT_BATCH"]))
+        except Exception:
+            log.exception("event webhooks: fan-out failed")
+            db.session.rollback()
 
     def _deliver(self, outbox_id: int) -> None:
         try:
@@ -128,13 +141,17 @@ class Worker:
 
     def record(self, outgoing: Claimed, outcome: Outcome) -> None:
         attempt = outgoing.attempts + 1
+        response = outcome.response
         if isinstance(outcome, Delivered):
-            outbox.mark_sent(outgoing.outbox_id, self.name, outcome.note)
+            outbox.mark_sent(outgoing.outbox_id, self.name, outcome.note, response)
         elif isinstance(outcome, Failed):
-            outbox.mark_failed(outgoing.outbox_id, self.name, outcome.reason)
+            outbox.mark_failed(outgoing.outbox_id, self.name, outcome.reason, response)
         elif attempt >= int(self.config["DELIVERY_MAX_ATTEMPTS"]):
             outbox.mark_failed(
-                outgoing.outbox_id, self.name, f"gave up after {attempt} attempts: {outcome.reason}"
+                outgoing.outbox_id,
+                self.name,
+                f"gave up after {attempt} attempts: {outcome.reason}",
+                response,
             )
         else:
             wait = backoff.delay(
@@ -144,6 +161,10 @@ class Worker:
                 outcome.after,
             )
             outbox.mark_retry(
-                outgoing.outbox_id, self.name, outcome.reason, utcnow() + timedelta(seconds=wait)
+                outgoing.outbox_id,
+                self.name,
+                outcome.reason,
+                utcnow() + timedelta(seconds=wait),
+                response,
             )
         log.info("outbox row %s: %s", outgoing.outbox_id, outcome)

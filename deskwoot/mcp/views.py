@@ -9,12 +9,12 @@ from datetime import datetime
 
 from deskwoot.mcp.untrusted import Untrusted
 from deskwoot.models import Contact, ContactNote, Conversation, Draft, Event, Message
+from deskwoot.services.activity import event_shape
 from deskwoot.services.conversations.attachments import AttachmentRow
 from deskwoot.services.conversations.rows import ConversationRow, MessageRow
 
 PREVIEW_CHARS = 160
-# Event data fields that may carry text a customer typed (a subject, their own name…).
-CUSTOMER_FIELDS = {"subject", "name", "email", "phone", "identifier"}
+CUSTOMER_FIELDS = event_shape.CUSTOMER_FIELDS
 
 
 def iso(value: datetime | None) -> str | None:
@@ -167,22 +167,12 @@ def note(n: ContactNote) -> dict:
 
 
 def event(e: Event, display_ids: dict[int, int], token_id: int | None) -> dict:
-    return {
-        "id": e.id,
-        "type": e.type,
-        "occurred_at": iso(e.created_at),
-        "conversation_id": display_ids.get(e.conversation_id),
-        "contact_id": e.contact_id,
-        "inbox_id": e.inbox_id,
-        "actor": {
-            "type": {"user": "agent", "contact": "customer"}.get(e.actor_type, e.actor_type),
-            "name": Untrusted(e.actor_name)
-            if e.actor_type == "contact" and e.actor_name
-            else e.actor_name,
-            "is_self": token_id is not None and e.token_id == token_id,
-        },
-        "data": {
-            k: Untrusted(v) if k in CUSTOMER_FIELDS and isinstance(v, str) else v
-            for k, v in (e.data or {}).items()
-        },
+    """The public event shape (services/activity/event_shape.py), customer text marked."""
+    out = event_shape.public(e, display_ids, token_id)
+    if e.actor_type == "contact" and e.actor_name:
+        out["actor"]["name"] = Untrusted(e.actor_name)
+    out["data"] = {
+        k: Untrusted(v) if k in CUSTOMER_FIELDS and isinstance(v, str) else v
+        for k, v in out["data"].items()
     }
+    return out

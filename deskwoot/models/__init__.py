@@ -12,6 +12,7 @@ from deskwoot.models.conversation import (
     Label,
     Message,
 )
+from deskwoot.models.webhooks import WebhookEndpoint
 from deskwoot.models.workspace import (
     Inbox,
     InboxMember,
@@ -44,6 +45,7 @@ __all__ = [
     "PasswordToken",
     "User",
     "WebSession",
+    "WebhookEndpoint",
     "Workspace",
     "utcnow",
 ]

@@ -86,6 +86,10 @@ class Outbox(Base):
         # The claim query: pending rows that are due, oldest first.
         Index("ix_outbox_due", "status", "next_attempt_at", "id"),
         Index("ix_outbox_message", "message_id"),
+        # Event webhooks: one delivery per endpoint and event, however many workers fan out
+        # (NULL event ids — test deliveries — never collide); and each endpoint's log.
+        Index("ix_outbox_endpoint_event", "endpoint_id", "event_id", unique=True),
+        Index("ix_outbox_endpoint", "endpoint_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -95,7 +99,14 @@ class Outbox(Base):
         ForeignKey("workspaces.id", ondelete="CASCADE")
     )
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
-    channel: Mapped[str] = mapped_column(String(16))  # the inbox's channel, or "mail"
+    # Event webhooks (channel "event", services/webhooks/): the endpoint and the event; no
+    # message, the body is `payload`. The event id is kept as a number, not a foreign key:
+    # the log outlives the event's retention.
+    endpoint_id: Mapped[int | None] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE")
+    )
+    event_id: Mapped[int | None]
+    channel: Mapped[str] = mapped_column(String(16))  # the inbox's channel, "mail" or "event"
     payload: Mapped[dict | None] = mapped_column(JSONType)
     status: Mapped[str] = mapped_column(String(10), default="pending")  # pending/sent/failed
     attempts: Mapped[int] = mapped_column(default=0)
@@ -107,6 +118,11 @@ class Outbox(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The last attempt's HTTP answer (webhook channels): status (None: no answer), a short
+    # body snippet and how long it took — the event webhooks' delivery log shows them.
+    response_code: Mapped[int | None]
+    response_body: Mapped[str | None] = mapped_column(String(200))
+    duration_ms: Mapped[int | None]
 
 
 class IdempotencyKey(Base):

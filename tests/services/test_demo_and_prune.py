@@ -279,4 +279,5 @@ def test_prune_via_cli_prints_counts(aged_rows, runner):
         "ended or idle web sessions": 2,
         "password links": 2,
         "login throttle rows": 1,
+        "finished webhook deliveries": 0,
     }

@@ -19,6 +19,8 @@ from deskwoot.services.access import tokens
 from deskwoot.services.conversations import attachments, workflow
 from deskwoot.services.conversations import drafts as draft_service
 from deskwoot.services.directory import invitations
+from deskwoot.services.webhooks import deliveries as webhook_deliveries
+from deskwoot.services.webhooks import endpoints as webhook_endpoints
 from tests import factories
 
 PARAM = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")
@@ -62,6 +64,8 @@ def build_world() -> World:
         attachment = attachments.add(
             session, session.get(Message, reply.id), "label.txt", "text/plain", b"label"
         )
+    endpoint = webhook_endpoints.create(admin_actor, "https://hooks.walk.test/events").endpoint
+    test_delivery = webhook_deliveries.send_test(admin_actor, endpoint.id)
     values = {
         "workspace": ws.slug,
         "contact_id": contact.id,
@@ -77,6 +81,8 @@ def build_world() -> World:
         "filename": "app.css",
         "message_id": reply.id,
         "attachment_id": attachment.id,
+        "endpoint_id": endpoint.id,
+        "outbox_id": test_delivery.id,
     }
     return World(ws, admin, agent, newcomer, draft, minted.token, values)
 

@@ -23,6 +23,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
+from deskwoot.channels.outcomes import Response
 from deskwoot.database.transactions import write_transaction
 from deskwoot.extensions import db
 from deskwoot.models import (
@@ -43,6 +44,9 @@ from deskwoot.services.activity import event_recorder as events
 from deskwoot.services.conversations import attachments as attachment_store
 from deskwoot.services.directory import inboxes
 from deskwoot.services.operations.mail import PRODUCT_MAIL
+from deskwoot.services.webhooks import EVENT_CHANNEL
+from deskwoot.services.webhooks import deliveries as event_deliveries
+from deskwoot.services.webhooks.deliveries import EventDelivery
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +129,7 @@ class ProductMail:
     created_at: datetime
 
 
-Claimed = Outgoing | ProductMail
+Claimed = Outgoing | ProductMail | EventDelivery
 
 _SenderUser = aliased(User)
 
@@ -147,6 +151,8 @@ def outgoing(outbox_id: int) -> Claimed | None:
         return None
     outbox, message, conversation, contact, inbox, user_name, token_name = row
     if message is None:
+        if outbox.channel == EVENT_CHANNEL:
+            return event_deliveries.load(outbox)
         return _product_mail(outbox) if outbox.channel == PRODUCT_MAIL else None
     sender = naming.name_actor(message.sender_type, user_name, token_name)
     return Outgoing(
@@ -310,10 +316,28 @@ def _held(session, outbox_id: int, claimed_by: str) -> Outbox | None:
     ).scalar_one_or_none()
 
 
-def _conclude(outbox_id: int, claimed_by: str, status: str, error: str | None, data: dict) -> bool:
+def _answered(outbox: Outbox, response: Response | None) -> None:
+    """Keep what the receiver answered to this attempt (webhook channels), for the log."""
+    if response is not None:
+        outbox.response_code = response.status
+        outbox.response_body = response.snippet[:200] or None
+        outbox.duration_ms = response.duration_ms
+
+
+def _conclude(
+    outbox_id: int,
+    claimed_by: str,
+    status: str,
+    error: str | None,
+    data: dict,
+    response: Response | None = None,
+) -> bool:
     """Mark the row and its message `status` ("sent" or "failed") with its event, in one
-    transaction; False (and nothing written) when this worker no longer holds the row."""
+    transaction; False (and nothing written) when this worker no longer holds the row.
+    An event-webhook row has no message and no event (a delivery of the feed must not feed
+    it again): its endpoint's run of failures is kept instead."""
     with write_transaction() as session:
+        event_deliveries.lock_endpoint_of(session, outbox_id)
         outbox = _held(session, outbox_id, claimed_by)
         if outbox is None:
             return False
@@ -321,12 +345,16 @@ def _conclude(outbox_id: int, claimed_by: str, status: str, error: str | None, d
         outbox.status = status
         outbox.attempts += 1
         outbox.last_error = error
+        _answered(outbox, response)
         if status == "sent":
             outbox.sent_at = now
         else:
             outbox.failed_at = now
         outbox.claimed_by = None
         outbox.claimed_until = None
+        if outbox.endpoint_id is not None:
+            event_deliveries.concluded(session, outbox, status, error)
+            return True
         if outbox.message_id is None:  # product mail: no message, no conversation, no event
             if status == "failed":
                 log.warning("product mail %s was not delivered: %s", outbox.delivery_id, error)
@@ -349,17 +377,27 @@ def _conclude(outbox_id: int, claimed_by: str, status: str, error: str | None, d
     return True
 
 
-def mark_sent(outbox_id: int, claimed_by: str, note: str | None = None) -> bool:
+def mark_sent(
+    outbox_id: int, claimed_by: str, note: str | None = None, response: Response | None = None
+) -> bool:
     """Record a delivery (`note`: what the teammate should know, e.g. there is no webhook)."""
-    return _conclude(outbox_id, claimed_by, "sent", note, {"note": note} if note else {})
+    return _conclude(outbox_id, claimed_by, "sent", note, {"note": note} if note else {}, response)
 
 
-def mark_failed(outbox_id: int, claimed_by: str, reason: str) -> bool:
+def mark_failed(
+    outbox_id: int, claimed_by: str, reason: str, response: Response | None = None
+) -> bool:
     """Record that the message will not be delivered, with the reason."""
-    return _conclude(outbox_id, claimed_by, "failed", reason, {"reason": reason})
+    return _conclude(outbox_id, claimed_by, "failed", reason, {"reason": reason}, response)
 
 
-def mark_retry(outbox_id: int, claimed_by: str, reason: str, next_attempt_at: datetime) -> bool:
+def mark_retry(
+    outbox_id: int,
+    claimed_by: str,
+    reason: str,
+    next_attempt_at: datetime,
+    response: Response | None = None,
+) -> bool:
     """Record a transient failure and when to try again; the row stays pending, unclaimed."""
     with write_transaction() as session:
         outbox = _held(session, outbox_id, claimed_by)
@@ -367,6 +405,7 @@ def mark_retry(outbox_id: int, claimed_by: str, reason: str, next_attempt_at: da
             return False
         outbox.attempts += 1
         outbox.last_error = reason
+        _answered(outbox, response)
         outbox.next_attempt_at = next_attempt_at
         outbox.claimed_by = None
         outbox.claimed_until = None

@@ -1,4 +1,4 @@
-"""Housekeeping: delete rows whose retention has passed (`deskwoot prune`."""
+"""Housekeeping: delete rows whose retention has passed (`deskwoot prune`)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from deskwoot.models import (
     Event,
     IdempotencyKey,
     LoginThrottle,
+    Outbox,
     PasswordToken,
     WebSession,
     utcnow,
@@ -37,6 +38,7 @@ class PruneResult:
     web_sessions: int
     password_tokens: int
     login_throttles: int
+    webhook_deliveries: int
     dry_run: bool
 
     def counts(self) -> dict[str, int]:
@@ -46,6 +48,7 @@ class PruneResult:
             "ended or idle web sessions": self.web_sessions,
             "password links": self.password_tokens,
             "login throttle rows": self.login_throttles,
+            "finished webhook deliveries": self.webhook_deliveries,
         }
 
 
@@ -54,7 +57,8 @@ def prune(
     dry_run: bool = False,
     now: datetime | None = None,
 ) -> PruneResult:
-    """Delete expired idempotency keys, old events, ended sessions, spent links, stale throttles."""
+    """Delete expired idempotency keys, old events, ended sessions, spent links, stale
+    throttles and old lines of the event webhooks' delivery logs."""
     config = current_app.config
     days = events_older_than_days
     if days is None:
@@ -63,6 +67,7 @@ def prune(
         raise Invalid("Keep at least one day of events.", field="events_older_than_days")
     now = now or utcnow()
     idempotency_cutoff = now - timedelta(hours=config["IDEMPOTENCY_RETENTION_HOURS"])
+    webhook_cutoff = now - timedelta(days=config["WEBHOOK_LOG_RETENTION_DAYS"])
     targets = {
         "idempotency_keys": (IdempotencyKey, IdempotencyKey.created_at < idempotency_cutoff),
         "events": (Event, Event.created_at < now - timedelta(days=days)),
@@ -83,6 +88,13 @@ def prune(
             LoginThrottle,
             (LoginThrottle.last_failure_at < now - THROTTLE_STALE)
             & or_(LoginThrottle.blocked_until.is_(None), LoginThrottle.blocked_until < now),
+        ),
+        # Finished event-webhook deliveries (a pending one is still owed to its receiver).
+        "webhook_deliveries": (
+            Outbox,
+            (Outbox.endpoint_id.is_not(None))
+            & (Outbox.status != "pending")
+            & (Outbox.created_at < webhook_cutoff),
         ),
     }
     run = _count if dry_run else _delete

@@ -1,7 +1,7 @@
-"""Settings (admins only): inboxes, team, labels, MCP server, audit log and billing.
+"""Settings (admins only): inboxes, team, labels, MCP server, webhooks, audit log and billing.
 
 The blueprint is in blueprint.py (admins only); this module has the labels and billing pages,
-and audit, inboxes, mcp and team the others.
+and audit, inboxes, mcp, team and webhooks the others.
 """
 
 from __future__ import annotations
