@@ -69,6 +69,7 @@ class ArgumentProblem:
     message: str
     unknown: list[str] = field(default_factory=list)
     code: str = "invalid_arguments"
+    missing: str | None = None  # the path of a required argument that is absent
 
 
 class ArgumentsInvalid(Exception):
@@ -138,7 +139,12 @@ def argument_problem(spec: ToolSpec, args: dict) -> ArgumentProblem | None:
             "arguments", f"Unknown argument(s) {names}. This tool takes: {expected}.", unknown
         )
     where = "/".join(str(part) for part in problem.absolute_path) or "arguments"
-    return ArgumentProblem(where, f"{where}: {problem.message}")
+    missing = None
+    if problem.validator == "required" and isinstance(problem.instance, dict):
+        absent = [name for name in problem.validator_value if name not in problem.instance]
+        if absent:
+            missing = "/".join([*(str(p) for p in problem.absolute_path), absent[0]])
+    return ArgumentProblem(where, f"{where}: {problem.message}", missing=missing)
 
 
 def _target(spec: ToolSpec, args: dict) -> str | None:

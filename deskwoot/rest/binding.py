@@ -153,11 +153,11 @@ def arguments(
 
     if key is not None:
         if binding.key_rule == "none":
-            problem = problem or _problem(
+            problem = problem or ArgumentProblem(
                 KEY_HEADER,
-                f"This operation takes no {KEY_HEADER} header; send it only on "
-                "the operations that document it.",
-                [KEY_HEADER],
+                f"This operation takes no {KEY_HEADER} header; send it only on the operations "
+                "that document it.",
+                code="idempotency_key_unsupported",
             )
         else:
             args[KEY] = key

@@ -205,8 +205,9 @@ def _arguments_problem(compiled: binding.Binding, problem) -> Problem:
             for name in problem.unknown
         ]
         return Problem(problem.code, problem.message, errors=errors)
-    field = problem.where.split("/")[0]
-    where = binding.KEY_HEADER if field == binding.KEY else problem.where
+    path = problem.missing or problem.where
+    field = path.split("/")[0]
+    where = binding.KEY_HEADER if field == binding.KEY else path
     detail = problem.message
     if field == binding.KEY:
         detail = detail.replace(binding.KEY, binding.KEY_HEADER, 1)
