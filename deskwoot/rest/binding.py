@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from werkzeug.datastructures import MultiDict
 
 from deskwoot.mcp import registry
+from deskwoot.mcp import tools as _tools  # noqa: F401  (importing it registers the tools)
 from deskwoot.mcp.invocation import ArgumentProblem
 from deskwoot.mcp.registry import ToolSpec
 from deskwoot.rest.routes import Route

@@ -19,7 +19,6 @@ from deskwoot.database.availability import RETRY_AFTER_SECONDS, UNAVAILABLE_MESS
 from deskwoot.errors import Locked, Unauthorized
 from deskwoot.extensions import csrf, db
 from deskwoot.mcp import invocation
-from deskwoot.mcp import tools as _tools  # noqa: F401  (importing it registers the tools)
 from deskwoot.rest import binding, headers
 from deskwoot.rest.problems import Problem, from_service_error
 from deskwoot.rest.routes import PREFIX, ROUTES, Route
