@@ -17,11 +17,13 @@ MAX_DEPTH = 32
 
 
 class UnreadableJson(ValueError):
-    """The body is not JSON we accept; `reason` says why, in a few words."""
+    """The body is not JSON we accept; `reason` says why, in a few words. `in_text`: the JSON
+    itself is fine, but a string in it (NUL, a lone surrogate) cannot be stored."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, in_text: bool = False):
         super().__init__(reason)
         self.reason = reason
+        self.in_text = in_text
 
 
 def _reject_constant(name: str):
@@ -53,4 +55,4 @@ def loads(raw: bytes | str) -> Any:
 def _check_text(text: str) -> None:
     problem = unstorable(text)
     if problem is not None:
-        raise UnreadableJson(problem)
+        raise UnreadableJson(problem, in_text=True)

@@ -39,9 +39,10 @@ class Route:
 
     @property
     def rule(self) -> str:
-        """The Flask URL rule: plain string segments, so an id that is not a number reaches
-        the view and is refused by the schema (422) like any other bad argument."""
-        return re.sub(r"{(\w+)}", r"<\1>", self.path)
+        """The Flask URL rule. Ids match digits only (views.Digits), so /conversations/search
+        is never read as conversation "search" (a PATCH there is a 405, not a bad id); the
+        digits stay text for the schema to judge (0 or 10^30 is a 422 naming the argument)."""
+        return re.sub(r"{(\w+)}", r"<digits:\1>", self.path)
 
     @property
     def takes_body(self) -> bool:

@@ -13,6 +13,7 @@ import json
 
 from flask import Blueprint, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.routing import BaseConverter
 
 from deskwoot import strict_json
 from deskwoot.database.availability import RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE, is_unavailable
@@ -28,6 +29,16 @@ from deskwoot.services.activity import audit_recorder as audit
 
 bp = Blueprint("rest", __name__, url_prefix=PREFIX)
 csrf.exempt(bp)  # bearer-token API, no cookies
+
+
+class Digits(BaseConverter):
+    """A path id: an optionally signed run of digits, passed on as text (routes.Route.rule)."""
+
+    regex = r"-?[0-9]+"
+
+
+# Before the rules that use it: a blueprint's setup steps run in the order they were recorded.
+bp.record_once(lambda state: state.app.url_map.converters.setdefault("digits", Digits))
 
 MAX_BODY = 1024 * 1024
 CHALLENGE = 'Bearer realm="deskwoot", error="invalid_token"'
@@ -159,6 +170,14 @@ def _body(compiled: binding.Binding):
     try:
         return strict_json.loads(raw)
     except strict_json.UnreadableJson as exc:
+        if exc.in_text:
+            # Valid JSON with a string we cannot store: a bad value (422), not bad JSON.
+            raise Problem(
+                "invalid_arguments",
+                f"The body holds text Deskwoot cannot store: {exc.reason}.",
+                field="body",
+                errors=[{"field": "body", "in": "body", "detail": exc.reason}],
+            ) from None
         raise Problem("malformed_json", f"The body cannot be read: {exc.reason}.") from None
 
 

@@ -111,6 +111,8 @@ class TestRateLimit:
 class TestMalformed:
     def test_unknown_path_and_wrong_method(self, api, desk):
         problem(api.get("/nothing-here"), 404, "not_found")
+        problem(api.get("/conversations/abc"), 404, "not_found")  # ids are numbers
+        problem(api.patch("/conversations/search", {}), 405, "method_not_allowed")
         problem(api.get(""), 404, "not_found")
         response = api.request("DELETE", f"/conversations/{desk.conversation.display_id}")
         problem(response, 405, "method_not_allowed")
@@ -118,13 +120,20 @@ class TestMalformed:
 
     def test_malformed_json(self, api, desk):
         cid = desk.conversation.display_id
-        for raw in (b"{", b'{"body": NaN}', b'{"body": "a\\u0000b"}', b"[" * 40 + b"]" * 40):
+        for raw in (b"{", b'{"body": NaN}', b"[" * 40 + b"]" * 40):
             response = api.client.post(
                 f"{PREFIX}/conversations/{cid}/notes",
                 data=raw,
                 headers=api.headers({"Content-Type": "application/json"}),
             )
             problem(response, 400, "malformed_json")
+        # Valid JSON, but text that cannot be stored: a bad value.
+        response = api.client.post(
+            f"{PREFIX}/conversations/{cid}/notes",
+            data=b'{"body": "a\\u0000b"}',
+            headers=api.headers({"Content-Type": "application/json"}),
+        )
+        assert problem(response, 422, "invalid_arguments")["field"] == "body"
 
     def test_not_json_content_type(self, api, desk):
         response = api.client.post(
@@ -163,7 +172,6 @@ class TestMalformed:
             ("/conversations?limit=1&limit=2", "limit", "query"),
             ("/conversations?status=closed", "status", "query"),
             ("/conversations?label=a%00b", "label", "query"),
-            ("/conversations/abc", "conversation_id", "path"),
             ("/conversations/0", "conversation_id", "path"),
             ("/conversations/99999999999999999999999", "conversation_id", "path"),
             ("/events?types=nope", "types/0", "query"),
