@@ -10,6 +10,7 @@ import shlex
 from functools import cache
 
 from flask import Response, current_app, render_template
+from markupsafe import Markup, escape
 
 from deskwoot.rest.openapi import document, encoded
 from deskwoot.rest.problems import CATALOGUE, type_uri
@@ -50,6 +51,16 @@ EXAMPLES: dict[str, tuple[dict, dict | None]] = {
     "pollEvents": ({"types": "message.created,conversation.updated"}, None),
 }
 PATH_EXAMPLES = {"conversation_id": 42, "contact_id": 17}
+
+
+@bp.app_template_filter("code_spans")
+def code_spans(text: str) -> Markup:
+    """`name` in the document's descriptions as <code>name</code>; everything else escaped."""
+    parts = str(text).split("`")
+    return Markup("").join(
+        Markup("<code>{}</code>").format(part) if n % 2 else escape(part)
+        for n, part in enumerate(parts)
+    )
 
 
 @bp.get("/openapi.json")
