@@ -26,6 +26,8 @@ def create_app(config: dict | None = None) -> Flask:
     from deskwoot.database import engine
     from deskwoot.extensions import csrf, db
     from deskwoot.mcp import transport
+    from deskwoot.rest import reference  # noqa: F401  (/api/v1/openapi.json and /docs)
+    from deskwoot.rest import views as rest
     from deskwoot.services.operations import mail
     from deskwoot.web import (
         auth,
@@ -59,6 +61,7 @@ def create_app(config: dict | None = None) -> Flask:
         settings.bp,
         api_hook.bp,
         transport.bp,
+        rest.bp,
     ):
         app.register_blueprint(blueprint)
 

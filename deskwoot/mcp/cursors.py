@@ -5,12 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 
-import mcp.types as T
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from deskwoot.errors import Invalid
-from deskwoot.mcp.jsonrpc import RpcError
 
 # The events feed's cursor is where the agent's sync stands. When its signature no longer
 # verifies but it is otherwise one of ours for this query (the secret key was rotated since
@@ -21,6 +19,16 @@ STALE_EVENTS_CURSOR = (
     "issued), so it cannot say where you left off. Resync: re-read the conversations you "
     "care about, then poll again without a cursor."
 )
+
+
+class InvalidCursor(Exception):
+    """A cursor that is not one of ours for this query (tampered, foreign, or from another
+    filter set). Each surface words it as a bad argument: a JSON-RPC invalid-params error
+    (-32602) on /api/mcp, a 422 problem on /api/v1."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
 
 
 def _serializer() -> URLSafeSerializer:
@@ -37,7 +45,8 @@ def encode(workspace_id: int, kind: str, filters: dict, position) -> str:
 
 
 def decode(cursor: str | None, workspace_id: int, kind: str, filters: dict):
-    """The position inside a cursor, or None for no cursor; -32602 when tampered or foreign."""
+    """The position inside a cursor, or None for no cursor; InvalidCursor when tampered or
+    foreign."""
     if cursor is None:
         return None
     try:
@@ -45,19 +54,17 @@ def decode(cursor: str | None, workspace_id: int, kind: str, filters: dict):
     except BadSignature as exc:
         if kind == "events" and _well_formed(cursor, workspace_id, kind, filters):
             raise Invalid(STALE_EVENTS_CURSOR, field="cursor", reason="resync_required") from exc
-        raise RpcError(
-            T.INVALID_PARAMS,
-            "Invalid cursor: pass back a cursor exactly as it was returned, with the same filters.",
+        raise InvalidCursor(
+            "Invalid cursor: pass back a cursor exactly as it was returned, with the same filters."
         ) from exc
     if (
         not isinstance(data, dict)
         or data.get("w") != workspace_id
         or data.get("q") != query_key(kind, filters)
     ):
-        raise RpcError(
-            T.INVALID_PARAMS,
+        raise InvalidCursor(
             "Invalid cursor: it belongs to a different query. "
-            "Repeat the same filters, or start again without a cursor.",
+            "Repeat the same filters, or start again without a cursor."
         )
     return data.get("p")
 

@@ -8,10 +8,9 @@ from typing import Any
 import mcp.types as T
 from flask import Response
 
-from deskwoot.services.validation import unstorable
+from deskwoot import strict_json
 
 MAX_BODY = 1024 * 1024
-MAX_DEPTH = 32
 
 # Our own codes, in the range JSON-RPC leaves to implementations (-32000..-32099); the SDK
 # itself uses -32000/-32001, so ours start at -32010.
@@ -63,35 +62,9 @@ def error_response(request_id: Any, error: RpcError, status: int) -> Response:
     )
 
 
-def _reject_constant(name: str):
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def strict_loads(raw: bytes) -> Any:
     """Parse JSON, refusing NaN/Infinity, lone surrogates, NUL and deep nesting (→ -32700)."""
     try:
-        value = json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:
-        raise RpcError(T.PARSE_ERROR, "Parse error: the body is not valid JSON.", http=400) from exc
-    stack = [(value, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise RpcError(
-                T.PARSE_ERROR, f"Parse error: nesting deeper than {MAX_DEPTH} levels.", http=400
-            )
-        if isinstance(node, str):
-            _check_text(node)
-        elif isinstance(node, dict):
-            for key, item in node.items():
-                _check_text(key)
-                stack.append((item, depth + 1))
-        elif isinstance(node, list):
-            stack.extend((item, depth + 1) for item in node)
-    return value
-
-
-def _check_text(text: str) -> None:
-    problem = unstorable(text)
-    if problem is not None:
-        raise RpcError(T.PARSE_ERROR, f"Parse error: {problem}.", http=400)
+        return strict_json.loads(raw)
+    except strict_json.UnreadableJson as exc:
+        raise RpcError(T.PARSE_ERROR, f"Parse error: {exc.reason}.", http=400) from exc

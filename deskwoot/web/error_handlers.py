@@ -17,6 +17,8 @@ from deskwoot.database.availability import (
 from deskwoot.errors import NotFound
 from deskwoot.extensions import db
 from deskwoot.http_errors import json_error
+from deskwoot.rest import problems as rest_problems
+from deskwoot.rest.routes import PREFIX as REST_PREFIX
 from deskwoot.web.cookie_session import BEARER_ONLY_PREFIXES
 
 JSON_PREFIXES = BEARER_ONLY_PREFIXES  # the bearer-token endpoints answer in JSON, always
@@ -26,7 +28,14 @@ def _wants_json() -> bool:
     return request.path.startswith(JSON_PREFIXES)
 
 
+def _rest() -> bool:
+    """Under /api/v1 every error is a problem+json (deskwoot/rest/problems.py)."""
+    return request.path == REST_PREFIX or request.path.startswith(REST_PREFIX + "/")
+
+
 def not_found(_error):
+    if _rest():
+        return rest_problems.routing(404)
     if _wants_json():
         return json_error(404, "not_found", "Not found.")
     return render_template("errors/404.html"), 404
@@ -34,6 +43,8 @@ def not_found(_error):
 
 def method_not_allowed(error):
     # Routing errors happen before a blueprint is chosen: machine endpoints still get JSON.
+    if _rest():
+        return rest_problems.routing(405, getattr(error, "valid_methods", None))
     if _wants_json():
         return json_error(
             405, "method_not_allowed", "Use POST on this endpoint.", headers={"Allow": "POST"}

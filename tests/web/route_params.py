@@ -70,6 +70,7 @@ def build_world() -> World:
         "workspace": ws.slug,
         "contact_id": contact.id,
         "display_id": conversation.display_id,
+        "conversation_id": conversation.display_id,  # the REST API's name for it
         "draft_id": draft.id,
         "inbox_id": inbox.id,
         "label_id": label.id,

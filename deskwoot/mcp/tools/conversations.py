@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import mcp.types as T
-
 from deskwoot.database.transactions import write_transaction
 from deskwoot.errors import Invalid
 from deskwoot.mcp import cursors, views
 from deskwoot.mcp import schemas as S
-from deskwoot.mcp.jsonrpc import RpcError
 from deskwoot.mcp.registry import ToolContext, tool
 from deskwoot.policy import get_conversation, require_scope
 from deskwoot.services.conversations import labels, reads, search
@@ -77,7 +74,7 @@ def _search_page(ctx: ToolContext, filters: ConversationFilters, args: dict) -> 
     if position is not None and not (
         isinstance(position, list) and len(position) == 1 and isinstance(position[0], int)
     ):  # a cursor from before search had its own order
-        raise RpcError(T.INVALID_PARAMS, "Invalid cursor: start the search again without one.")
+        raise cursors.InvalidCursor("Invalid cursor: start the search again without one.")
     limit = args.get("limit", 25)
     rows, page, has_more = reads.search_page(
         actor, filters, limit, before_key=position and position[0]

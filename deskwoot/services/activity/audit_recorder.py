@@ -16,6 +16,8 @@ from deskwoot.models import AuditEntry, utcnow
 from deskwoot.policy import Actor
 
 REFUSAL_ACTION = "mcp.request"
+# The same count for the REST API's tokens (deskwoot/rest).
+REST_REFUSAL_ACTION = "api.request"
 
 
 def record(
@@ -78,8 +80,9 @@ def record_fast(
 # --- requests refused at the MCP gate ----------------------------------------------------
 
 
-def record_refusal(actor: Actor, reason: str) -> None:
-    """Count a known token's request refused by plan, trial or the MCP switch.
+def record_refusal(actor: Actor, reason: str, action: str = REFUSAL_ACTION) -> None:
+    """Count a known token's request refused by plan, trial or the MCP switch (`action`
+    names the surface: REFUSAL_ACTION for /api/mcp, REST_REFUSAL_ACTION for /api/v1).
 
     A client that keeps retrying a locked workspace must leave evidence, not a flood: the
     refusals are counted on one row per token, reason and minute (`count`). And counting
@@ -94,7 +97,7 @@ def record_refusal(actor: Actor, reason: str) -> None:
     written = False
     try:
         with write_transaction(wait=False):
-            written = _add_refusals(actor, reason, refused)
+            written = _add_refusals(actor, reason, refused, action)
     except WriterBusy:
         pass
     if not written:
@@ -116,14 +119,14 @@ def _tally() -> _Tally:
     return current_app.extensions.setdefault("deskwoot_refusal_tally", _Tally())
 
 
-def _add_refusals(actor: Actor, reason: str, refused: int) -> bool:
+def _add_refusals(actor: Actor, reason: str, refused: int, action: str) -> bool:
     """Add `refused` to this minute's refusal row, or start one; False when the row is
     locked by another transaction counting into it (PostgreSQL), so nothing waits."""
     now = utcnow()
     newest = _NEWEST_OF_TOKEN.first(
         {"workspace_id": actor.workspace_id, "token_id": actor.token_id}
     )
-    if newest is not None and _same_minute_refusal(newest, reason, now):
+    if newest is not None and _same_minute_refusal(newest, reason, now, action):
         counted = core(_COUNT_INTO, {"entry_id": newest.id, "refused": refused})
         return counted.rowcount == 1
     _INSERT.run(
@@ -133,7 +136,7 @@ def _add_refusals(actor: Actor, reason: str, refused: int) -> bool:
             "actor_id": actor.user_id,
             "actor_name": actor.name,
             "token_id": actor.token_id,
-            "action": REFUSAL_ACTION,
+            "action": action,
             "target": None,
             "outcome": "denied",
             "detail": reason,
@@ -146,10 +149,10 @@ def _add_refusals(actor: Actor, reason: str, refused: int) -> bool:
     return True
 
 
-def _same_minute_refusal(row, reason: str, now: datetime) -> bool:
+def _same_minute_refusal(row, reason: str, now: datetime, action: str) -> bool:
     # A locked-out token does nothing but get refused, so its newest row is the one to
     # count into, unless the reason changed or the minute moved on.
-    same_refusal = (row.action, row.outcome, row.detail) == (REFUSAL_ACTION, "denied", reason)
+    same_refusal = (row.action, row.outcome, row.detail) == (action, "denied", reason)
     return same_refusal and _minute(row.created_at) == _minute(now)
 
 
