@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import delivery, generate, report
+from bench import api_token, delivery, generate, report
 from bench.dataset import SIZES
 from bench.loadgen import Load, measure, wrk_binary
 from bench.scenarios import (
@@ -120,6 +120,7 @@ def _row(scenario: Scenario, server: str) -> dict:
         "server": server,
         "kind": scenario.kind,
         "is_mcp": scenario.is_mcp,
+        "rest_twin_of": scenario.rest_twin_of,
         "status": "ok",
         "note": "",
     }
@@ -189,6 +190,7 @@ class Desk:
 def start_desk(label: str, db_path: Path, meta: dict, token: str, args: argparse.Namespace) -> Desk:
     secret = secrets.token_urlsafe(32)
     cursor, after = poll_cursor(db_path, meta["workspace_id"], secret)
+    rest_token = api_token.mint(db_path, meta["workspace_id"])  # before the server opens it
     server = start_deskwoot(
         db_path, args.workers, args.data_dir / "logs", secret, name=f"deskwoot-{label}"
     )
@@ -203,6 +205,7 @@ def start_desk(label: str, db_path: Path, meta: dict, token: str, args: argparse
             meta["search_queries"],
             cursor=cursor,
             cursor_after=after,
+            api_token=rest_token,
         ),
     )
     try:

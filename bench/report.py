@@ -7,13 +7,14 @@ from pathlib import Path
 
 READ_TOOLS = ("tools/list", "get_conversation", "list_conversations", "poll_events")
 RSS_LIMIT_MB = 150
+REST_COST_LIMIT = 1.2  # issue 14: a REST read costs at most 20% more than its MCP twin
 SCALING_LIMIT = 1.5
 
 TARGETS_LINE = (
     "Targets (issue 5): MCP reads ≥ 40% of the ceiling · search ≥ 20% and p99 < 50 ms · "
     "reply ≥ 20%, zero errors, zero “database is locked” · every MCP scenario ≥ 3× the "
     "peer · HTML pages ≥ 25% · latency at 1M messages ≤ 1.5× the 10k figure · RSS per "
-    "worker ≤ 150 MB"
+    "worker ≤ 150 MB · (issue 14) a REST read ≤ 1.2× its MCP twin's server CPU"
 )
 
 
@@ -41,6 +42,18 @@ def add_ratios(rows: list[dict], ceiling: dict | None, peer: dict | None) -> Non
                 row["cpu_ratio_ceiling"] = round(ceiling_cpu / cpu, 3)
             if peer_cpu:
                 row["cpu_ratio_peer"] = round(peer_cpu / cpu, 2)
+
+
+def rest_cost(rest: dict, mcp: dict) -> float | None:
+    """What a REST request costs the server relative to its MCP twin (server CPU per request;
+    steadier than throughput on a shared machine)."""
+    if not rest.get("cpu_ms") or not mcp.get("cpu_ms"):
+        return None
+    return round(rest["cpu_ms"] / mcp["cpu_ms"], 2)
+
+
+def _ratio(rest: dict, mcp: dict) -> float | None:
+    return round(rest["rps"] / mcp["rps"], 2) if rest.get("rps") and mcp.get("rps") else None
 
 
 def errors(row: dict) -> int:
@@ -115,6 +128,21 @@ def evaluate(rows: list[dict], scaling: list[dict], rss: list[float]) -> list[di
                 None if p is None else f"{p}×",
                 None if p is None else p >= 3,
                 cpu(row["name"], "cpu_ratio_peer"),
+            )
+    for row in rows:
+        twin = by_name.get(row.get("rest_twin_of") or "")
+        # The issue's rule is for reads; the REST reply's row shows beside its twin in the table.
+        if (
+            row.get("kind") == "read"
+            and row.get("status") == "ok"
+            and twin
+            and twin.get("status") == "ok"
+        ):
+            cost = rest_cost(row, twin)
+            target(
+                f"{row['name']} costs ≤ {REST_COST_LIMIT}× {twin['name']} (server CPU/request)",
+                None if cost is None else f"{cost}× (req/s {_cell(_ratio(row, twin))}× the twin)",
+                None if cost is None else cost <= REST_COST_LIMIT,
             )
     for row in rows:
         if row.get("kind") == "html":

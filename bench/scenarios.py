@@ -31,16 +31,36 @@ class Scenario:
     path: str = "/api/mcp"
     tool: str | None = None  # tools/call name; None for tools/list, pages and references
     with_worker: bool = False  # a `deskwoot worker` delivers beside the server meanwhile
+    # The REST API's scenarios name the MCP scenario they mirror; the report compares the two.
+    rest_twin_of: str | None = None
 
     @property
     def is_mcp(self) -> bool:
-        return self.kind in ("read", "search", "write")
+        return self.kind in ("read", "search", "write") and self.rest_twin_of is None
+
+    @property
+    def is_rest(self) -> bool:
+        return self.rest_twin_of is not None
 
 
 DESKWOOT = (
     Scenario("tools/list", "tools_list.lua", "read"),
     Scenario("get_conversation", "get_conversation.lua", "read", tool="get_conversation"),
+    Scenario(
+        "REST GET /conversations/{id}",
+        "rest_get_conversation.lua",
+        "read",
+        path="/api/v1/conversations/1",
+        rest_twin_of="get_conversation",
+    ),
     Scenario("list_conversations", "list_conversations.lua", "read", tool="list_conversations"),
+    Scenario(
+        "REST GET /conversations",
+        "rest_list_conversations.lua",
+        "read",
+        path="/api/v1/conversations",
+        rest_twin_of="list_conversations",
+    ),
     Scenario(
         "search_conversations", "search_conversations.lua", "search", tool="search_conversations"
     ),
@@ -50,6 +70,13 @@ DESKWOOT = (
     # Last: it writes, and nothing read afterwards should see its rows.
     Scenario(
         "reply_to_conversation", "reply_to_conversation.lua", "write", tool="reply_to_conversation"
+    ),
+    Scenario(
+        "REST POST /conversations/{id}/messages",
+        "rest_reply.lua",
+        "write",
+        path="/api/v1/conversations/1/messages",
+        rest_twin_of="reply_to_conversation",
     ),
     # The same while a delivery worker drains the outbox the replies fill: a reply's latency
     # must not include delivery, and the worker's writes must not stall the replies.
@@ -75,18 +102,20 @@ class Target:
     """What the scripts need to know about one running Deskwoot and its data."""
 
     base_url: str
-    token: str
+    token: str  # the MCP token
     conversations: int
     inbox_ids: list[int]
     queries: list[str]
     cursor: str = ""
     cursor_after: int = 0  # the event id the cursor points after
     cookie: str = ""
+    api_token: str = ""  # a dw_api_ token with the same scopes (bench/api_token.py)
 
     def env(self) -> dict:
         return {
             "BENCH_LUA": str(LUA),
             "BENCH_TOKEN": self.token,
+            "BENCH_API_TOKEN": self.api_token,
             "BENCH_COOKIE": self.cookie,
             "BENCH_CONVERSATIONS": str(self.conversations),
             "BENCH_INBOXES": ",".join(map(str, self.inbox_ids)),
@@ -229,8 +258,52 @@ def page_sizes(scenario: Scenario, url: str, target: Target) -> str:
     return f"{sum(sizes) / len(sizes):.1f} conversations/page over {len(sizes)} variants"
 
 
+def rest_request(url: str, token: str, method: str = "GET", body: dict | None = None):
+    """One REST API request as the scripts send it: (HTTP status, parsed JSON or text)."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - loopback
+    request.add_header("Authorization", f"Bearer {token}")
+    request.add_header("Accept", "application/json")
+    if body is not None:
+        request.add_header("Content-Type", "application/json")
+        request.add_header("Idempotency-Key", "bench-sample-" + secrets.token_hex(6))
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - loopback
+            status, text = answer.status, answer.read().decode()
+    except urllib.error.HTTPError as error:
+        status, text = error.code, error.read().decode(errors="replace")
+    try:
+        return status, json.loads(text)
+    except ValueError:
+        return status, text
+
+
+def _rest_sample(scenario: Scenario, url: str, target: Target) -> str:
+    if not target.api_token:
+        raise ScenarioFailed("no REST API token was minted for this run")
+    if scenario.kind == "write":
+        status, answer = rest_request(url, target.api_token, "POST", {"body": SAMPLE_REPLY})
+    elif scenario.rest_twin_of == "list_conversations":
+        status, answer = rest_request(
+            f"{url}?status=open&inbox_id={target.inbox_ids[0]}", target.api_token
+        )
+    else:
+        status, answer = rest_request(url, target.api_token)
+    if status == 404 and not isinstance(answer, dict):
+        raise SkipScenario(f"{scenario.path} answered 404 (no REST API in this build)")
+    if not 200 <= status < 300 or not isinstance(answer, dict):
+        raise ScenarioFailed(f"{scenario.name} answered HTTP {status}: {json.dumps(answer)[:500]}")
+    if "conversations" in answer:
+        return f"{len(answer['conversations'])} conversations"
+    if "messages" in answer:
+        return f"{len(answer['messages'])} messages"
+    return f"HTTP {status}"
+
+
 def sample_check(scenario: Scenario, url: str, target: Target) -> str:
     """Send one request as wrk will; return a short note, or raise Skip/ScenarioFailed."""
+    if scenario.is_rest:
+        return _rest_sample(scenario, url, target)
     if scenario.kind == "html":
         status, page = get_page(url, target.cookie)
         if status == 404:

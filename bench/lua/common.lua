@@ -1,8 +1,11 @@
 -- Shared by every scenario script (loaded with dofile): headers, a per-thread random seed,
 -- body checks and one parseable result line from done().
 --
--- Environment: BENCH_TOKEN (bearer token) or BENCH_COOKIE (HTML pages), BENCH_SEED.
--- A scenario script defines body() for a JSON-RPC POST; without it requests are GETs.
+-- Environment: BENCH_TOKEN (MCP bearer token), BENCH_API_TOKEN (REST bearer token) or
+-- BENCH_COOKIE (HTML pages), BENCH_SEED.
+-- A scenario script defines body() for a JSON-RPC POST, or rest() for a REST request (it
+-- returns method, path, body or nil, extra headers or nil); without either, requests are
+-- GETs of a page.
 -- Counted per response: JSON-RPC error envelopes ("error":{"code":<number>) and tool
 -- results with "isError":true. Both patterns need a quote right after the key, so they
 -- never match inside a JSON string value (where quotes are escaped).
@@ -17,7 +20,10 @@ end
 function init(args)
   math.randomseed(tonumber(os.getenv("BENCH_SEED") or "1") * 7919 + tid)
   rpc_errors, tool_errors, counter = 0, 0, 0
-  if body then
+  if rest then
+    wrk.headers["Accept"] = "application/json"
+    wrk.headers["Authorization"] = "Bearer " .. (os.getenv("BENCH_API_TOKEN") or "")
+  elseif body then
     wrk.method = "POST"
     wrk.headers["Content-Type"] = "application/json"
     wrk.headers["Accept"] = "application/json, text/event-stream"
@@ -47,6 +53,15 @@ function split(text, sep)
 end
 
 function request()
+  if rest then
+    local method, path, payload, extra = rest()
+    -- wrk.format's headers replace wrk.headers, so the shared ones are copied in.
+    local headers = {}
+    for name, value in pairs(wrk.headers) do headers[name] = value end
+    if payload then headers["Content-Type"] = "application/json" end
+    for name, value in pairs(extra or {}) do headers[name] = value end
+    return wrk.format(method, path, headers, payload)
+  end
   if body then return wrk.format(nil, nil, nil, body()) end
   return wrk.format()
 end
