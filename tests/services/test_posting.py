@@ -211,3 +211,13 @@ def test_post_keeps_the_reach_and_the_returned_entity(twins, path):
     )
     assert message.sender_user.name == "Ada Admin"  # a session entity: relationships load
     assert message.delivery_status == "pending"
+
+
+def test_an_entity_loaded_in_the_same_transaction_sees_the_write(twins):
+    _, human, _, (conversation, _) = twins
+    with write_transaction():  # an outer transaction the reply joins (the demo's seeding)
+        loaded = policy.get_conversation(human, conversation.display_id)
+        assert loaded.handoff is False
+        message = svc.reply(human, conversation.display_id, "Taking this one")
+        assert loaded.handoff is True
+        assert loaded.last_activity_at == message.created_at

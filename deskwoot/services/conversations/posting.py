@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 
 from deskwoot import policy
 from deskwoot.database.prebuilt import Prebuilt
@@ -232,7 +233,17 @@ def post(actor: Actor, display_id: int, kind: str, body: str) -> Message:
     if hands_over:
         touch["handoff"] = True
     _TOUCH[reply, hands_over].run(touch)
+    _expire_loaded(conversation.id, touch)
     return _entity(message_id, values)
+
+
+def _expire_loaded(conversation_id: int, written: dict) -> None:
+    """A caller that holds the conversation as an entity in this transaction (a write
+    joining an outer one: the demo's seeding) sees the columns just written, as it did when
+    the ORM wrote them; nothing to do when the session never loaded it (the agent's path)."""
+    loaded = db.session.identity_map.get(identity_key(Conversation, conversation_id))
+    if loaded is not None:
+        db.session.expire(loaded, [name for name in written if name != "target_id"])
 
 
 def _entity(message_id: int, values: dict) -> Message:
