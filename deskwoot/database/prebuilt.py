@@ -74,8 +74,10 @@ class _Plan:
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if processor is not None:
                 self.bind_processors[name] = processor
-        columns = getattr(statement, "selected_columns", None)
-        if columns is None:
+        # What the statement returns: a SELECT's columns, or an INSERT/UPDATE's RETURNING
+        # clause (empty without one).
+        columns = statement.exported_columns
+        if not columns:
             self.row = None
             return
         try:
@@ -184,7 +186,8 @@ class Prebuilt:
         return found[0] if found else None
 
     def run(self, params: dict | None = None) -> None:
-        """Execute a statement that returns no rows (INSERT, UPDATE)."""
+        """Execute a statement that returns no rows (INSERT, UPDATE without RETURNING; for
+        one with RETURNING use rows or first)."""
         self._execute(params or {}, fetch=False)
 
     def first_alone(self, params: dict | None = None):

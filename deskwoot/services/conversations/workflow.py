@@ -9,12 +9,13 @@ from sqlalchemy import select
 
 from deskwoot import policy
 from deskwoot.database.transactions import write_transaction
-from deskwoot.errors import Conflict, Invalid
+from deskwoot.errors import Invalid
 from deskwoot.extensions import db
 from deskwoot.models import Contact, Conversation, ConversationLabel, Message, utcnow
 from deskwoot.models.conversation import PRIORITIES, STATUSES
 from deskwoot.policy import Actor
 from deskwoot.services import validation
+from deskwoot.services.conversations import posting
 from deskwoot.services.conversations.attachments import Upload, check_uploads
 from deskwoot.services.conversations.steps import (
     add_message,
@@ -83,24 +84,14 @@ def reply(actor: Actor, display_id: int, body: str, attachments: Sequence[Upload
     the size limits before anything is written, stored in the reply's own transaction).
 
     A bot may not reply while a human has the conversation (ARCHITECTURE §6); a human reply
-    itself hands the conversation to the humans.
+    itself hands the conversation to the humans (posting.post, the reply's Core write).
     """
     policy.require_scope(actor, "conversations:reply")
     body = validation.body(body)
     uploads = check_uploads(list(attachments))
     with write_transaction():
-        conversation = policy.get_conversation(actor, display_id)
-        if actor.is_bot and conversation.handoff:
-            raise Conflict(
-                "A human teammate has taken over this conversation, so bot replies are "
-                "paused. Add a private note or create a draft instead.",
-                reason="handoff",
-            )
-        message = _post(actor, conversation, "outgoing", body)
+        message = posting.post(actor, display_id, "outgoing", body)
         attach_uploads(message, uploads)
-        if actor.kind == "human" and not conversation.handoff:
-            conversation.handoff = True
-            record_change(conversation, actor, {"handoff": [False, True]})
     return message
 
 
@@ -136,8 +127,7 @@ def add_note(
     body = validation.body(body)
     uploads = check_uploads(list(attachments))
     with write_transaction():
-        conversation = policy.get_conversation(actor, display_id)
-        message = _post(actor, conversation, "note", body)
+        message = posting.post(actor, display_id, "note", body)
         attach_uploads(message, uploads)
         return message
 
