@@ -25,6 +25,7 @@ from deskwoot.web.common import (
     page_arg,
     parse_id,
 )
+from deskwoot.web.conversation_rows import conversation_rows
 from deskwoot.web.conversations.blueprint import bp
 from deskwoot.web.conversations.forms import ComposerForm, details_form
 from deskwoot.web.forms import ActionForm
@@ -84,10 +85,11 @@ def index():
     # Counted up to a cap (the tabs say "1,000+"), so the page costs the same at any size.
     counts = reads.status_counts(actor, filters.inbox_id)
     counts["all"] = min(sum(counts.values()), reads.STATUS_COUNT_CAP + 1)
+    previews = reads.previews(actor, [c.id for c in rows])
     return render_template(
         "conversations/index.html",
         rows=rows,
-        previews=reads.previews(actor, [c.id for c in rows]),
+        row_html=conversation_rows(rows, previews, show_status=filters.status == "all"),
         has_more=has_more,
         page=page,
         filters=filters,
