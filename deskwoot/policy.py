@@ -193,6 +193,21 @@ CONVERSATION_REACH = {
 }
 
 
+# `inboxes` and `drafts` as prebuilt clauses, in the same way and with the same parameters
+# (conversation_reach): the busy pages' menus and badge read them on every request.
+INBOX_REACH = {
+    "workspace": Inbox.workspace_id == bindparam("reach_workspace_id"),
+    "inboxes": and_(
+        Inbox.workspace_id == bindparam("reach_workspace_id"),
+        Inbox.id.in_(bindparam("reach_inbox_ids", expanding=True)),
+    ),
+}
+DRAFT_REACH = {
+    variant: and_(Draft.workspace_id == bindparam("reach_workspace_id"), reach)
+    for variant, reach in CONVERSATION_REACH.items()
+}
+
+
 def conversation_reach(actor: Actor) -> tuple[str, dict]:
     """Which CONVERSATION_REACH clause applies to the actor, and its parameters."""
     if actor.inbox_ids is None:
@@ -201,6 +216,11 @@ def conversation_reach(actor: Actor) -> tuple[str, dict]:
         "reach_workspace_id": actor.workspace_id,
         "reach_inbox_ids": sorted(actor.inbox_ids),  # empty: an IN that matches nothing
     }
+
+
+def inbox_reach(actor: Actor) -> tuple[str, dict]:
+    """Which INBOX_REACH clause applies to the actor, and its parameters."""
+    return conversation_reach(actor)  # the same variants and parameters
 
 
 # How a contact a bot made arrived (Contact.created_via): through either bot surface.

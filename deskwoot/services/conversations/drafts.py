@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, exists, func, literal_column, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, literal_column, or_, select, update
 from sqlalchemy.orm import aliased, contains_eager, joinedload, selectinload
 
 from deskwoot import policy
+from deskwoot.database.prebuilt import Prebuilt
 from deskwoot.database.transactions import write_transaction
 from deskwoot.errors import Conflict, Invalid, NotFound
 from deskwoot.extensions import db
@@ -175,13 +176,29 @@ def pending(actor: Actor, limit: int = 50) -> list[Draft]:
 def pending_count(actor: Actor, cap: int | None = None) -> int:
     """How many drafts wait for the actor; with `cap`, counting stops there (a badge says
     "99+" rather than scanning every pending draft on each page view)."""
-    query = policy.drafts(actor).where(Draft.status == "pending")
     if cap is None:
+        query = policy.drafts(actor).where(Draft.status == "pending")
         return db.session.execute(
             query.with_only_columns(func.count(Draft.id)).order_by(None)
         ).scalar_one()
-    rows = query.with_only_columns(literal_column("1")).order_by(None).limit(cap).subquery()
-    return db.session.execute(select(func.count()).select_from(rows)).scalar_one()
+    variant, params = policy.conversation_reach(actor)
+    return _PENDING_UP_TO[variant].first({**params, "cap": cap})[0]
+
+
+def _pending_up_to(reach) -> Prebuilt:
+    rows = (
+        select(literal_column("1"))
+        .select_from(Draft)
+        .join(Conversation, Conversation.id == Draft.conversation_id)
+        .where(reach, Draft.status == "pending")
+        .limit(bindparam("cap"))
+        .subquery()
+    )
+    return Prebuilt(select(func.count()).select_from(rows))
+
+
+# The badge's count on every page, per reach variant (policy.DRAFT_REACH): built once.
+_PENDING_UP_TO = {variant: _pending_up_to(reach) for variant, reach in policy.DRAFT_REACH.items()}
 
 
 def pending_for_conversation(actor: Actor, conversation: Conversation) -> list[Draft]:

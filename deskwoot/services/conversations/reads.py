@@ -330,22 +330,38 @@ def status_counts(
     value above `cap` means "more than `cap`"; default STATUS_COUNT_CAP), in one statement
     of LIMITed subqueries that the status and inbox indexes answer."""
     cap = STATUS_COUNT_CAP if cap is None else cap
-    where = [policy.conversation_filter(actor)]
+    variant, params = policy.conversation_reach(actor)
+    params["count_limit"] = cap + 1
     if inbox_id is not None:
-        where.append(Conversation.inbox_id == inbox_id)
+        params["inbox_id"] = inbox_id
+    row = _STATUS_COUNTS[variant, inbox_id is not None].first(params)
+    return dict(zip(STATUSES, row, strict=True))
+
+
+def _status_counts(reach, by_inbox: bool) -> Prebuilt:
+    where = [reach]
+    if by_inbox:
+        where.append(Conversation.inbox_id == bindparam("inbox_id"))
 
     def bounded(status: str):
         rows = (
             select(literal_column("1"))
             .select_from(Conversation)
             .where(*where, Conversation.status == status)
-            .limit(cap + 1)
+            .limit(bindparam("count_limit"))
             .subquery()
         )
         return select(func.count()).select_from(rows).scalar_subquery().label(status)
 
-    row = db.session.execute(select(*(bounded(status) for status in STATUSES))).one()
-    return dict(zip(STATUSES, row, strict=True))
+    return Prebuilt(select(*(bounded(status) for status in STATUSES)))
+
+
+# Per reach variant (policy.CONVERSATION_REACH) and inbox filter: the list page's tabs.
+_STATUS_COUNTS = {
+    (variant, by_inbox): _status_counts(reach, by_inbox)
+    for variant, reach in policy.CONVERSATION_REACH.items()
+    for by_inbox in (False, True)
+}
 
 
 # --- one conversation and its messages ------------------------------------------------------

@@ -15,7 +15,7 @@ from deskwoot.services.conversations import labels as label_service
 from deskwoot.services.conversations import reads
 from deskwoot.services.conversations import workflow as conversation_service
 from deskwoot.services.conversations.filters import ConversationFilters
-from deskwoot.services.directory import inboxes as inbox_service
+from deskwoot.services.directory import menus
 from deskwoot.services.directory import workspaces as workspace_service
 from deskwoot.web import draft_cards as draft_views
 from deskwoot.web.common import (
@@ -96,9 +96,9 @@ def index():
         counts=counts,
         count_cap=reads.STATUS_COUNT_CAP,
         tabs=STATUS_TABS,
-        inboxes=inbox_service.list_inboxes(actor),
-        labels=label_service.list_labels(actor),
-        team=workspace_service.team(actor),
+        inboxes=menus.inboxes(actor),
+        labels=menus.labels(actor),
+        team=menus.team(actor),
         priorities=PRIORITIES,
         filter_url=filter_url,
     )

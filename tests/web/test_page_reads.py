@@ -1,0 +1,116 @@
+"""The busy pages' plain-row reads (services/directory/menus.py, the prebuilt status counts
+and drafts badge) return what the ORM queries they replace return, for every kind of
+teammate, on this run's database (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, literal_column, select
+
+from deskwoot import policy
+from deskwoot.extensions import db
+from deskwoot.models import Conversation, Draft, User, utcnow
+from deskwoot.models.conversation import STATUSES
+from deskwoot.services.conversations import drafts as draft_service
+from deskwoot.services.conversations import labels as label_service
+from deskwoot.services.conversations import reads, workflow
+from deskwoot.services.directory import inboxes as inbox_service
+from deskwoot.services.directory import menus
+from deskwoot.services.directory import workspaces as workspace_service
+from tests import factories
+
+
+@pytest.fixture
+def actors(desk):
+    """An admin, an agent of one inbox and an agent of none, with drafts and labels about."""
+    ws = desk.workspace
+    factories.make_label(ws, "vip", color="#ff0000")
+    factories.make_label(ws, "billing")
+    loner = factories.make_user(ws, role="agent", inboxes=[], name="Lone Agent")
+    factories.make_user(ws, role="agent", inboxes=[desk.sales], name="Zed Sales")
+    for conversation in (desk.conversation, desk.hidden):
+        for body in ("First try", "Second try"):
+            db.session.add(
+                Draft(
+                    workspace_id=ws.id,
+                    conversation_id=conversation.id,
+                    body=body,
+                    status="pending",
+                    created_at=utcnow(),
+                )
+            )
+    db.session.commit()
+    return {
+        "admin": factories.actor_for(desk.admin, ws),
+        "agent": factories.actor_for(desk.agent, ws),
+        "no inbox": factories.actor_for(loner, ws),
+    }
+
+
+def _orm_status_counts(actor, inbox_id, cap):
+    """reads.status_counts as it was: built per call from policy.conversation_filter."""
+    where = [policy.conversation_filter(actor)]
+    if inbox_id is not None:
+        where.append(Conversation.inbox_id == inbox_id)
+    counts = {}
+    for status in STATUSES:
+        rows = (
+            select(literal_column("1"))
+            .select_from(Conversation)
+            .where(*where, Conversation.status == status)
+            .limit(cap + 1)
+            .subquery()
+        )
+        counts[status] = db.session.execute(select(func.count()).select_from(rows)).scalar_one()
+    return counts
+
+
+@pytest.mark.parametrize("who", ["admin", "agent", "no inbox"])
+def test_menus_are_the_entities_names(actors, desk, who):
+    actor = actors[who]
+    assert [(r.id, r.name) for r in menus.inboxes(actor)] == [
+        (i.id, i.name) for i in inbox_service.list_inboxes(actor)
+    ]
+    assert [(r.name, r.color) for r in menus.labels(actor)] == [
+        (label.name, label.color) for label in label_service.list_labels(actor)
+    ]
+    assert [(r.id, r.name, r.role) for r in menus.team(actor)] == [
+        (u.id, u.name, role) for u, role in workspace_service.team(actor)
+    ]
+    user = db.session.get(User, actor.user_id)
+    assert [(r.id, r.name, r.slug, r.role) for r in menus.workspaces(user.id)] == [
+        (w.id, w.name, w.slug, role) for w, role in workspace_service.workspaces_for(user)
+    ]
+    if who == "no inbox":
+        assert menus.inboxes(actor) == []
+
+
+@pytest.mark.parametrize("who", ["admin", "agent", "no inbox"])
+def test_prebuilt_counts_are_the_queries_counts(actors, desk, who):
+    actor = actors[who]
+    for inbox_id in (None, desk.support.id, desk.sales.id):
+        for cap in (0, 1, 1000):
+            assert reads.status_counts(actor, inbox_id, cap=cap) == _orm_status_counts(
+                actor, inbox_id, cap
+            )
+    for cap in (1, 2, 3, 100):
+        assert draft_service.pending_count(actor, cap=cap) == min(
+            cap, draft_service.pending_count(actor)
+        )
+    expected = {"admin": 4, "agent": 2, "no inbox": 0}[who]
+    assert draft_service.pending_count(actor, cap=100) == expected
+
+
+def test_due_snoozes_wake_through_the_prebuilt_read(actors, desk):
+    actor = actors["admin"]
+    conversation = db.session.get(Conversation, desk.conversation.id)
+    conversation.status, conversation.snoozed_until = "snoozed", utcnow() - timedelta(minutes=1)
+    later = db.session.get(Conversation, desk.hidden.id)
+    later.status, later.snoozed_until = "snoozed", utcnow() + timedelta(hours=1)
+    db.session.commit()
+    assert workflow.wake_due_snoozes(actor) == 1
+    db.session.expire_all()
+    assert db.session.get(Conversation, desk.conversation.id).status == "open"
+    assert db.session.get(Conversation, desk.hidden.id).status == "snoozed"
