@@ -7,6 +7,7 @@ attachment downloads in downloads.py.
 from __future__ import annotations
 
 from flask import current_app, g, redirect, render_template, request, url_for
+from flask_wtf.csrf import generate_csrf
 
 from deskwoot.channels import api_webhook
 from deskwoot.errors import Invalid
@@ -17,6 +18,7 @@ from deskwoot.services.conversations import workflow as conversation_service
 from deskwoot.services.conversations.filters import ConversationFilters
 from deskwoot.services.directory import menus
 from deskwoot.services.directory import workspaces as workspace_service
+from deskwoot.web import draft_card_html
 from deskwoot.web import draft_cards as draft_views
 from deskwoot.web.common import (
     PER_PAGE,
@@ -140,4 +142,10 @@ def render_show(
         label_colors={label.name: label.color for label in labels},
         action_form=ActionForm(formdata=None),
         draft_cards=draft_cards,
+        draft_card_html=draft_card_html.draft_cards(
+            draft_cards,
+            inline=True,
+            next_url=url_for("conversations.show", display_id=conversation.display_id),
+            csrf=generate_csrf(),
+        ),
     ), status
