@@ -114,3 +114,67 @@ def test_due_snoozes_wake_through_the_prebuilt_read(actors, desk):
     db.session.expire_all()
     assert db.session.get(Conversation, desk.conversation.id).status == "open"
     assert db.session.get(Conversation, desk.hidden.id).status == "snoozed"
+
+
+def _as_entities(actor, items) -> list[tuple]:
+    """What a queue card shows of each draft, read from the ORM entities."""
+    shown = []
+    for item in items:
+        draft = db.session.get(Draft, item.draft.id)
+        c = draft.conversation
+        shown.append(
+            (
+                draft.id,
+                draft.conversation_id,
+                draft.body,
+                draft.note_to_reviewer,
+                draft.created_at,
+                draft.token.name if draft.token else None,
+                (c.id, c.display_id, c.subject, c.handoff, c.handoff_reason),
+                (c.inbox.id, c.inbox.name, c.contact.display_name),
+            )
+        )
+    return shown
+
+
+def _as_rows(items) -> list[tuple]:
+    shown = []
+    for item in items:
+        d, c = item.draft, item.draft.conversation
+        shown.append(
+            (
+                d.id,
+                d.conversation_id,
+                d.body,
+                d.note_to_reviewer,
+                d.created_at,
+                d.token.name if d.token else None,
+                (c.id, c.display_id, c.subject, c.handoff, c.handoff_reason),
+                (c.inbox.id, c.inbox.name, c.contact.display_name),
+            )
+        )
+    return shown
+
+
+@pytest.mark.parametrize("who", ["admin", "agent", "no inbox"])
+def test_queue_rows_are_the_drafts_entities(actors, desk, who):
+    """review_queue's plain rows hold what the Draft entities (and their conversation,
+    inbox, contact and token) hold, on every page, paged either way."""
+    actor = actors[who]
+    conversation = db.session.get(Conversation, desk.conversation.id)
+    conversation.handoff, conversation.handoff_reason = True, "Taken over by Ada."
+    db.session.commit()
+    first = draft_service.review_queue(actor, limit=1)
+    pages = [first]
+    while pages[-1].newer is not None:
+        pages.append(draft_service.review_queue(actor, limit=1, after=pages[-1].newer))
+    if who == "no inbox":
+        assert first.items == []
+        return
+    back = draft_service.review_queue(actor, limit=2, before=pages[-1].items[-1].draft.id)
+    assert len(pages) == {"admin": 4, "agent": 2}[who]
+    for page in [*pages, back]:
+        assert _as_rows(page.items) == _as_entities(actor, page.items)
+    ids = [item.draft.id for page in pages for item in page.items]
+    assert ids == [d.id for d in draft_service.pending(actor)]
+    assert [item.draft.id for item in back.items] == ids[-3:-1]

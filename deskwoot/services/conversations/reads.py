@@ -144,7 +144,7 @@ def _with_joins(query):
 
 def with_sender(query):
     """A query over messages as MESSAGE_COLUMNS: each message with its sender's, approver's
-    and token's names (the one message-with-sender statement; drafts.py's excerpts use it)."""
+    and token's names (the one message-with-sender statement)."""
     return (
         query.with_only_columns(*MESSAGE_COLUMNS, maintain_column_froms=False)
         .select_from(Message)
