@@ -81,24 +81,32 @@ class Actor:
 # --- building actors -----------------------------------------------------------------------
 
 
+# A teammate's role and inboxes, read on every page view: built once.
+_MEMBERSHIP = Prebuilt(
+    select(Membership.role).where(
+        Membership.workspace_id == bindparam("workspace_id"),
+        Membership.user_id == bindparam("user_id"),
+    )
+)
+_MEMBER_INBOXES = Prebuilt(
+    select(InboxMember.inbox_id)
+    .join(Inbox, Inbox.id == InboxMember.inbox_id)
+    .where(
+        InboxMember.user_id == bindparam("user_id"),
+        Inbox.workspace_id == bindparam("workspace_id"),
+    )
+)
+
+
 def member_actor(user: User, workspace: Workspace, via: str = "web", **context) -> Actor:
     """Build the actor for a human teammate; raises NotFound if they are not a member."""
-    membership = db.session.execute(
-        select(Membership).where(
-            Membership.workspace_id == workspace.id, Membership.user_id == user.id
-        )
-    ).scalar_one_or_none()
+    ids = {"workspace_id": workspace.id, "user_id": user.id}
+    membership = _MEMBERSHIP.first(ids)
     if membership is None or not user.is_active or user.kind != "human":
         raise NotFound("No such workspace.")
     inbox_ids = None
     if membership.role != "admin":
-        inbox_ids = frozenset(
-            db.session.execute(
-                select(InboxMember.inbox_id)
-                .join(Inbox, Inbox.id == InboxMember.inbox_id)
-                .where(InboxMember.user_id == user.id, Inbox.workspace_id == workspace.id)
-            ).scalars()
-        )
+        inbox_ids = frozenset(row.inbox_id for row in _MEMBER_INBOXES.rows(ids))
     return Actor(
         workspace_id=workspace.id,
         user_id=user.id,
