@@ -21,6 +21,9 @@ from deskwoot.web.filters import id_url
 PREVIEW_LENGTH = 160
 # Jinja's truncate leaves a text alone up to this much past the length (its default leeway).
 PREVIEW_LEEWAY = 5
+# How much of a body reads.previews reads: one character more than is ever shown whole,
+# so `truncated` knows when to cut.
+PREVIEW_READ = PREVIEW_LENGTH + PREVIEW_LEEWAY + 1
 HUMAN_BADGE = (
     '<span class="badge badge-human" title="A teammate has taken over from the bot">Human</span>'
 )
@@ -84,7 +87,7 @@ def conversation_row(c: ConversationRow, last: Preview | None, show_status: bool
     )
 
 
-def conversation_rows(
+def rendered(
     rows: list[ConversationRow], previews: dict[int, Preview], show_status: bool
 ) -> list[Markup]:
     """Every row of the page, as conversations/index.html lists them."""

@@ -26,7 +26,7 @@ from deskwoot.services.conversations.rows import (
     Ref,
     UserRef,
 )
-from deskwoot.web.conversation_rows import conversation_rows
+from deskwoot.web.conversation_rows import PREVIEW_READ, rendered
 from tests import factories
 
 # The loop conversations/index.html ran before the rows moved to Python, verbatim.
@@ -42,7 +42,7 @@ def reference(app, rows, previews, status: str) -> str:
 
 
 def fast(rows, previews, status: str) -> str:
-    return "".join(conversation_rows(rows, previews, show_status=status == "all"))
+    return "".join(rendered(rows, previews, show_status=status == "all"))
 
 
 def made_up_rows() -> tuple[list[ConversationRow], dict[int, Preview]]:
@@ -129,7 +129,7 @@ def test_rows_read_from_the_database_render_alike(app, desk):
     db.session.commit()
     actor = factories.actor_for(desk.admin, ws)
     rows, _ = reads.list_conversations(actor, ConversationFilters(status="all"), limit=25)
-    previews = reads.previews(actor, [c.id for c in rows])
+    previews = reads.previews(actor, [c.id for c in rows], chars=PREVIEW_READ)
     assert len(rows) == 4 and any(c.labels for c in rows)
     with app.test_request_context(f"/w/{ws.slug}/conversations"):
         g.workspace = ws

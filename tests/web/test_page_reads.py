@@ -11,15 +11,29 @@ from sqlalchemy import func, literal_column, select
 
 from deskwoot import policy
 from deskwoot.extensions import db
-from deskwoot.models import Conversation, Draft, User, utcnow
+from deskwoot.models import Conversation, Draft, User, Workspace, utcnow
 from deskwoot.models.conversation import STATUSES
+from deskwoot.services.access import mcp_switch
+from deskwoot.services.access import tokens as token_service
+from deskwoot.services.activity import actor_names as naming
 from deskwoot.services.conversations import drafts as draft_service
 from deskwoot.services.conversations import labels as label_service
 from deskwoot.services.conversations import reads, workflow
+from deskwoot.services.conversations.filters import ConversationFilters
 from deskwoot.services.directory import inboxes as inbox_service
 from deskwoot.services.directory import menus
 from deskwoot.services.directory import workspaces as workspace_service
 from tests import factories
+
+
+@pytest.fixture
+def bot_token(desk):
+    """A drafting bot with a token of its own (its drafts are sent under its name)."""
+    admin = factories.actor_for(desk.admin, desk.workspace)
+    mcp_switch.set_enabled(admin, True)
+    minted = token_service.mint(admin, "Triage bot", ["conversations:draft", "conversations:read"])
+    workspace = db.session.get(Workspace, desk.workspace.id)
+    return factories.bot_actor(workspace, token_id=minted.token.id)
 
 
 @pytest.fixture
@@ -178,3 +192,41 @@ def test_queue_rows_are_the_drafts_entities(actors, desk, who):
     ids = [item.draft.id for page in pages for item in page.items]
     assert ids == [d.id for d in draft_service.pending(actor)]
     assert [item.draft.id for item in back.items] == ids[-3:-1]
+
+
+def _old_previews(actor, ids, chars):
+    """reads.previews as it was: the agent's last_messages, named by naming.of_message."""
+    found = {}
+    for conversation_id, message in reads.last_messages(ids).items():
+        author = None
+        if message.kind == "outgoing":
+            sender = message.sender_user
+            if message.sender_type == "user" and sender is not None and sender.id == actor.user_id:
+                author = reads.YOU
+            else:
+                author = naming.of_message(message)
+        found[conversation_id] = (message.kind, message.body[:chars], author)
+    return found
+
+
+def test_previews_are_the_last_messages_start_and_author(actors, desk, bot_token):
+    admin, agent = actors["admin"], actors["agent"]
+    long_body = "Ünïcode " + "x" * 300
+    workflow.reply(agent, desk.conversation.display_id, long_body)
+    other = factories.make_conversation(desk.support, content="Another question")
+    workflow.reply(admin, other.display_id, "Answered by the admin")
+    third = factories.make_conversation(desk.support, content="Third question")
+    draft = draft_service.create_draft(bot_token, third.display_id, "From the bot")
+    draft_service.approve(admin, draft.id)
+    factories.make_conversation(desk.sales, content="x" * 500)  # a long customer message
+    for actor in (admin, agent, actors["no inbox"]):
+        rows, _ = reads.list_conversations(actor, ConversationFilters(status="all"))
+        ids = [c.id for c in rows]
+        for chars in (1, 166, 10_000):
+            fast = reads.previews(actor, ids, chars=chars)
+            assert {k: (p.kind, p.body, p.author) for k, p in fast.items()} == _old_previews(
+                actor, ids, chars
+            )
+    assert reads.previews(agent, [desk.conversation.id], 166)[desk.conversation.id].author == (
+        reads.YOU
+    )

@@ -18,7 +18,7 @@ from deskwoot.services.conversations import workflow as conversation_service
 from deskwoot.services.conversations.filters import ConversationFilters
 from deskwoot.services.directory import menus
 from deskwoot.services.directory import workspaces as workspace_service
-from deskwoot.web import draft_card_html
+from deskwoot.web import conversation_rows, draft_card_html
 from deskwoot.web import draft_cards as draft_views
 from deskwoot.web.common import (
     PER_PAGE,
@@ -27,9 +27,9 @@ from deskwoot.web.common import (
     page_arg,
     parse_id,
 )
-from deskwoot.web.conversation_rows import conversation_rows
 from deskwoot.web.conversations.blueprint import bp
 from deskwoot.web.conversations.forms import ComposerForm, details_form
+from deskwoot.web.filter_menus import filter_menus
 from deskwoot.web.forms import ActionForm
 
 STATUS_TABS = (*STATUSES, "all")
@@ -87,21 +87,20 @@ def index():
     # Counted up to a cap (the tabs say "1,000+"), so the page costs the same at any size.
     counts = reads.status_counts(actor, filters.inbox_id)
     counts["all"] = min(sum(counts.values()), reads.STATUS_COUNT_CAP + 1)
-    previews = reads.previews(actor, [c.id for c in rows])
+    previews = reads.previews(actor, [c.id for c in rows], chars=conversation_rows.PREVIEW_READ)
+    inboxes = menus.inboxes(actor)
     return render_template(
         "conversations/index.html",
         rows=rows,
-        row_html=conversation_rows(rows, previews, show_status=filters.status == "all"),
+        row_html=conversation_rows.rendered(rows, previews, show_status=filters.status == "all"),
         has_more=has_more,
         page=page,
         filters=filters,
         counts=counts,
         count_cap=reads.STATUS_COUNT_CAP,
         tabs=STATUS_TABS,
-        inboxes=menus.inboxes(actor),
-        labels=menus.labels(actor),
-        team=menus.team(actor),
-        priorities=PRIORITIES,
+        inboxes=inboxes,
+        menus=filter_menus(filters, inboxes, menus.team(actor), menus.labels(actor)),
         filter_url=filter_url,
     )
 
