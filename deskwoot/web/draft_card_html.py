@@ -2,8 +2,8 @@
 
 The drafts queue shows 25 cards of ~90 lines each, with a four-message thread excerpt and
 three review forms; as a Jinja include each card cost ~0.2 ms (a context per include, a
-runtime call per helper, an escape per `{{ }}`). Here each part of a card is a format
-string filled with escaped values, with exactly the markup the include wrote (the tests
+runtime call per helper, an escape per `{{ }}`). Here each part of a card is an f-string
+filled with escaped values, with exactly the markup the include wrote (the tests
 render both and compare them: tests/web/test_draft_card_html.py). Every body is customer or
 bot text and goes through `escape`, as autoescaping did; the page's CSS shows bodies with
 white-space: pre-wrap.
@@ -19,14 +19,62 @@ from deskwoot.web.components import actor_label, when
 from deskwoot.web.draft_cards import DraftCard
 from deskwoot.web.filters import id_url
 
-_HEAD = """\
+
+def _context_message(m: ContextMessage, contact_name: str | None) -> str:
+    """One message of the thread excerpt."""
+    if m.kind == "activity":
+        return (
+            f'            <li class="ctx ctx-activity"><span>{escape(m.body)}</span>'
+            f" · {when(m.created_at)}</li>\n"
+        )
+    badge = ""
+    if m.kind == "note":
+        badge = '                  <span class="badge badge-note">Private note</span>\n'
+    elif m.sender_type == "contact":
+        badge = '                  <span class="badge badge-customer">Customer</span>\n'
+    approved = ""
+    if m.approved_by_name:
+        approved = f'<span class="muted">approved by {escape(m.approved_by_name)}</span>'
+    replied = ""
+    if m.kind == "outgoing" and m.sender_type == "user":
+        replied = '<span class="muted">replied</span>'
+    who = actor_label(naming.of_context_message(m, contact_name), "ctx-who")
+    return f"""\
+            <li class="ctx ctx-{escape(m.kind)} from-{escape(m.sender_type)}">
+              <p class="ctx-head">
+{badge}                {who}
+{approved}{replied}                {when(m.created_at)}
+              </p>
+              <div class="ctx-body">{escape(m.body)}</div>
+            </li>
+"""
+
+
+def _head(card: DraftCard) -> str:
+    """The conversation's title and the end of its thread (the queue only)."""
+    dc = card.conversation
+    draft_id = card.draft.id
+    contact = dc.contact.display_name
+    url = id_url("conversations.show", display_id=dc.display_id)
+    messages = "".join(_context_message(m, contact) for m in card.messages)
+    if not messages:
+        messages = '          <li class="ctx ctx-activity">No messages yet.</li>\n'
+    earlier = ""
+    if card.earlier:
+        earlier = (
+            f'        <p class="draft-earlier"><a href="{url}">'
+            "Earlier messages in the conversation</a></p>\n"
+        )
+    human = '<span class="badge badge-human">Human</span>' if dc.handoff else ""
+    display_id = escape(dc.display_id)
+    return f"""\
     <header class="draft-head">
-      <h2 class="draft-title" id="draft-{id}-title">
-        <a href="{url}" data-testid="draft-conversation"><span class="conv-id">#{display_id}</span> {title}</a>
+      <h2 class="draft-title" id="draft-{draft_id}-title">
+        <a href="{url}" data-testid="draft-conversation"><span class="conv-id">#{display_id}</span> {escape(dc.subject or contact)}</a>
       </h2>
       <p class="draft-meta">
-        <span class="meta-item">{contact}</span>
-        <span class="meta-item">{inbox}</span>
+        <span class="meta-item">{escape(contact)}</span>
+        <span class="meta-item">{escape(dc.inbox.name)}</span>
 {human}      </p>
     </header>
 
@@ -36,61 +84,72 @@ _HEAD = """\
     </section>
 """  # noqa: E501 - the markup as the page has it
 
-_EARLIER = """\
-        <p class="draft-earlier"><a href="{url}">Earlier messages in the conversation</a></p>
-"""
-_ACTIVITY = """\
-            <li class="ctx ctx-activity"><span>{body}</span> · {when}</li>
-"""
-_MESSAGE = """\
-            <li class="ctx ctx-{kind} from-{sender_type}">
-              <p class="ctx-head">
-{badge}                {who}
-{approved}{replied}                {when}
-              </p>
-              <div class="ctx-body">{body}</div>
-            </li>
-"""
-_NO_MESSAGES = """\
-          <li class="ctx ctx-activity">No messages yet.</li>
-"""
-_NOTE_BADGE = '                  <span class="badge badge-note">Private note</span>\n'
-_CUSTOMER_BADGE = '                  <span class="badge badge-customer">Customer</span>\n'
 
-_PROPOSAL = """
+def _proposal(card: DraftCard, inline: bool) -> str:
+    """The draft itself, who wrote it and when, and why it may be stale."""
+    d = card.draft
+    title = stale_badge = stale = note = ""
+    if inline:
+        title = f'<strong id="draft-{d.id}-title">Draft reply waiting for approval</strong>'
+    if card.stale_reason:
+        stale_badge = (
+            '<span class="badge badge-stale" data-testid="stale-badge">Possibly stale</span>'
+        )
+        stale = (
+            f'      <p class="draft-stale" data-testid="stale-reason">{escape(card.stale_reason)}'
+            " Read the latest messages before approving.</p>\n"
+        )
+    if d.note_to_reviewer:
+        note = (
+            '      <p class="draft-note"><span class="draft-note-label">Note from the bot:</span>'
+            f' <span class="pre">{escape(d.note_to_reviewer)}</span></p>\n'
+        )
+    return f"""
   <section class="draft-proposal" aria-label="Draft reply">
     <p class="draft-by">
-{inline_title}      <span class="draft-author">{author}</span>
-      <span class="muted">drafted {when}</span>
+{title}      <span class="draft-author">{actor_label(naming.of_draft(d), "draft-bot")}</span>
+      <span class="muted">drafted {when(d.created_at)}</span>
 {stale_badge}    </p>
-{stale}    <div class="draft-body" data-testid="draft-body">{body}</div>
+{stale}    <div class="draft-body" data-testid="draft-body">{escape(d.body)}</div>
 {note}  </section>
 """
-_STALE = (
-    '      <p class="draft-stale" data-testid="stale-reason">{reason} Read the latest messages'
-    " before approving.</p>\n"
-)
-_NOTE = (
-    '      <p class="draft-note"><span class="draft-note-label">Note from the bot:</span>'
-    ' <span class="pre">{note}</span></p>\n'
-)
 
-_ACTIONS = """
+
+def _actions(card: DraftCard, next_url: str | None, csrf: str) -> str:
+    """The three review forms: approve, edit then approve, reject."""
+    draft_id = card.draft.id
+    approve = id_url("drafts.approve", draft_id=draft_id)
+    reject = id_url("drafts.reject", draft_id=draft_id)
+    csrf = escape(csrf)
+    hidden = f'<input type="hidden" name="next" value="{escape(next_url)}">' if next_url else ""
+    contact = escape(card.conversation.contact.display_name)
+    edit_open = "open" if card.open_panel == "edit" else ""
+    reject_open = "open" if card.open_panel == "reject" else ""
+    edit_error_id = edit_invalid = reject_error_id = reject_invalid = ""
+    if card.edit_errors:
+        edit_error_id = f" draft-{draft_id}-body-error"
+        edit_invalid = 'aria-invalid="true"'
+    if card.reject_errors:
+        reject_error_id = f" draft-{draft_id}-reason-error"
+        reject_invalid = 'aria-invalid="true"'
+    edit_errors = _errors(card.edit_errors, draft_id, "body")
+    reject_errors = _errors(card.reject_errors, draft_id, "reason")
+    return f"""
   <div class="draft-actions">
     <form method="post" action="{approve}" class="draft-approve">
       <input type="hidden" name="csrf_token" value="{csrf}">
-{next}      <button type="submit" class="btn btn-success" data-testid="approve">Approve and send</button>
+{hidden}      <button type="submit" class="btn btn-success" data-testid="approve">Approve and send</button>
     </form>
 
     <details class="draft-panel draft-panel-edit" data-panel {edit_open}>
       <summary class="btn" data-testid="edit-toggle">Edit then approve</summary>
       <form method="post" action="{approve}" class="draft-form">
         <input type="hidden" name="csrf_token" value="{csrf}">
-{next}        <label class="field-label" for="draft-{id}-body">Reply to send to {contact}</label>
-        <textarea id="draft-{id}-body" name="body" rows="6" class="input" data-submit-shortcut
-                  aria-describedby="draft-{id}-body-hint{edit_error_id}"
-{edit_invalid}>{edit_text}</textarea>
-        <p class="hint" id="draft-{id}-body-hint">Your version is sent; the bot’s original is kept so it can learn from the edit.</p>
+{hidden}        <label class="field-label" for="draft-{draft_id}-body">Reply to send to {contact}</label>
+        <textarea id="draft-{draft_id}-body" name="body" rows="6" class="input" data-submit-shortcut
+                  aria-describedby="draft-{draft_id}-body-hint{edit_error_id}"
+{edit_invalid}>{escape(card.edit_text)}</textarea>
+        <p class="hint" id="draft-{draft_id}-body-hint">Your version is sent; the bot’s original is kept so it can learn from the edit.</p>
 {edit_errors}        <div class="draft-form-foot">
           <button type="submit" class="btn btn-primary" data-testid="send-edited">Send edited reply</button>
         </div>
@@ -101,11 +160,11 @@ _ACTIONS = """
       <summary class="btn btn-danger" data-testid="reject-toggle">Reject</summary>
       <form method="post" action="{reject}" class="draft-form">
         <input type="hidden" name="csrf_token" value="{csrf}">
-{next}        <label class="field-label" for="draft-{id}-reason">Why reject it? <span class="muted">(required)</span></label>
-        <textarea id="draft-{id}-reason" name="reason" rows="3" class="input" required data-submit-shortcut
-                  aria-describedby="draft-{id}-reason-hint{reject_error_id}"
-{reject_invalid}                  placeholder="e.g. Wrong refund policy: orders over 30 days get store credit.">{reject_text}</textarea>
-        <p class="hint" id="draft-{id}-reason-hint">The bot reads this. Nothing is sent to the customer.</p>
+{hidden}        <label class="field-label" for="draft-{draft_id}-reason">Why reject it? <span class="muted">(required)</span></label>
+        <textarea id="draft-{draft_id}-reason" name="reason" rows="3" class="input" required data-submit-shortcut
+                  aria-describedby="draft-{draft_id}-reason-hint{reject_error_id}"
+{reject_invalid}                  placeholder="e.g. Wrong refund policy: orders over 30 days get store credit.">{escape(card.reject_text)}</textarea>
+        <p class="hint" id="draft-{draft_id}-reason-hint">The bot reads this. Nothing is sent to the customer.</p>
 {reject_errors}        <div class="draft-form-foot">
           <button type="submit" class="btn btn-danger" data-testid="confirm-reject">Reject draft</button>
         </div>
@@ -113,52 +172,6 @@ _ACTIONS = """
     </details>
   </div>
 </article>"""  # noqa: E501 - the markup as the page has it
-
-
-def _context_message(m: ContextMessage, contact_name: str | None) -> str:
-    """One message of the thread excerpt."""
-    if m.kind == "activity":
-        return _ACTIVITY.format(body=escape(m.body), when=when(m.created_at))
-    badge = ""
-    if m.kind == "note":
-        badge = _NOTE_BADGE
-    elif m.sender_type == "contact":
-        badge = _CUSTOMER_BADGE
-    approved = ""
-    if m.approved_by_name:
-        approved = f'<span class="muted">approved by {escape(m.approved_by_name)}</span>'
-    replied = ""
-    if m.kind == "outgoing" and m.sender_type == "user":
-        replied = '<span class="muted">replied</span>'
-    return _MESSAGE.format(
-        kind=escape(m.kind),
-        sender_type=escape(m.sender_type),
-        badge=badge,
-        who=actor_label(naming.of_context_message(m, contact_name), "ctx-who"),
-        approved=approved,
-        replied=replied,
-        when=when(m.created_at),
-        body=escape(m.body),
-    )
-
-
-def _head(card: DraftCard) -> str:
-    """The conversation's title and the end of its thread (the queue only)."""
-    dc = card.conversation
-    contact = dc.contact.display_name
-    url = id_url("conversations.show", display_id=dc.display_id)
-    messages = "".join(_context_message(m, contact) for m in card.messages)
-    return _HEAD.format(
-        id=card.draft.id,
-        url=url,
-        display_id=escape(dc.display_id),
-        title=escape(dc.subject or contact),
-        contact=escape(contact),
-        inbox=escape(dc.inbox.name),
-        human='<span class="badge badge-human">Human</span>' if dc.handoff else "",
-        earlier=_EARLIER.format(url=url) if card.earlier else "",
-        messages=messages or _NO_MESSAGES,
-    )
 
 
 def _errors(errors, draft_id: int, field: str) -> str:
@@ -171,53 +184,18 @@ def _errors(errors, draft_id: int, field: str) -> str:
 def draft_card(card: DraftCard, inline: bool, next_url: str | None, csrf: str) -> Markup:
     """One card: `inline` on a conversation's page (no thread excerpt), `next_url` where its
     forms return to, `csrf` the session's CSRF token (the same in every form)."""
-    d = card.draft
-    draft_id = d.id
+    draft_id = card.draft.id
     classes = (" is-stale" if card.stale_reason else "") + (" draft-card-inline" if inline else "")
     opening = (
         f'<article class="card draft-card{classes}" id="draft-{draft_id}"\n'
         f'         aria-labelledby="draft-{draft_id}-title" data-testid="draft-card"'
         f' data-draft-id="{draft_id}">\n'
     )
-    proposal = _PROPOSAL.format(
-        inline_title=(
-            f'<strong id="draft-{draft_id}-title">Draft reply waiting for approval</strong>'
-            if inline
-            else ""
-        ),
-        author=actor_label(naming.of_draft(d), "draft-bot"),
-        when=when(d.created_at),
-        stale_badge=(
-            '<span class="badge badge-stale" data-testid="stale-badge">Possibly stale</span>'
-            if card.stale_reason
-            else ""
-        ),
-        stale=_STALE.format(reason=escape(card.stale_reason)) if card.stale_reason else "",
-        body=escape(d.body),
-        note=_NOTE.format(note=escape(d.note_to_reviewer)) if d.note_to_reviewer else "",
-    )
-    next_field = f'<input type="hidden" name="next" value="{escape(next_url)}">' if next_url else ""
-    actions = _ACTIONS.format(
-        id=draft_id,
-        approve=id_url("drafts.approve", draft_id=draft_id),
-        reject=id_url("drafts.reject", draft_id=draft_id),
-        csrf=escape(csrf),
-        next=next_field,
-        contact=escape(card.conversation.contact.display_name),
-        edit_open="open" if card.open_panel == "edit" else "",
-        edit_error_id=f" draft-{draft_id}-body-error" if card.edit_errors else "",
-        edit_invalid='aria-invalid="true"' if card.edit_errors else "",
-        edit_text=escape(card.edit_text),
-        edit_errors=_errors(card.edit_errors, draft_id, "body"),
-        reject_open="open" if card.open_panel == "reject" else "",
-        reject_error_id=f" draft-{draft_id}-reason-error" if card.reject_errors else "",
-        reject_invalid='aria-invalid="true"' if card.reject_errors else "",
-        reject_text=escape(card.reject_text),
-        reject_errors=_errors(card.reject_errors, draft_id, "reason"),
-    )
     head = "" if inline else _head(card)
     # Markup: every value above is escaped, or built (escaped) by components.py.
-    return Markup(opening + head + proposal + actions)  # noqa: S704
+    return Markup(  # noqa: S704
+        opening + head + _proposal(card, inline) + _actions(card, next_url, csrf)
+    )
 
 
 def draft_cards(cards: list[DraftCard], inline: bool, next_url: str | None, csrf: str) -> list:
