@@ -66,13 +66,19 @@ def label_chip(name: str, color: str | None = None) -> Markup:
 
 
 def when(value: datetime | None) -> Markup:
-    """A moment: briefly ("3h ago"), exactly in the title (app.js shows the reader's zone).
+    """A moment: briefly ("3h ago"), exactly in the title (app.js shows the reader's zone)."""
+    return time_element(value, ago(value))
+
+
+def time_element(value: datetime | None, brief: str) -> Markup:
+    """`when` with its brief text ("3h ago", from filters.ago) already worked out: a pure
+    function of its arguments, for the rows cached by content (conversation_rows.py).
 
     Unescaped on purpose: iso, stamp and ago write only digits, English month names and
     " :,+.-" (tests/web/test_row_components.py checks), and the lists call this 100+ times
     a page."""
     return Markup(  # noqa: S704 - see above
-        f'<time datetime="{iso(value)}" title="{stamp(value)}">{ago(value)}</time>'
+        f'<time datetime="{iso(value)}" title="{stamp(value)}">{brief}</time>'
     )
 
 

@@ -6,47 +6,71 @@ runtime call per helper, an escape per `{{ }}`). Here each part of a card is an 
 filled with escaped values, with exactly the markup the include wrote (the tests
 render both and compare them: tests/web/test_draft_card_html.py). Every body is customer or
 bot text and goes through `escape`, as autoescaping did; the page's CSS shows bodies with
-white-space: pre-wrap.
+white-space: pre-wrap. The excerpt's who-and-when lines are cached by what they show
+(`_message_head` is a pure function of it): nothing cached can be stale.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
 
 from markupsafe import Markup, escape
 
 from deskwoot.services.activity import actor_names as naming
 from deskwoot.services.conversations.drafts import ContextMessage
-from deskwoot.web.components import actor_label, when
+from deskwoot.web.components import actor_label, time_element, when
 from deskwoot.web.draft_cards import DraftCard
-from deskwoot.web.filters import id_url
+from deskwoot.web.filters import ago, id_url
+
+# Context-message heads kept per worker, by content (_message_head): ~400 bytes each. The
+# bodies are not cached (a customer's message may be long); escaping them is cheap.
+MESSAGE_HEADS_CACHED = 4096
 
 
 def _context_message(m: ContextMessage, contact_name: str | None) -> str:
     """One message of the thread excerpt."""
+    at = m.created_at
     if m.kind == "activity":
         return (
             f'            <li class="ctx ctx-activity"><span>{escape(m.body)}</span>'
-            f" · {when(m.created_at)}</li>\n"
+            f" · {time_element(at, ago(at))}</li>\n"
         )
+    who = naming.of_context_message(m, contact_name)
+    head = _message_head(m.kind, m.sender_type, who, m.approved_by_name, at, ago(at))
+    return f"""{head}              <div class="ctx-body">{escape(m.body)}</div>
+            </li>
+"""
+
+
+@lru_cache(maxsize=MESSAGE_HEADS_CACHED)
+def _message_head(
+    kind: str,
+    sender_type: str,
+    who: naming.ActorName,
+    approved_by: str | None,
+    at: datetime,
+    at_ago: str,
+) -> str:
+    """A context message's line of who and when: a pure function of its arguments, so cached
+    by them (the queue shows the same threads to every reviewer, again and again)."""
     badge = ""
-    if m.kind == "note":
+    if kind == "note":
         badge = '                  <span class="badge badge-note">Private note</span>\n'
-    elif m.sender_type == "contact":
+    elif sender_type == "contact":
         badge = '                  <span class="badge badge-customer">Customer</span>\n'
     approved = ""
-    if m.approved_by_name:
-        approved = f'<span class="muted">approved by {escape(m.approved_by_name)}</span>'
+    if approved_by:
+        approved = f'<span class="muted">approved by {escape(approved_by)}</span>'
     replied = ""
-    if m.kind == "outgoing" and m.sender_type == "user":
+    if kind == "outgoing" and sender_type == "user":
         replied = '<span class="muted">replied</span>'
-    who = actor_label(naming.of_context_message(m, contact_name), "ctx-who")
     return f"""\
-            <li class="ctx ctx-{escape(m.kind)} from-{escape(m.sender_type)}">
+            <li class="ctx ctx-{escape(kind)} from-{escape(sender_type)}">
               <p class="ctx-head">
-{badge}                {who}
-{approved}{replied}                {when(m.created_at)}
+{badge}                {actor_label(who, "ctx-who")}
+{approved}{replied}                {time_element(at, at_ago)}
               </p>
-              <div class="ctx-body">{escape(m.body)}</div>
-            </li>
 """
 
 

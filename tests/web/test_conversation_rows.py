@@ -135,3 +135,41 @@ def test_rows_read_from_the_database_render_alike(app, desk):
         g.workspace = ws
         for status in ("open", "all"):
             assert fast(rows, previews, status) == reference(app, rows, previews, status)
+
+
+def test_the_row_cache_never_serves_a_changed_row_stale(app):
+    """Rows are cached by everything they show: change any one thing a row shows and the
+    next render shows it, exactly as the template would."""
+    row = made_up_rows()[0][0]
+    last = Preview("outgoing", "Before", ActorName("Ada"))
+    later = row.last_activity_at - timedelta(days=3)
+    changes = [
+        {"display_id": 999},
+        {"subject": "Changed subject"},
+        {"status": "pending"},
+        {"priority": "high"},
+        {"handoff": not row.handoff},
+        {"last_activity_at": later},
+        {"inbox": Ref(1, "Renamed inbox")},
+        {"contact": ContactRef(1, "Renamed contact", None, None, None)},
+        {"assignee": UserRef(6, "New assignee", None)},
+        {"labels": [LabelRef("new-label", "#00ff00")]},
+    ]
+    previews_changed = [
+        Preview("outgoing", "After", ActorName("Ada")),
+        Preview("outgoing", "Before", ActorName("Bob")),
+        Preview("outgoing", "Before", ActorName("Ada", is_bot=True)),
+        None,
+    ]
+    with app.test_request_context("/w/acme/conversations"):
+        g.workspace = SimpleNamespace(slug="acme")
+        for status in ("all", "open"):
+            fast([row], {row.id: last}, status)  # cached
+            for change in changes:
+                changed = replace(row, **change)
+                assert fast([changed], {row.id: last}, status) == reference(
+                    app, [changed], {row.id: last}, status
+                )
+            for other in previews_changed:
+                shown = {row.id: other} if other else {}
+                assert fast([row], shown, status) == reference(app, [row], shown, status)

@@ -6,6 +6,7 @@ cards and on the queue's own cards read from the database (SQLite and PostgreSQL
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -133,3 +134,26 @@ def test_the_queue_s_own_cards_render_alike(app, desk):
         for card in queue.cards:
             for inline, next_url in ((False, None), (True, f"/w/{ws.slug}/conversations/1")):
                 assert fast(card, inline, next_url) == reference(app, card, inline, next_url)
+
+
+def test_the_cached_message_lines_never_show_a_change_stale(app):
+    """A context message's who-and-when line is cached by what it shows: change any of it
+    and the next card shows the change, exactly as the include would."""
+    card = next(made_up_cards())
+    base = message(8, "outgoing", "bot", token_name="Triage", approved_by_name="Ada")
+    changes = [
+        {"kind": "note"},
+        {"sender_type": "user", "sender_user_name": "Bea"},
+        {"token_name": "Renamed bot"},
+        {"approved_by_name": "Someone else"},
+        {"approved_by_name": None},
+        {"created_at": base.created_at - timedelta(days=400)},
+        {"body": "Another body"},
+    ]
+    with app.test_request_context("/w/acme/drafts"):
+        g.workspace = SimpleNamespace(slug="acme")
+        first = replace(card, messages=[base])
+        assert fast(first, False, None) == reference(app, first, False, None)
+        for change in changes:
+            changed = replace(card, messages=[replace(base, **change)])
+            assert fast(changed, False, None) == reference(app, changed, False, None)
