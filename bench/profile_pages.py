@@ -15,7 +15,8 @@ Flask test client keeps the session cookie), and for each page prints:
   own, after the CPU pass, so the wrappers do not inflate the CPU figure);
 - the SQL statements of one request and cProfile's top functions.
 
-Nothing in deskwoot/ is changed; no server, no network. `profile_tools --pages` runs this.
+Nothing in deskwoot/ is changed; no server, no network. (`profile_tools --pages` gives the
+older, shorter view: wall time and cProfile only.)
 """
 
 from __future__ import annotations

@@ -83,3 +83,25 @@ def test_a_change_shows_at_once_and_the_cache_is_bounded(app, desk):
     for n in range(module.MENUS_CACHED + 50):
         filter_menus(ConversationFilters(status="open", inbox_id=n), INBOXES, TEAM, LABELS)
     assert module._id_options.cache_info().currsize <= module.MENUS_CACHED
+
+
+def test_filter_urls_are_url_for_s_for_each_root_and_workspace(app):
+    """The list's tab and page links (filter_url, cached by root, workspace and query) are
+    url_for's own, whatever request came before."""
+    from flask import g, url_for
+
+    from deskwoot.web.conversations import filter_url
+
+    for root in ("", "/desk"):
+        for slug in ("acme", "other-desk"):
+            query = f"/w/{slug}/conversations?q=a+%26b&label=vip&page=3&status=all"
+            with app.test_request_context(query, base_url=f"http://desk.test{root}"):
+                g.workspace = SimpleNamespace(slug=slug)
+                for changes in ({"status": "open"}, {"page": 2}, {"label": None}, {}):
+                    args = {"q": "a &b", "label": "vip", "status": "all", **changes}
+                    expected = url_for(
+                        "conversations.index",
+                        **{k: v for k, v in args.items() if v not in (None, "")},
+                    )
+                    assert filter_url(**changes) == expected
+                    assert expected.startswith(f"{root}/w/{slug}/conversations")

@@ -6,6 +6,8 @@ attachment downloads in downloads.py.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from flask import current_app, g, redirect, render_template, request, url_for
 from flask_wtf.csrf import generate_csrf
 
@@ -67,7 +69,15 @@ def filter_url(**changes) -> str:
     """This list's URL with some filters changed (None removes one); paging restarts."""
     args = {k: v for k, v in request.args.items() if k != "page"}
     args.update(changes)
-    return url_for(".index", **{k: v for k, v in args.items() if v not in (None, "")})
+    query = tuple((k, v) for k, v in args.items() if v not in (None, ""))
+    return _list_url(request.script_root, g.workspace.slug, query)
+
+
+@lru_cache(maxsize=1024)
+def _list_url(script_root: str, workspace: str, query: tuple) -> str:
+    """url_for of the list: the same URL for the same root, workspace and query (~40 µs in
+    werkzeug's builder, and the page links its tabs and pages seven times)."""
+    return url_for("conversations.index", workspace=workspace, **dict(query))
 
 
 @bp.get("/conversations")
