@@ -81,24 +81,32 @@ class Actor:
 # --- building actors -----------------------------------------------------------------------
 
 
+# A teammate's role and inboxes, read on every page view: built once.
+_MEMBERSHIP = Prebuilt(
+    select(Membership.role).where(
+        Membership.workspace_id == bindparam("workspace_id"),
+        Membership.user_id == bindparam("user_id"),
+    )
+)
+_MEMBER_INBOXES = Prebuilt(
+    select(InboxMember.inbox_id)
+    .join(Inbox, Inbox.id == InboxMember.inbox_id)
+    .where(
+        InboxMember.user_id == bindparam("user_id"),
+        Inbox.workspace_id == bindparam("workspace_id"),
+    )
+)
+
+
 def member_actor(user: User, workspace: Workspace, via: str = "web", **context) -> Actor:
     """Build the actor for a human teammate; raises NotFound if they are not a member."""
-    membership = db.session.execute(
-        select(Membership).where(
-            Membership.workspace_id == workspace.id, Membership.user_id == user.id
-        )
-    ).scalar_one_or_none()
+    ids = {"workspace_id": workspace.id, "user_id": user.id}
+    membership = _MEMBERSHIP.first(ids)
     if membership is None or not user.is_active or user.kind != "human":
         raise NotFound("No such workspace.")
     inbox_ids = None
     if membership.role != "admin":
-        inbox_ids = frozenset(
-            db.session.execute(
-                select(InboxMember.inbox_id)
-                .join(Inbox, Inbox.id == InboxMember.inbox_id)
-                .where(InboxMember.user_id == user.id, Inbox.workspace_id == workspace.id)
-            ).scalars()
-        )
+        inbox_ids = frozenset(row.inbox_id for row in _MEMBER_INBOXES.rows(ids))
     return Actor(
         workspace_id=workspace.id,
         user_id=user.id,
@@ -193,6 +201,21 @@ CONVERSATION_REACH = {
 }
 
 
+# `inboxes` and `drafts` as prebuilt clauses, in the same way and with the same parameters
+# (conversation_reach): the busy pages' menus and badge read them on every request.
+INBOX_REACH = {
+    "workspace": Inbox.workspace_id == bindparam("reach_workspace_id"),
+    "inboxes": and_(
+        Inbox.workspace_id == bindparam("reach_workspace_id"),
+        Inbox.id.in_(bindparam("reach_inbox_ids", expanding=True)),
+    ),
+}
+DRAFT_REACH = {
+    variant: and_(Draft.workspace_id == bindparam("reach_workspace_id"), reach)
+    for variant, reach in CONVERSATION_REACH.items()
+}
+
+
 def conversation_reach(actor: Actor) -> tuple[str, dict]:
     """Which CONVERSATION_REACH clause applies to the actor, and its parameters."""
     if actor.inbox_ids is None:
@@ -201,6 +224,11 @@ def conversation_reach(actor: Actor) -> tuple[str, dict]:
         "reach_workspace_id": actor.workspace_id,
         "reach_inbox_ids": sorted(actor.inbox_ids),  # empty: an IN that matches nothing
     }
+
+
+def inbox_reach(actor: Actor) -> tuple[str, dict]:
+    """Which INBOX_REACH clause applies to the actor, and its parameters."""
+    return conversation_reach(actor)  # the same variants and parameters
 
 
 # How a contact a bot made arrived (Contact.created_via): through either bot surface.

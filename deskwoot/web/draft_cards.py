@@ -10,7 +10,7 @@ from flask import flash, g
 
 from deskwoot.models import Conversation, Draft, Message
 from deskwoot.services.conversations import drafts as draft_service
-from deskwoot.services.conversations.drafts import ContextMessage
+from deskwoot.services.conversations.drafts import ContextMessage, QueueConversation, QueueDraft
 from deskwoot.web.forms import DraftEditForm, DraftRejectForm, review_text
 
 GONE = "That draft is no longer waiting for review."
@@ -31,8 +31,8 @@ class DraftCard:
     (the POST handlers validate theirs): building three FlaskForms per card cost more than
     rendering it. Only a form that failed is kept, to show its text and errors again."""
 
-    draft: Draft
-    conversation: Conversation
+    draft: Draft | QueueDraft  # a queue page's are plain rows (services.drafts.review_queue)
+    conversation: Conversation | QueueConversation
     messages: list[ContextMessage]  # the thread's latest few, oldest first (empty inline)
     earlier: bool  # the thread has older messages than `messages`
     stale_reason: str | None  # set when services.drafts.stale_reason(s) says so
@@ -44,7 +44,7 @@ class DraftCard:
 
 
 def card(
-    draft: Draft,
+    draft: Draft | QueueDraft,
     messages: list[ContextMessage],
     earlier: bool,
     stale_reason: str | None,
@@ -69,7 +69,7 @@ def card(
     return made
 
 
-def warn_if_gone(drafts: list[Draft], failed: Failed | None) -> None:
+def warn_if_gone(drafts: list[Draft] | list[QueueDraft], failed: Failed | None) -> None:
     if failed is not None and failed.draft_id not in {d.id for d in drafts}:
         flash(GONE, "warning")
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 from flask import current_app, flash, g, redirect, render_template, request, url_for
+from flask_wtf.csrf import generate_csrf
 from werkzeug.exceptions import HTTPException
 
 from deskwoot.errors import Conflict, Forbidden, Invalid
@@ -25,6 +26,7 @@ from deskwoot.web.common import (
     workspace_blueprint,
 )
 from deskwoot.web.conversations import render_show
+from deskwoot.web.draft_card_html import draft_cards
 from deskwoot.web.draft_cards import DraftCard, Failed, card, warn_if_gone
 from deskwoot.web.filters import capped
 from deskwoot.web.forms import DraftApproveForm, DraftEditForm, DraftRejectForm
@@ -82,6 +84,9 @@ def render_queue(failed: Failed | None = None, status: int = 200, args=None):
         "drafts/index.html",
         queue=page,
         cards=page.cards,
+        card_html=draft_cards(
+            page.cards, inline=False, next_url=page.next_url, csrf=generate_csrf()
+        ),
         total=total,
         total_label=capped(total, templating.DRAFTS_BADGE_CAP),
     ), status

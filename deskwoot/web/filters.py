@@ -10,6 +10,10 @@ from flask import g, request, url_for
 
 from deskwoot.models import utcnow
 
+# strftime's %b in the C locale (Python never calls setlocale on its own), without the
+# strftime call: the busy lists format a hundred times a page.
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
 
 def ago(value: datetime | None, now: datetime | None = None) -> str:
     """Say how long ago `value` was, briefly: "just now", "5m", "3h", "2d", or a date."""
@@ -24,12 +28,16 @@ def ago(value: datetime | None, now: datetime | None = None) -> str:
         return f"{seconds // 3600}h ago"
     if seconds < 7 * 86400:
         return f"{seconds // 86400}d ago"
-    return f"{value.day} {value:%b %Y}"
+    return f"{value.day} {MONTHS[value.month - 1]} {value.year}"
 
 
 def stamp(value: datetime | None) -> str:
     """Format an aware UTC time for people (app.js swaps in the reader's local time)."""
-    return f"{value.day} {value:%b %Y, %H:%M} UTC" if value else ""
+    if not value:
+        return ""
+    return (
+        f"{value.day} {MONTHS[value.month - 1]} {value.year}, {value.hour:02}:{value.minute:02} UTC"
+    )
 
 
 def iso(value: datetime | None) -> str:

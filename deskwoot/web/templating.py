@@ -8,6 +8,7 @@ from flask import g
 from flask_login import current_user
 
 from deskwoot.services.conversations import drafts as draft_service
+from deskwoot.services.directory import menus
 from deskwoot.services.directory import workspaces as workspace_service
 from deskwoot.web.filters import capped
 
@@ -45,7 +46,7 @@ def _navigation() -> dict:
     actor = g.get("actor")
     pending = pending_drafts(actor) if workspace is not None and actor else 0
     return {
-        "my_workspaces": workspace_service.workspaces_for(current_user),
+        "my_workspaces": menus.workspaces(current_user.id),
         "trial": trial,
         # base.html shows it as is: 0 (no badge), up to 99, then "99+"
         "pending_drafts": capped(pending, DRAFTS_BADGE_CAP) if pending else 0,

@@ -3,14 +3,14 @@ filters.id_url): they escape people's text and build exactly url_for's URLs."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 from flask import g, url_for
 from markupsafe import escape
 
 from deskwoot.web import components
-from deskwoot.web.filters import id_url
+from deskwoot.web.filters import ago, id_url, iso, stamp
 
 HOSTILE = '"><img src=x onerror=alert(1)>'
 
@@ -40,6 +40,23 @@ def test_when_is_a_time_element():
     assert components.when(moment) == (
         '<time datetime="2024-03-05T14:07:00+00:00" title="5 Mar 2024, 14:07 UTC">5 Mar 2024</time>'
     )
+
+
+def test_times_need_no_escaping_and_read_as_strftime_wrote_them():
+    """when() puts iso, stamp and ago into its markup unescaped: they must never write a
+    character HTML would read; and stamp/ago spell dates as strftime's %b did."""
+    now = datetime(2026, 12, 5, 7, 30, tzinfo=UTC)
+    moments = [
+        datetime(2020 + m % 7, m, 1 + m * 2, m + 9, m * 4, m, m * 999, UTC) for m in range(1, 13)
+    ]
+    moments += [now - timedelta(seconds=s) for s in (0, 59, 60, 3599, 3600, 86399, 86400, 10**6)]
+    for moment in moments:
+        for text in (iso(moment), stamp(moment), ago(moment, now)):
+            assert str(escape(text)) == text
+        assert stamp(moment) == f"{moment.day} {moment:%b %Y, %H:%M} UTC"
+        if now - moment >= timedelta(days=7):
+            assert ago(moment, now) == f"{moment.day} {moment:%b %Y}"
+    assert str(components.when(None)) == '<time datetime="" title=""></time>'
 
 
 def test_id_url_builds_url_for_s_urls_for_each_request_s_workspace(app):

@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
+from deskwoot.database.entities import adopt, columns
+from deskwoot.database.prebuilt import Prebuilt
 from deskwoot.database.transactions import write_transaction
 from deskwoot.errors import Invalid, NotFound
 from deskwoot.extensions import db
@@ -137,19 +139,24 @@ def _session_row(
     )
 
 
+# Every page view checks its session: a prebuilt statement, the user adopted as an entity
+# (database/entities.py) — still read from the database on every request.
+_LIVE_SESSION_USER = Prebuilt(
+    select(*columns(User), WebSession.last_seen_at)
+    .join(WebSession, WebSession.user_id == User.id)
+    .where(WebSession.sid_hash == bindparam("sid_hash"), WebSession.ended_at.is_(None))
+)
+
+
 def load_user(session_id: str) -> User | None:
     """The user behind a live session id, or None (ended, unknown, deactivated)."""
     if not session_id:
         return None
-    row = db.session.execute(
-        select(User, WebSession.last_seen_at)
-        .join(WebSession, WebSession.user_id == User.id)
-        .where(WebSession.sid_hash == digest(session_id), WebSession.ended_at.is_(None))
-    ).first()
-    if row is None or not row[0].is_active:
+    row = _LIVE_SESSION_USER.first({"sid_hash": digest(session_id)})
+    if row is None or not row.is_active:
         return None
-    user, last_seen = row
-    idle = utcnow() - last_seen
+    user = adopt(User, row)
+    idle = utcnow() - row.last_seen_at
     if idle > timedelta(days=current_app.config["SESSION_IDLE_DAYS"]):
         end_session(session_id)  # a laptop left logged in for weeks is not a login
         return None

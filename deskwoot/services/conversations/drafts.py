@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, exists, func, literal_column, or_, select, update
-from sqlalchemy.orm import aliased, contains_eager, joinedload, selectinload
+from sqlalchemy import and_, bindparam, exists, func, literal_column, or_, select, update
+from sqlalchemy.orm import aliased, selectinload
 
 from deskwoot import policy
+from deskwoot.database.prebuilt import Prebuilt
 from deskwoot.database.transactions import write_transaction
 from deskwoot.errors import Conflict, Invalid, NotFound
 from deskwoot.extensions import db
@@ -28,8 +29,8 @@ from deskwoot.policy import Actor
 from deskwoot.services import validation
 from deskwoot.services.activity import audit_recorder as audit
 from deskwoot.services.activity import event_recorder as events
-from deskwoot.services.conversations import reads
 from deskwoot.services.conversations import workflow as conversation_service
+from deskwoot.services.conversations.rows import ContactRef, Ref, TokenRef
 
 
 @dataclass
@@ -175,13 +176,29 @@ def pending(actor: Actor, limit: int = 50) -> list[Draft]:
 def pending_count(actor: Actor, cap: int | None = None) -> int:
     """How many drafts wait for the actor; with `cap`, counting stops there (a badge says
     "99+" rather than scanning every pending draft on each page view)."""
-    query = policy.drafts(actor).where(Draft.status == "pending")
     if cap is None:
+        query = policy.drafts(actor).where(Draft.status == "pending")
         return db.session.execute(
             query.with_only_columns(func.count(Draft.id)).order_by(None)
         ).scalar_one()
-    rows = query.with_only_columns(literal_column("1")).order_by(None).limit(cap).subquery()
-    return db.session.execute(select(func.count()).select_from(rows)).scalar_one()
+    variant, params = policy.conversation_reach(actor)
+    return _PENDING_UP_TO[variant].first({**params, "cap": cap})[0]
+
+
+def _pending_up_to(reach) -> Prebuilt:
+    rows = (
+        select(literal_column("1"))
+        .select_from(Draft)
+        .join(Conversation, Conversation.id == Draft.conversation_id)
+        .where(reach, Draft.status == "pending")
+        .limit(bindparam("cap"))
+        .subquery()
+    )
+    return Prebuilt(select(func.count()).select_from(rows))
+
+
+# The badge's count on every page, per reach variant (policy.DRAFT_REACH): built once.
+_PENDING_UP_TO = {variant: _pending_up_to(reach) for variant, reach in policy.DRAFT_REACH.items()}
 
 
 def pending_for_conversation(actor: Actor, conversation: Conversation) -> list[Draft]:
@@ -227,6 +244,14 @@ def stale_reason(draft: Draft) -> str | None:
     return _handoff_reason(db.session.get(Conversation, draft.conversation_id))
 
 
+# The drafts among :draft_ids that a human's reply came after (every queue page asks).
+_REPLIED_AFTER = Prebuilt(
+    select(Draft.id).where(
+        Draft.id.in_(bindparam("draft_ids", expanding=True)), _human_reply_after(Draft)
+    )
+)
+
+
 def stale_reasons(drafts: list[Draft]) -> dict[int, str | None]:
     """`stale_reason` for each draft (by id), with one query for all of them.
 
@@ -235,11 +260,7 @@ def stale_reasons(drafts: list[Draft]) -> dict[int, str | None]:
     """
     if not drafts:
         return {}
-    replied = set(
-        db.session.execute(
-            select(Draft.id).where(Draft.id.in_([d.id for d in drafts]), _human_reply_after(Draft))
-        ).scalars()
-    )
+    replied = {row.id for row in _REPLIED_AFTER.rows({"draft_ids": [d.id for d in drafts]})}
     return {
         d.id: REPLIED_AFTER if d.id in replied else _handoff_reason(d.conversation) for d in drafts
     }
@@ -272,9 +293,36 @@ class ContextMessage:
     approved_by_name: str | None  # who approved a bot message
 
 
+@dataclass(frozen=True, slots=True)
+class QueueConversation:
+    """What a queue card shows of a draft's conversation (the Conversation's own names)."""
+
+    id: int
+    display_id: int
+    subject: str | None
+    handoff: bool
+    handoff_reason: str | None
+    inbox: Ref
+    contact: ContactRef
+
+
+@dataclass(frozen=True, slots=True)
+class QueueDraft:
+    """A pending draft as a queue card shows it: plain values with the Draft's own names,
+    read with its conversation, inbox, contact and token in one prebuilt statement."""
+
+    id: int
+    conversation_id: int
+    body: str
+    note_to_reviewer: str | None
+    created_at: datetime
+    token: TokenRef | None
+    conversation: QueueConversation
+
+
 @dataclass
 class QueueItem:
-    draft: Draft  # with its conversation (inbox, contact) and token loaded
+    draft: QueueDraft
     messages: list[ContextMessage]  # the thread's latest few, oldest first
     earlier: bool  # the thread has older messages than `messages`
     stale_reason: str | None  # as `stale_reason(draft)` says
@@ -287,15 +335,9 @@ class QueuePage:
     newer: int | None  # draft id for `after=`: the page of newer drafts, None on the last
 
 
-def latest_messages(
-    conversations: list[Conversation], per_conversation: int = CONTEXT_MESSAGES
-) -> dict[int, tuple[list[ContextMessage], bool]]:
-    """Each conversation's newest `per_conversation` messages (oldest first) and whether it
-    has older ones, by conversation id, in one query (a window over the message index, then
-    the rows by id). The senders' contacts are the conversations' own (loaded with them);
-    any other is loaded in one more query."""
-    if not conversations:
-        return {}
+def _latest_messages_statement() -> Prebuilt:
+    """Each conversation's newest :per_conversation messages with the names a card shows,
+    in one statement: a window over the message index, then the rows by id."""
     partition = {"partition_by": Message.conversation_id}
     ranked = (
         select(
@@ -303,25 +345,67 @@ def latest_messages(
             func.row_number().over(**partition, order_by=Message.id.desc()).label("rank"),
             func.count().over(**partition).label("total"),
         )
-        .where(Message.conversation_id.in_(sorted({c.id for c in conversations})))
+        .where(Message.conversation_id.in_(bindparam("conversation_ids", expanding=True)))
         .subquery()
     )
-    rows = db.session.execute(
-        reads.with_sender(select(Message))
-        .add_columns(ranked.c.total)
-        .join(ranked, ranked.c.id == Message.id)
-        .where(ranked.c.rank <= per_conversation)
-        .order_by(Message.conversation_id, Message.id)
-    ).all()
-    contacts = {c.contact_id: c.contact for c in conversations}
-    others = {r.sender_contact_id for r in rows if r.sender_contact_id not in contacts} - {None}
-    if others:
-        contacts.update(
-            (c.id, c) for c in db.session.scalars(select(Contact).where(Contact.id.in_(others)))
+    contact, sender, approver = aliased(Contact), aliased(User), aliased(User)
+    return Prebuilt(
+        select(
+            Message.id,
+            Message.conversation_id,
+            Message.kind,
+            Message.sender_type,
+            Message.body,
+            Message.created_at,
+            contact.id.label("contact_id"),
+            contact.name.label("contact_name"),
+            contact.email.label("contact_email"),
+            contact.identifier.label("contact_identifier"),
+            contact.phone.label("contact_phone"),
+            sender.name.label("sender_name"),
+            approver.name.label("approver_name"),
+            McpToken.name.label("token_name"),
+            ranked.c.total,
         )
+        .join(ranked, ranked.c.id == Message.id)
+        .outerjoin(contact, contact.id == Message.sender_contact_id)
+        .outerjoin(sender, sender.id == Message.sender_user_id)
+        .outerjoin(approver, approver.id == Message.approved_by_id)
+        .outerjoin(McpToken, McpToken.id == Message.token_id)
+        .where(ranked.c.rank <= bindparam("per_conversation"))
+        .order_by(Message.conversation_id, Message.id)
+    )
+
+
+# A queue page's thread excerpts: built once (the queue is a busy page).
+_LATEST_MESSAGES = _latest_messages_statement()
+
+
+def latest_messages(
+    conversations: list[Conversation], per_conversation: int = CONTEXT_MESSAGES
+) -> dict[int, tuple[list[ContextMessage], bool]]:
+    """Each conversation's newest `per_conversation` messages (oldest first) and whether it
+    has older ones, by conversation id, in one prebuilt statement that reads only what a
+    card shows (the sender contact's name by Contact.display_name's rule)."""
+    if not conversations:
+        return {}
+    rows = _LATEST_MESSAGES.rows(
+        {
+            "conversation_ids": sorted({c.id for c in conversations}),
+            "per_conversation": per_conversation,
+        }
+    )
     found: dict[int, tuple[list[ContextMessage], bool]] = {}
     for row in rows:
-        contact = contacts.get(row.sender_contact_id)
+        sender_contact = None
+        if row.contact_id is not None:
+            sender_contact = ContactRef(
+                row.contact_id,
+                row.contact_name,
+                row.contact_email,
+                row.contact_identifier,
+                row.contact_phone,
+            ).display_name
         message = ContextMessage(
             id=row.id,
             kind=row.kind,
@@ -329,7 +413,7 @@ def latest_messages(
             body=row.body,
             created_at=row.created_at,
             sender_user_name=row.sender_name,
-            sender_contact_name=contact.display_name if contact is not None else None,
+            sender_contact_name=sender_contact,
             token_name=row.token_name,
             approved_by_name=row.approver_name,
         )
@@ -359,6 +443,91 @@ def _position(actor: Actor, draft_id: int, newer: bool):
     return _keyset(at, draft_id, newer)
 
 
+def _queue_statement(variant: str, position: str | None) -> Prebuilt:
+    """Pending drafts in the reach variant's conversations with what their cards show, oldest
+    first (newest first before a position, for the page before it), after or before the
+    draft :cursor_id, up to :limit: built once per variant and position."""
+    key = (variant, position)
+    if key not in _QUEUE:
+        clauses = [policy.DRAFT_REACH[variant], Draft.status == "pending"]
+        if position is not None:
+            cursor = aliased(Draft)
+            at = (
+                select(cursor.created_at)
+                .where(
+                    cursor.id == bindparam("cursor_id"),
+                    cursor.workspace_id == bindparam("reach_workspace_id"),
+                )
+                .scalar_subquery()
+            )
+            clauses.append(_keyset(at, bindparam("cursor_id"), newer=position == "after"))
+        if position == "before":
+            order = (Draft.created_at.desc(), Draft.id.desc())
+        else:
+            order = (Draft.created_at, Draft.id)
+        _QUEUE[key] = Prebuilt(
+            select(
+                Draft.id,
+                Draft.conversation_id,
+                Draft.body,
+                Draft.note_to_reviewer,
+                Draft.created_at,
+                McpToken.id.label("token_id"),
+                McpToken.name.label("token_name"),
+                Conversation.display_id,
+                Conversation.subject,
+                Conversation.handoff,
+                Conversation.handoff_reason,
+                Conversation.inbox_id,
+                Inbox.name.label("inbox_name"),
+                Conversation.contact_id,
+                Contact.name.label("contact_name"),
+                Contact.email.label("contact_email"),
+                Contact.identifier.label("contact_identifier"),
+                Contact.phone.label("contact_phone"),
+            )
+            .select_from(Draft)
+            .join(Conversation, Conversation.id == Draft.conversation_id)
+            .join(Inbox, Inbox.id == Conversation.inbox_id)
+            .join(Contact, Contact.id == Conversation.contact_id)
+            .outerjoin(McpToken, McpToken.id == Draft.token_id)
+            .where(*clauses)
+            .order_by(*order)
+            .limit(bindparam("limit"))
+        )
+    return _QUEUE[key]
+
+
+_QUEUE: dict[tuple, Prebuilt] = {}
+
+
+def _queue_draft(row) -> QueueDraft:
+    conversation = QueueConversation(
+        id=row.conversation_id,
+        display_id=row.display_id,
+        subject=row.subject,
+        handoff=row.handoff,
+        handoff_reason=row.handoff_reason,
+        inbox=Ref(row.inbox_id, row.inbox_name),
+        contact=ContactRef(
+            row.contact_id,
+            row.contact_name,
+            row.contact_email,
+            row.contact_identifier,
+            row.contact_phone,
+        ),
+    )
+    return QueueDraft(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        body=row.body,
+        note_to_reviewer=row.note_to_reviewer,
+        created_at=row.created_at,
+        token=TokenRef(row.token_name) if row.token_id is not None else None,
+        conversation=conversation,
+    )
+
+
 def review_queue(
     actor: Actor,
     limit: int = QUEUE_PAGE,
@@ -375,26 +544,11 @@ def review_queue(
     """
     policy.require_scope(actor, "conversations:read")
     limit = max(1, min(limit, 100))
-    pending_drafts = policy.drafts(actor).where(Draft.status == "pending")
-    # Only the columns a card shows of the inbox, contact (display_name) and token: their JSON
-    # and secrets cost decoding on every row and are never shown (the rest loads if touched).
-    query = pending_drafts.options(
-        contains_eager(Draft.conversation).joinedload(Conversation.inbox).load_only(Inbox.name),
-        contains_eager(Draft.conversation)
-        .joinedload(Conversation.contact)
-        .load_only(Contact.name, Contact.email, Contact.identifier, Contact.phone),
-        joinedload(Draft.token).load_only(McpToken.name),
-    )
     backwards = after is None and before is not None
-    if after is not None:
-        query = query.where(_position(actor, after, newer=True))
-    elif before is not None:
-        query = query.where(_position(actor, before, newer=False))
-    if backwards:
-        query = query.order_by(Draft.created_at.desc(), Draft.id.desc())
-    else:
-        query = query.order_by(Draft.created_at, Draft.id)
-    drafts = list(db.session.execute(query.limit(limit + 1)).scalars())
+    position = "after" if after is not None else "before" if before is not None else None
+    variant, params = policy.conversation_reach(actor)
+    params.update(limit=limit + 1, cursor_id=after if after is not None else before)
+    drafts = [_queue_draft(row) for row in _queue_statement(variant, position).rows(params)]
     more = len(drafts) > limit
     drafts = drafts[:limit]
     if backwards:
@@ -402,7 +556,8 @@ def review_queue(
     if not drafts:
         return QueuePage([], None, None)
 
-    def any_beyond(draft: Draft, newer: bool) -> bool:
+    def any_beyond(draft: QueueDraft, newer: bool) -> bool:
+        pending_drafts = policy.drafts(actor).where(Draft.status == "pending")
         return db.session.execute(
             select(pending_drafts.where(_keyset(draft.created_at, draft.id, newer)).exists())
         ).scalar()

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, literal_column, select
+from sqlalchemy import Integer, bindparam, func, literal_column, select
 from sqlalchemy.orm import aliased, selectinload
 
 from deskwoot import policy
@@ -144,7 +144,7 @@ def _with_joins(query):
 
 def with_sender(query):
     """A query over messages as MESSAGE_COLUMNS: each message with its sender's, approver's
-    and token's names (the one message-with-sender statement; drafts.py's excerpts use it)."""
+    and token's names (the one message-with-sender statement)."""
     return (
         query.with_only_columns(*MESSAGE_COLUMNS, maintain_column_froms=False)
         .select_from(Message)
@@ -330,22 +330,38 @@ def status_counts(
     value above `cap` means "more than `cap`"; default STATUS_COUNT_CAP), in one statement
     of LIMITed subqueries that the status and inbox indexes answer."""
     cap = STATUS_COUNT_CAP if cap is None else cap
-    where = [policy.conversation_filter(actor)]
+    variant, params = policy.conversation_reach(actor)
+    params["count_limit"] = cap + 1
     if inbox_id is not None:
-        where.append(Conversation.inbox_id == inbox_id)
+        params["inbox_id"] = inbox_id
+    row = _STATUS_COUNTS[variant, inbox_id is not None].first(params)
+    return dict(zip(STATUSES, row, strict=True))
+
+
+def _status_counts(reach, by_inbox: bool) -> Prebuilt:
+    where = [reach]
+    if by_inbox:
+        where.append(Conversation.inbox_id == bindparam("inbox_id"))
 
     def bounded(status: str):
         rows = (
             select(literal_column("1"))
             .select_from(Conversation)
             .where(*where, Conversation.status == status)
-            .limit(cap + 1)
+            .limit(bindparam("count_limit"))
             .subquery()
         )
         return select(func.count()).select_from(rows).scalar_subquery().label(status)
 
-    row = db.session.execute(select(*(bounded(status) for status in STATUSES))).one()
-    return dict(zip(STATUSES, row, strict=True))
+    return Prebuilt(select(*(bounded(status) for status in STATUSES)))
+
+
+# Per reach variant (policy.CONVERSATION_REACH) and inbox filter: the list page's tabs.
+_STATUS_COUNTS = {
+    (variant, by_inbox): _status_counts(reach, by_inbox)
+    for variant, reach in policy.CONVERSATION_REACH.items()
+    for by_inbox in (False, True)
+}
 
 
 # --- one conversation and its messages ------------------------------------------------------
@@ -524,20 +540,57 @@ class Preview:
     author: naming.ActorName | None  # None: not a reply (the row already names the customer)
 
 
-def previews(actor: Actor, conversation_ids: list[int]) -> dict[int, Preview]:
-    """The list previews for `actor`: a reply is "You" only when the viewing teammate sent it
-    themselves; anyone else's (a colleague's, the bot's, a draft someone approved, which the
-    bot sent) is named by services.naming's rule."""
+# The list's previews: the newest non-note message of each conversation, only what a preview
+# shows — the start of its body (:chars characters) and who sent it. A body may be a long
+# email; the list shows 160 characters of it.
+_PREVIEWS = Prebuilt(
+    select(
+        Message.conversation_id,
+        Message.kind,
+        Message.sender_type,
+        func.substr(Message.body, 1, bindparam("chars", type_=Integer)).label("body"),
+        Message.sender_contact_id,
+        _sender_contact.name.label("contact_name"),
+        Message.sender_user_id,
+        _sender.name.label("sender_name"),
+        McpToken.name.label("token_name"),
+    )
+    .outerjoin(_sender_contact, _sender_contact.id == Message.sender_contact_id)
+    .outerjoin(_sender, _sender.id == Message.sender_user_id)
+    .outerjoin(McpToken, McpToken.id == Message.token_id)
+    .where(
+        Message.id.in_(
+            select(func.max(Message.id))
+            .where(
+                Message.conversation_id.in_(bindparam("conversation_ids", expanding=True)),
+                Message.kind != "note",
+            )
+            .group_by(Message.conversation_id)
+        )
+    )
+)
+
+
+def previews(actor: Actor, conversation_ids: list[int], chars: int) -> dict[int, Preview]:
+    """The list previews for `actor` (the first `chars` characters of each body): a reply is
+    "You" only when the viewing teammate sent it themselves; anyone else's (a colleague's,
+    the bot's, a draft someone approved, which the bot sent) is named by services.naming's
+    rule. The ids come from rows already read in the actor's reach."""
+    if not conversation_ids:
+        return {}
+    rows = _PREVIEWS.rows({"conversation_ids": list(conversation_ids), "chars": chars})
     return {
-        conversation_id: Preview(message.kind, message.body, _reply_author(actor, message))
-        for conversation_id, message in last_messages(conversation_ids).items()
+        row.conversation_id: Preview(row.kind, row.body, _reply_author(actor, row)) for row in rows
     }
 
 
-def _reply_author(actor: Actor, message: MessageRow) -> naming.ActorName | None:
-    if message.kind != "outgoing":
+def _reply_author(actor: Actor, row) -> naming.ActorName | None:
+    if row.kind != "outgoing":
         return None
-    sender = message.sender_user
-    if message.sender_type == "user" and sender is not None and sender.id == actor.user_id:
+    mine = row.sender_user_id is not None and row.sender_user_id == actor.user_id
+    if row.sender_type == "user" and mine:
         return YOU
-    return naming.of_message(message)
+    # naming.of_message's rule, from the row's names.
+    if row.sender_type == "contact":
+        return naming.name_actor("contact", row.contact_name)
+    return naming.name_actor(row.sender_type, row.sender_name, row.token_name)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from deskwoot import policy
+from deskwoot.database.prebuilt import Prebuilt
 from deskwoot.database.transactions import write_transaction
 from deskwoot.errors import Invalid
 from deskwoot.extensions import db
@@ -330,21 +331,21 @@ def escalate(
     return conversation
 
 
+# Run on every view of the conversation list: built once.
+_DUE_SNOOZES = Prebuilt(
+    select(Conversation.id).where(
+        Conversation.workspace_id == bindparam("workspace_id"),
+        Conversation.status == "snoozed",
+        Conversation.snoozed_until.is_not(None),
+        Conversation.snoozed_until <= bindparam("now"),
+    )
+)
+
+
 def wake_due_snoozes(actor: Actor) -> int:
     """Reopen snoozed conversations whose time has come; returns how many woke."""
-    now = utcnow()
-    due = (
-        db.session.execute(
-            select(Conversation.id).where(
-                Conversation.workspace_id == actor.workspace_id,
-                Conversation.status == "snoozed",
-                Conversation.snoozed_until.is_not(None),
-                Conversation.snoozed_until <= now,
-            )
-        )
-        .scalars()
-        .all()
-    )
+    params = {"workspace_id": actor.workspace_id, "now": utcnow()}
+    due = [row.id for row in _DUE_SNOOZES.rows(params)]
     if not due:
         return 0
     system = Actor(

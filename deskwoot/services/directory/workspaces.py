@@ -7,9 +7,11 @@ import unicodedata
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from deskwoot import policy
+from deskwoot.database.entities import adopt, columns
+from deskwoot.database.prebuilt import Prebuilt
 from deskwoot.database.transactions import Taken, write_transaction
 from deskwoot.errors import Conflict, Invalid, NotFound
 from deskwoot.extensions import db
@@ -53,11 +55,15 @@ def _unique_slug(base: str) -> str:
     return f"{base}-{n}"
 
 
+# Every page view under /w/<slug>/ reads its workspace: prebuilt, adopted as the entity.
+_BY_SLUG = Prebuilt(select(*columns(Workspace)).where(Workspace.slug == bindparam("slug")))
+
+
 def get_by_slug(slug: str) -> Workspace:
-    ws = db.session.execute(select(Workspace).where(Workspace.slug == slug)).scalar_one_or_none()
-    if ws is None:
+    row = _BY_SLUG.first({"slug": slug})
+    if row is None:
         raise NotFound(f"No workspace with slug '{slug}'.")
-    return ws
+    return adopt(Workspace, row)
 
 
 def list_all() -> list[Workspace]:
