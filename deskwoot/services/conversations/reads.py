@@ -50,6 +50,7 @@ from deskwoot.services.conversations.filters import (
     in_order,
     keyset,
     search_hits,
+    search_rows,
 )
 from deskwoot.services.conversations.rows import (
     ContactRef,
@@ -276,6 +277,19 @@ def _page_statement(variant: str, shape: tuple, after_keyset: bool) -> Prebuilt:
 _PAGES: dict[tuple, Prebuilt] = {}
 
 
+def _walk_with_columns(walk, key):
+    """The search walk (search.hits' `widen`) as the list's rows: CONVERSATION_COLUMNS
+    first (so _conversations reads them as from any list statement), the search key last."""
+    return (
+        walk.with_only_columns(
+            *CONVERSATION_COLUMNS, key.label("search_key"), maintain_column_froms=False
+        )
+        .join(Inbox, Inbox.id == Conversation.inbox_id)
+        .join(Contact, Contact.id == Conversation.contact_id)
+        .outerjoin(_assignee, _assignee.id == Conversation.assignee_id)
+    )
+
+
 def search_page(
     actor: Actor,
     filters: ConversationFilters,
@@ -285,6 +299,11 @@ def search_page(
 ) -> tuple[list[ConversationRow], list[SearchHit], bool]:
     """One page of a search (filters.query), in the search's order (search.py): the rows,
     the page's hits (their keys are the cursor) and whether there are more."""
+    if search.walks_with_columns():  # the walk reads the rows itself: one statement
+        rows = search_rows(actor, filters, limit, offset, before_key, _walk_with_columns)
+        page_rows = rows[:limit]
+        page = [SearchHit(row.search_key, row.id) for row in page_rows]
+        return _conversations(page_rows), page, len(rows) > limit
     hits = search_hits(actor, filters, limit, offset, before_key)
     page = hits[:limit]
     ids = tuple(hit.conversation_id for hit in page)
