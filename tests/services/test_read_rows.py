@@ -1,14 +1,19 @@
-"""The agent's list and search rows (services/conversations/reads.py) are exactly what the
-entities say, whichever way they are read: the SQLite search walk that returns the rows
-itself, the two-step search (hits, then the rows by id), and the ORM entities, for an admin
-and for an agent restricted to one inbox, across filters and pages."""
+"""The agent's rows are exactly what the entities say, whichever way they are read: the list
+and search rows (services/conversations/reads.py: the SQLite search walk that returns the
+rows itself, the two-step search, the list statements), messages and the events feed
+(services/activity/event_feed.py), with their one-call result types
+(database/result_types.py), compared with the ORM entities for an admin and for an agent
+restricted to one inbox, across filters and pages."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import pytest
 
 from deskwoot.extensions import db
-from deskwoot.models import Conversation
+from deskwoot.models import Conversation, Event, Message, Outbox
+from deskwoot.services.activity import event_feed
 from deskwoot.services.conversations import reads
 from deskwoot.services.conversations import workflow as svc
 from deskwoot.services.conversations.filters import (
@@ -146,3 +151,62 @@ def test_list_pages_are_the_entities(desk):
             assert rows and rows == [from_entity(r.id) for r in rows]
             one = reads.conversation(actor, rows[0].display_id)
             assert one == from_entity(one.id)
+
+
+def test_messages_and_their_deliveries_are_the_entities(desk):
+    admin, agent = desk
+    rows, _ = reads.list_conversations(agent, ConversationFilters(status="all"), limit=3)
+    for row in rows:
+        svc.reply(admin, row.display_id, "Thanks, on it.")
+        svc.add_note(admin, row.display_id, "internal")
+    sent = db.session.query(Outbox).filter(Outbox.message_id.is_not(None)).first()
+    sent.status, sent.sent_at = "sent", datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    db.session.commit()
+    seen = 0
+    for actor in desk:
+        for row in rows:
+            page, _ = reads.messages(actor, row.id, before_id=None, limit=50)
+            page.append(reads.last_messages([row.id])[row.id])
+            for m in page:
+                entity = db.session.get(Message, m.id)
+                assert (m.body, m.kind, m.created_at) == (
+                    entity.body,
+                    entity.kind,
+                    entity.created_at,
+                )
+                assert m.created_at.tzinfo is UTC
+                outbox = db.session.query(Outbox).filter_by(message_id=m.id).one_or_none()
+                if outbox is None:
+                    assert m.delivery is None
+                else:
+                    assert (m.delivery.status, m.delivery.delivered_at) == (
+                        outbox.status,
+                        outbox.sent_at,
+                    )
+                    seen += outbox.sent_at is not None
+    assert seen  # the sent one was read
+
+
+def test_event_rows_are_the_entities(desk):
+    admin, agent = desk
+    db.session.add(
+        Event(
+            workspace_id=admin.workspace_id,
+            type="contact.updated",
+            actor_type="system",
+            data={},
+        )
+    )
+    db.session.commit()
+    for actor in desk:
+        page = event_feed.poll(actor, 0, limit=500)
+        assert page.events and not page.has_more
+        columns = [c.key for c in Event.__table__.columns]
+        for row in page.events:
+            entity = db.session.get(Event, row.id)
+            assert tuple(getattr(row, k) for k in columns) == tuple(
+                getattr(entity, k) for k in columns
+            )
+            assert type(row.data) is dict and row.created_at.tzinfo is UTC
+        if actor is agent:  # nothing of the other inbox
+            assert len(page.events) < len(event_feed.poll(admin, 0, limit=500).events)

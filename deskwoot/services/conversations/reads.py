@@ -14,11 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, literal_column, select
+from sqlalchemy import bindparam, func, literal_column, select, type_coerce
 from sqlalchemy.orm import aliased, selectinload
 
 from deskwoot import policy
 from deskwoot.database.prebuilt import Prebuilt
+from deskwoot.database.result_types import JSON_VALUE, UTC_DATETIME
 from deskwoot.database.transactions import core
 from deskwoot.errors import NotFound
 from deskwoot.extensions import db
@@ -72,18 +73,24 @@ _sender = aliased(User)
 _approver = aliased(User)
 _sender_contact = aliased(Contact)
 
+
+def _utc(column):
+    """A datetime column decoded in one call (database/result_types.py: the same values)."""
+    return type_coerce(column, UTC_DATETIME).label(column.key)
+
+
 CONVERSATION_COLUMNS = (
     Conversation.id,
     Conversation.display_id,
     Conversation.subject,
     Conversation.status,
-    Conversation.snoozed_until,
+    _utc(Conversation.snoozed_until),
     Conversation.priority,
     Conversation.handoff,
     Conversation.handoff_reason,
-    Conversation.custom_attributes,
-    Conversation.last_activity_at,
-    Conversation.created_at,
+    type_coerce(Conversation.custom_attributes, JSON_VALUE).label("custom_attributes"),
+    _utc(Conversation.last_activity_at),
+    _utc(Conversation.created_at),
     Conversation.inbox_id,
     Inbox.name.label("inbox_name"),
     Conversation.contact_id,
@@ -101,7 +108,7 @@ MESSAGE_COLUMNS = (
     Message.kind,
     Message.sender_type,
     Message.body,
-    Message.created_at,
+    _utc(Message.created_at),
     Message.sender_contact_id,
     _sender_contact.name.label("contact_name"),
     Message.sender_user_id,
@@ -112,7 +119,7 @@ MESSAGE_COLUMNS = (
     Outbox.status.label("delivery_status"),
     Outbox.attempts.label("delivery_attempts"),
     Outbox.last_error.label("delivery_error"),
-    Outbox.sent_at.label("delivered_at"),
+    type_coerce(Outbox.sent_at, UTC_DATETIME).label("delivered_at"),
     # Only the noise list, not the whole mail: agents read pages of messages all day.
     Message.mail["noise"].label("noise"),
 )
