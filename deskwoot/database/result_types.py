@@ -13,9 +13,9 @@ in one small function per value, for result columns only (they bind nothing):
 - UTC_DATETIME: on SQLite the stored text is read with datetime.fromisoformat (the rule
   UTCDateTime already applies to raw text), on PostgreSQL the driver's naive datetime is
   kept; both get tzinfo=UTC, as UTCDateTime hands them back.
-- JSON_VALUE: on SQLite the text is json.loads'ed ("{}" is a new empty dict without the
-  parser); on PostgreSQL the driver (psycopg) has decoded JSONB already, as it does for
-  the models' JSONType.
+- JSON_VALUE: on SQLite the text is decoded by json's own scanner, as json.loads does
+  ("{}" is a new empty dict without it); on PostgreSQL the driver (psycopg) has decoded
+  JSONB already, as it does for the models' JSONType.
 
 tests/services/test_read_rows.py compares rows read this way with the ORM entities on
 both databases.
@@ -37,10 +37,21 @@ def _utc(value, _parse=datetime.fromisoformat, _utc=UTC):
     return value.replace(tzinfo=_utc)
 
 
-def _json(value, _loads=json.loads):
+_SCAN = json.JSONDecoder().scan_once  # what json.loads runs (on its default decoder)
+
+
+def _json(value, _scan=_SCAN, _loads=json.loads):
     if type(value) is not str:  # None, or already decoded by the driver (PostgreSQL)
         return value
-    return {} if value == "{}" else _loads(value)
+    if value == "{}":
+        return {}
+    # json.loads is this scan after skipping whitespace around the value; stored JSON has
+    # none (json.dumps writes it), so scan directly and let json.loads handle anything else.
+    try:
+        decoded, end = _scan(value, 0)
+    except StopIteration:
+        return _loads(value)
+    return decoded if end == len(value) else _loads(value)
 
 
 class _ResultOnly(TypeEngine):

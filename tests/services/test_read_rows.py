@@ -7,10 +7,12 @@ restricted to one inbox, across filters and pages."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
 
+from deskwoot.database import result_types
 from deskwoot.extensions import db
 from deskwoot.models import Conversation, Event, Message, Outbox
 from deskwoot.services.activity import event_feed
@@ -210,3 +212,17 @@ def test_event_rows_are_the_entities(desk):
             assert type(row.data) is dict and row.created_at.tzinfo is UTC
         if actor is agent:  # nothing of the other inbox
             assert len(page.events) < len(event_feed.poll(admin, 0, limit=500).events)
+
+
+@pytest.mark.parametrize(
+    "text", ["{}", "[]", "null", '"x"', "1.5", '{"a":[1,{"b":null}],"c":"ü"}', ' {"a": 1} ', "{} "]
+)
+def test_json_values_decode_as_json_loads_does(text):
+    assert result_types._json(text) == json.loads(text)
+    assert type(result_types._json(text)) is type(json.loads(text))
+
+
+@pytest.mark.parametrize("text", ["", "{", "{} x", "nul"])
+def test_bad_json_fails_as_json_loads_does(text):
+    with pytest.raises(json.JSONDecodeError):
+        result_types._json(text)
