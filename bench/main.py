@@ -14,6 +14,8 @@ import json
 import os
 import secrets
 import shutil
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -73,7 +75,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "(default: not with --quick)",
     )
     parser.add_argument(
-        "--only", help="comma-separated scenario names (plus ceiling, peer, delivery)"
+        "--only", help="comma-separated scenario names (plus ceiling, peer, delivery, stages)"
     )
     parser.add_argument(
         "--delivery-count",
@@ -266,6 +268,31 @@ def scaling(full: list[dict], small: list[dict]) -> list[dict]:
     return out
 
 
+def stage_profile(copy: Path, source: Path, args: argparse.Namespace) -> dict:
+    """Server CPU per stage of get_conversation, the reply and the list page (bench/stages.py),
+    in a process of its own (its timers wrap deskwoot's functions) on the run's working copy,
+    after the servers stopped. An error is reported, loudly, instead of the table."""
+    n = 50 if args.size == "tiny" else 100 if args.quick else 300
+    out = copy.with_name(f"{copy.stem}-stages.json")
+    out.unlink(missing_ok=True)
+    print(f"stage profile (bench/stages.py, {n} calls per tool, in-process)", flush=True)
+    command = [sys.executable, "-m", "bench.stages", "--db", str(copy), "--source", str(source)]
+    proc = subprocess.run(  # noqa: S603 - our own fixed command line
+        [*command, "-n", str(n), "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if proc.returncode != 0 or not out.exists():
+        error = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        print(f"  STAGE PROFILE FAILED: {error}\n{proc.stderr[-2000:]}", flush=True)
+        return {"error": error}
+    print(proc.stdout, flush=True)
+    return json.loads(out.read_text())
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     wrk_binary()
@@ -317,6 +344,9 @@ def main(argv: list[str] | None = None) -> dict:
     finally:
         for desk in desks:
             desk.server.stop()
+    stages = None
+    if only is None or "stages" in only:
+        stages = stage_profile(copies[args.size], args.data_dir / f"{args.size}.sqlite3", args)
     delivered = None
     if only is None or "delivery" in only:
         print("delivery worker throughput (bench/delivery.py)", flush=True)
@@ -378,6 +408,7 @@ def main(argv: list[str] | None = None) -> dict:
         "scaling": scale,
         "rss_mb": rss,
         "delivery": delivered,
+        "stages": stages,
         "targets": report.evaluate(rows, scale, rss.get("deskwoot", [])),
     }
     md, js = report.write(result, args.out)

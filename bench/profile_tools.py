@@ -98,7 +98,6 @@ def main() -> None:
     args = parser.parse_args()
 
     from bench.scenarios import poll_cursor
-    from deskwoot import create_app
     from deskwoot.extensions import db
 
     source = args.data_dir / f"{args.size}.sqlite3"
@@ -108,16 +107,7 @@ def main() -> None:
     shutil.copyfile(source, copy)
     secret = secrets.token_urlsafe(16)
     cursor, _ = poll_cursor(copy, meta["workspace_id"], secret)
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{copy}",
-            "SECRET_KEY": secret,
-            "PUBLIC_URL": "http://127.0.0.1",
-            "WTF_CSRF_ENABLED": False,
-            "MCP_RATE_LIMIT": 100_000_000,  # on, as in the benchmark, with a huge budget
-            "MCP_RATE_BURST": 100_000_000,
-        }
-    )
+    app = make_app(copy, secret)
     statements: list[list] = []  # [sql, params, milliseconds]
 
     def before(conn, cursor, sql, params, context, many):
@@ -174,6 +164,23 @@ def main() -> None:
         db.engine.dispose()
     for path in (copy, Path(f"{copy}-wal"), Path(f"{copy}-shm")):
         path.unlink(missing_ok=True)
+
+
+def make_app(path: Path, secret: str):
+    """The real app on a copy of a dataset, as the benchmark's server runs it (CSRF off, so
+    the in-process client can log in with a plain POST)."""
+    from deskwoot import create_app
+
+    return create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
+            "SECRET_KEY": secret,
+            "PUBLIC_URL": "http://127.0.0.1",
+            "WTF_CSRF_ENABLED": False,
+            "MCP_RATE_LIMIT": 100_000_000,  # on, as in the benchmark, with a huge budget
+            "MCP_RATE_BURST": 100_000_000,
+        }
+    )
 
 
 @contextmanager

@@ -261,7 +261,50 @@ def markdown(result: dict) -> str:
         extra = f" (CPU-based: {t['cpu_based']})" if t.get("cpu_based") else ""
         lines.append(f"- **{verdict}** {t['target']}: {_cell(t['measured'])}{extra}")
     lines += _delivery_lines(result.get("delivery"), result["scenarios"])
+    if result.get("stages"):
+        lines += ["", *stage_lines(result["stages"])]
     return "\n".join(lines) + "\n"
+
+
+def stage_lines(stages: dict) -> list[str]:
+    """The stage profile (bench/stages.py): server CPU µs per stage next to issue 15's
+    budget for get_conversation; one table for the tool calls, one for the page."""
+    if stages.get("error"):
+        return ["## Server CPU per stage", "", f"**error**: {stages['error']}"]
+    rows = stages["scenarios"]
+    lines = [
+        "## Server CPU per stage (in-process, µs per request)",
+        "",
+        "The real app through Flask's test client on the run's working copy "
+        f"({stages['requests_per_tool']} calls per tool), each stage's functions timed "
+        "(exclusive CPU; the table is STAGES in bench/stages.py). “timed” is the request "
+        "with the timers on, “untimed” without them (their cost is the difference); the "
+        "test client is part of “Flask/WSGI + the rest”.",
+    ]
+    for kind in ("tool", "page"):
+        picked = [r for r in rows if r["kind"] == kind]
+        if not picked:
+            continue
+        budget = any("budget_us" in r for r in picked)
+        head = " | ".join(r["name"] + (" | budget" if "budget_us" in r else "") for r in picked)
+        lines += ["", f"| stage | {head} |", "|---|" + "---:|" * (len(picked) + budget)]
+        for i, stage in enumerate(picked[0]["stages"]):
+            cells = []
+            for r in picked:
+                s = r["stages"][i]
+                cells.append(f"{s['us']:,.0f} ({s['share'] * 100:.0f}%)")
+                if "budget_us" in r:
+                    over = s.get("budget_us") is not None and s["us"] > s["budget_us"]
+                    cells.append(_cell(s.get("budget_us"), "≤ {}") + (" **over**" if over else ""))
+            lines.append(f"| {stage['stage']} | " + " | ".join(cells) + " |")
+        for label, key in (("total, timed", "cpu_us_timed"), ("total, untimed", "cpu_us")):
+            cells = []
+            for r in picked:
+                cells.append(f"{r[key]:,.0f}")
+                if "budget_us" in r:
+                    cells.append(f"≈ {r['budget_us']:,}" if key == "cpu_us" else "")
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def _delivery_lines(delivery: dict | None, scenarios: list[dict]) -> list[str]:

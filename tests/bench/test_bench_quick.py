@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from bench.scenarios import CEILING, DESKWOOT, PEER
+from bench.stages import PROFILED
 from tests.conftest import PG_URL
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,6 +77,14 @@ def test_quick_benchmark_reports_every_scenario(tmp_path, artifacts):
             assert row["non2xx"] == 0, f"{name}: {row['non2xx']} non-2xx answers"
     for name in (CEILING.name, PEER.name, "tools/list", "get_conversation"):
         assert rows[name]["status"] == "ok", name
+    # The stage profile (bench/stages.py): every profiled request, its stages summing to it.
+    stages = result["stages"]
+    assert "error" not in stages, stages
+    assert [r["name"] for r in stages["scenarios"]] == [name for name, _ in PROFILED]
+    for row in stages["scenarios"]:
+        total = sum(s["us"] for s in row["stages"])
+        assert abs(total - row["cpu_us_timed"]) < 1 + len(row["stages"]) * 0.1, row
+    assert "Server CPU per stage" in (out / "latest.md").read_text()
     # Delivery: every reply sent once, on both channels, to receivers that count copies.
     for row in result["delivery"]["channels"]:
         assert (row["sent"], row["failed"], row["pending"]) == (row["messages"], 0, 0), row

@@ -178,6 +178,21 @@ def search_hits(
     return [SearchHit(key, conversation_id) for key, conversation_id in hits]
 
 
+def search_rows(
+    actor: Actor,
+    filters: ConversationFilters,
+    limit: int,
+    offset: int,
+    before_key: int | None,
+    widen: search.Widen,
+) -> list:
+    """search_hits' walk with the caller's columns (search.hits' `widen`; SQLite only):
+    up to `limit` + 1 rows in the search's order, under the same reach and filters."""
+    scope = search_scope(actor, replace(filters, query=None))
+    reach = _reach(actor, filters)
+    return search.hits(scope, filters.query, reach, limit + 1, offset, before_key, widen)
+
+
 def search_scope(actor: Actor, filters: ConversationFilters) -> search.Scope:
     """The actor's reach and the filters as a search.Scope (filters checked first)."""
     check_filters(actor, filters)

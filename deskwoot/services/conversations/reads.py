@@ -14,11 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 
-from sqlalchemy import Integer, bindparam, func, literal_column, select
+from sqlalchemy import Integer, bindparam, func, literal_column, select, type_coerce
 from sqlalchemy.orm import aliased, selectinload
 
 from deskwoot import policy
 from deskwoot.database.prebuilt import Prebuilt
+from deskwoot.database.result_types import JSON_VALUE, UTC_DATETIME
 from deskwoot.database.transactions import core
 from deskwoot.errors import NotFound
 from deskwoot.extensions import db
@@ -50,6 +51,7 @@ from deskwoot.services.conversations.filters import (
     in_order,
     keyset,
     search_hits,
+    search_rows,
 )
 from deskwoot.services.conversations.rows import (
     ContactRef,
@@ -71,18 +73,24 @@ _sender = aliased(User)
 _approver = aliased(User)
 _sender_contact = aliased(Contact)
 
+
+def _utc(column):
+    """A datetime column decoded in one call (database/result_types.py: the same values)."""
+    return type_coerce(column, UTC_DATETIME).label(column.key)
+
+
 CONVERSATION_COLUMNS = (
     Conversation.id,
     Conversation.display_id,
     Conversation.subject,
     Conversation.status,
-    Conversation.snoozed_until,
+    _utc(Conversation.snoozed_until),
     Conversation.priority,
     Conversation.handoff,
     Conversation.handoff_reason,
-    Conversation.custom_attributes,
-    Conversation.last_activity_at,
-    Conversation.created_at,
+    type_coerce(Conversation.custom_attributes, JSON_VALUE).label("custom_attributes"),
+    _utc(Conversation.last_activity_at),
+    _utc(Conversation.created_at),
     Conversation.inbox_id,
     Inbox.name.label("inbox_name"),
     Conversation.contact_id,
@@ -100,7 +108,7 @@ MESSAGE_COLUMNS = (
     Message.kind,
     Message.sender_type,
     Message.body,
-    Message.created_at,
+    _utc(Message.created_at),
     Message.sender_contact_id,
     _sender_contact.name.label("contact_name"),
     Message.sender_user_id,
@@ -111,7 +119,7 @@ MESSAGE_COLUMNS = (
     Outbox.status.label("delivery_status"),
     Outbox.attempts.label("delivery_attempts"),
     Outbox.last_error.label("delivery_error"),
-    Outbox.sent_at.label("delivered_at"),
+    type_coerce(Outbox.sent_at, UTC_DATETIME).label("delivered_at"),
     # Only the noise list, not the whole mail: agents read pages of messages all day.
     Message.mail["noise"].label("noise"),
 )
@@ -276,6 +284,19 @@ def _page_statement(variant: str, shape: tuple, after_keyset: bool) -> Prebuilt:
 _PAGES: dict[tuple, Prebuilt] = {}
 
 
+def _walk_with_columns(walk, key):
+    """The search walk (search.hits' `widen`) as the list's rows: CONVERSATION_COLUMNS
+    first (so _conversations reads them as from any list statement), the search key last."""
+    return (
+        walk.with_only_columns(
+            *CONVERSATION_COLUMNS, key.label("search_key"), maintain_column_froms=False
+        )
+        .join(Inbox, Inbox.id == Conversation.inbox_id)
+        .join(Contact, Contact.id == Conversation.contact_id)
+        .outerjoin(_assignee, _assignee.id == Conversation.assignee_id)
+    )
+
+
 def search_page(
     actor: Actor,
     filters: ConversationFilters,
@@ -285,6 +306,11 @@ def search_page(
 ) -> tuple[list[ConversationRow], list[SearchHit], bool]:
     """One page of a search (filters.query), in the search's order (search.py): the rows,
     the page's hits (their keys are the cursor) and whether there are more."""
+    if search.walks_with_columns():  # the walk reads the rows itself: one statement
+        rows = search_rows(actor, filters, limit, offset, before_key, _walk_with_columns)
+        page_rows = rows[:limit]
+        page = [SearchHit(row.search_key, row.id) for row in page_rows]
+        return _conversations(page_rows), page, len(rows) > limit
     hits = search_hits(actor, filters, limit, offset, before_key)
     page = hits[:limit]
     ids = tuple(hit.conversation_id for hit in page)

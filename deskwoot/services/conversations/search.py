@@ -29,6 +29,7 @@ Contacts keep their own index (contacts_fts / contacts.search_vector).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import (
@@ -159,6 +160,15 @@ class Scope:
         return select(Conversation).where(*self.clauses).params(self.params)
 
 
+def walks_with_columns() -> bool:
+    """Whether `hits` can return a caller's columns straight from the walk (`widen`): on
+    SQLite the walk is one statement in the search's order; PostgreSQL's takes two steps."""
+    return _dialect() == "sqlite"
+
+
+Widen = Callable[[Select, ColumnElement], Select]
+
+
 def hits(
     scope: Scope,
     query: str | None,
@@ -166,13 +176,21 @@ def hits(
     limit: int,
     offset: int = 0,
     before: int | None = None,
-) -> list[Hit]:
+    widen: Widen | None = None,
+) -> list:
     """Up to `limit` conversations in `scope` that match `query`, most recent activity
     first, skipping `offset` of them, after the search key `before` if given: (key,
-    conversation id) pairs."""
+    conversation id) pairs.
+
+    `widen` (SQLite only, see walks_with_columns; a module-level function, as it keys the
+    statement cache) turns the walk `select(key, Conversation.id)…` and its key column into
+    the statement whose rows are returned instead, as they come: the caller's columns read
+    in the same statement that finds the page, so no second statement fetches them."""
     words = terms(query)
     if not words:
         return []
+    if widen is not None and not walks_with_columns():
+        raise ValueError("only the SQLite walk returns a caller's columns")
     if _dialect() == "sqlite":
         params = {
             **scope.params,
@@ -182,16 +200,17 @@ def hits(
         }
         if before is not None:
             params["before_key"] = before
-        return [tuple(row) for row in _fts5_walk(scope, before is not None).rows(params)]
+        rows = _fts5_walk(scope, before is not None, widen).rows(params)
+        return rows if widen is not None else [tuple(row) for row in rows]
     return _pg_hits(scope.base(), words, reach, offset + limit, before)[offset:]
 
 
-def _fts5_walk(scope: Scope, after_key: bool) -> Prebuilt:
+def _fts5_walk(scope: Scope, after_key: bool, widen: Widen | None = None) -> Prebuilt:
     """FTS5 yields matching keys newest first and the joins filter them as they come, so a
     LIMIT stops the walk as soon as a page is full; the marks make it skip, inside the
-    index, what the filters would throw away. Built once per scope shape: the whole query
-    (words and marks) is one bind parameter."""
-    cache_key = (scope.key, after_key)
+    index, what the filters would throw away. Built once per scope shape (and `widen`):
+    the whole query (words and marks) is one bind parameter."""
+    cache_key = (scope.key, after_key, widen)
     if cache_key not in _WALKS:
         key = _FTS.c.rowid
         statement = (
@@ -203,6 +222,8 @@ def _fts5_walk(scope: Scope, after_key: bool) -> Prebuilt:
         )
         if after_key:  # on the FTS rowid: FTS5 seeks there
             statement = statement.where(key < bindparam("before_key"))
+        if widen is not None:
+            statement = widen(statement, key)
         _WALKS[cache_key] = Prebuilt(
             statement.order_by(key.desc()).limit(bindparam("limit")).offset(bindparam("offset"))
         )
