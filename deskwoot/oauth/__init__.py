@@ -25,9 +25,9 @@ def install(app: Flask) -> None:
     server.authorization_server.init_app(app)
     app.register_blueprint(metadata.bp)
     app.register_blueprint(views.bp)
+    app.register_blueprint(views.client_bp)
     app.register_blueprint(views.settings_bp)
     # The token, registration and revocation endpoints are for clients, not browsers: they
     # carry no session cookie, so CSRF does not apply (the consent form keeps its token).
-    for view in (views.token, views.register, views.revoke):
-        csrf.exempt(view)
+    csrf.exempt(views.client_bp)
     app.context_processor(views.settings_context)

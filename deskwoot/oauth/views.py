@@ -32,6 +32,9 @@ from deskwoot.web.common import workspace_blueprint
 from deskwoot.web.forms import PRESET_HINTS, SCOPE_HINTS, ActionForm, choices
 
 bp = Blueprint("oauth", __name__)
+# The endpoints clients call (token, registration, revocation): no session cookie is read or
+# set there, so they are CSRF-exempt as a blueprint, like /api/mcp.
+client_bp = Blueprint("oauth_client", __name__, url_prefix="/oauth")
 # Beside Settings > MCP Server (/w/<slug>/settings/…): loads g.workspace and g.actor.
 settings_bp = workspace_blueprint("oauth_settings", __name__, "/settings")
 
@@ -147,20 +150,20 @@ def _approve(grant, client, form, workspaces):
     return server.create_authorization_response(grant=grant, grant_user=approval)
 
 
-@bp.post("/oauth/token")
+@client_bp.post("/token")
 def token():
     """Exchange a code or a refresh token (Authlib), in one write transaction."""
     with write_transaction():
         return server.create_token_response()
 
 
-@bp.post("/oauth/register")
+@client_bp.post("/register")
 def register():
     """RFC 7591 dynamic client registration."""
     return server.create_endpoint_response("client_registration")
 
 
-@bp.post("/oauth/revoke")
+@client_bp.post("/revoke")
 def revoke():
     """RFC 7009: a client gives up its grant."""
     return server.create_endpoint_response("revocation")
