@@ -23,7 +23,8 @@ class OAuthClient(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[str] = mapped_column(String(2000), unique=True)
-    source: Mapped[str] = mapped_column(String(16))  # "registered" or "metadata_document"
+    # "registered" (RFC 7591) or "document" (a Client ID Metadata Document)
+    source: Mapped[str] = mapped_column(String(16))
     client_name: Mapped[str] = mapped_column(String(200))
     client_uri: Mapped[str | None] = mapped_column(String(2000))
     redirect_uris: Mapped[list] = mapped_column(JSONType, default=list)

@@ -86,7 +86,7 @@ def find(client_id: str | None, *, refresh_document: bool = False) -> Client | N
             select(OAuthClient).where(OAuthClient.client_id == client_id)
         ).scalar_one_or_none()
         if row is None:
-            row = OAuthClient(client_id=client_id, source="metadata_document")
+            row = OAuthClient(client_id=client_id, source="document")
             session.add(row)
         row.client_name = document.client_name
         row.client_uri = document.client_uri
