@@ -7,6 +7,7 @@ S256 only, the RFC 8707 resource check, rotation with replay detection, and stor
 
 from __future__ import annotations
 
+from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error, grants
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
@@ -16,8 +17,8 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc9207 import IssuerParameter
 
 from deskwoot.extensions import db
-from deskwoot.models import OAuthCode, OAuthToken
-from deskwoot.oauth import clients, urls
+from deskwoot.models import OAuthCode, OAuthToken, utcnow
+from deskwoot.oauth import clients, metadata, urls
 from deskwoot.oauth import grants as grant_store
 from deskwoot.oauth.client_documents import DocumentRefused
 
@@ -69,8 +70,6 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         params = [("code", grant_user.code)]
         if self.request.payload.state:
             params.append(("state", self.request.payload.state))
-        from authlib.common.urls import add_params_to_uri
-
         return 302, "", [("Location", add_params_to_uri(redirect_uri, params))]
 
     def query_authorization_code(self, code, client):
@@ -133,9 +132,7 @@ class Registration(ClientRegistrationEndpoint):
         return None
 
     def get_server_metadata(self):
-        from deskwoot.oauth.metadata import authorization_server_metadata
-
-        return authorization_server_metadata()
+        return metadata.authorization_server_metadata()
 
     def save_client(self, client_info, client_metadata, request):
         if client_metadata.get("token_endpoint_auth_method") == "none":
@@ -185,8 +182,6 @@ class Server(AuthorizationServer):
         if request.payload.grant_type == "authorization_code":
             code: OAuthCode = request.authorization_code
             grant_store.store_tokens(code.grant_id, code.client_pk, code.resource, token)
-            from deskwoot.models import utcnow
-
             code.used_at = utcnow()
         else:
             old: OAuthToken = request.refresh_token

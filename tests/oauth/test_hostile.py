@@ -210,3 +210,35 @@ def test_the_consent_needs_its_csrf_token(csrf_app, desk):
     )
     assert response.status_code == 302 and "code=" in response.headers["Location"]
     assert grants_count() == 1
+
+
+def test_a_workspace_without_the_mcp_plan_cannot_approve(client, auth, desk):
+    desk.workspace.plan = "business"
+    db.session.commit()
+    client_id = flow.register(client)
+    auth.login(desk.admin.email)
+    url = flow.authorize_query(client_id, Pkce.new())
+    assert "consent-locked" in client.get(url).get_data(as_text=True)
+    response = flow.approve(client, url, desk.workspace.id)
+    assert response.status_code == 422
+    assert "Enterprise" in response.get_data(as_text=True)
+    assert grants_count() == 0
+
+
+def test_deny_sends_the_client_away_with_access_denied(client, auth, desk):
+    client_id = flow.register(client)
+    auth.login(desk.admin.email)
+    url = flow.authorize_query(client_id, Pkce.new())
+    response = client.post(url, data={"workspace": desk.workspace.id, "deny": "1"})
+    assert redirected_error(response) == "access_denied"
+    assert grants_count() == 0
+
+
+def test_the_client_can_give_up_its_grant(client, auth, desk):
+    client_id, token = flow.full(client, auth, desk)
+    response = client.post(
+        "/oauth/revoke", data={"token": token["refresh_token"], "client_id": client_id}
+    )
+    assert response.status_code == 200
+    assert flow.call(client, token["access_token"]).status_code == 401
+    assert flow.refresh(client, client_id, token["refresh_token"]).status_code == 400
