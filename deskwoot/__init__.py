@@ -20,7 +20,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     config_module.load(app, config)
 
-    from deskwoot import security, web
+    from deskwoot import oauth, security, web
     from deskwoot.channels import api_hook
     from deskwoot.cli import commands
     from deskwoot.database import engine
@@ -52,6 +52,7 @@ def create_app(config: dict | None = None) -> Flask:
     web.init_sessions(app)
     app.before_request(web.assign_request_id)
     mail.install(app)  # the product's own mail through the outbox, when SMTP_URL is set
+    oauth.install(app)  # OAuth 2.1 for the MCP server: discovery, consent, tokens (issue 16)
 
     for blueprint in (
         auth.bp,

@@ -14,11 +14,17 @@ from deskwoot.mcp.jsonrpc import (
     UNAUTHORIZED,
     RpcError,
 )
+from deskwoot.oauth import urls as oauth_urls
 from deskwoot.policy import Actor
 from deskwoot.services.access import bearer
 from deskwoot.services.access import rate_limit as ratelimit
 
 CHALLENGE = 'Bearer realm="deskwoot", error="invalid_token"'
+
+
+def challenge() -> str:
+    """The 401 challenge, pointing OAuth clients at the resource's metadata (RFC 9728 §5.1)."""
+    return f'{CHALLENGE}, resource_metadata="{oauth_urls.resource_metadata()}"'
 
 
 def admit() -> Actor:
@@ -48,7 +54,7 @@ def rpc_error(refused: Unauthorized | Locked) -> RpcError:
             refused.message,
             data={"reason": refused.reason} if suspended else None,
             http=401,
-            headers={"WWW-Authenticate": CHALLENGE},
+            headers={"WWW-Authenticate": challenge()},
         )
     return RpcError(
         MCP_DISABLED if refused.reason == "mcp_disabled" else PLAN_REQUIRED,

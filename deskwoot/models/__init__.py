@@ -12,6 +12,7 @@ from deskwoot.models.conversation import (
     Label,
     Message,
 )
+from deskwoot.models.oauth import OAuthClient, OAuthCode, OAuthGrantClient, OAuthToken
 from deskwoot.models.webhooks import WebhookEndpoint
 from deskwoot.models.workspace import (
     Inbox,
@@ -41,6 +42,10 @@ __all__ = [
     "McpToken",
     "Membership",
     "Message",
+    "OAuthClient",
+    "OAuthCode",
+    "OAuthGrantClient",
+    "OAuthToken",
     "Outbox",
     "PasswordToken",
     "User",

@@ -30,7 +30,12 @@ READ_TOOLS = [
     "get_contact",
     "poll_events",
 ]
-CHALLENGE = 'Bearer realm="deskwoot", error="invalid_token"'
+# Every 401 also points OAuth clients at the resource's metadata (RFC 9728; PUBLIC_URL of the
+# live server, see tests/mcp/server.py).
+CHALLENGE = (
+    'Bearer realm="deskwoot", error="invalid_token", '
+    'resource_metadata="http://127.0.0.1/.well-known/oauth-protected-resource/api/mcp"'
+)
 _ids = itertools.count(1)
 
 

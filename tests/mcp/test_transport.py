@@ -250,7 +250,10 @@ def test_bad_tokens_get_401_before_anything(client, desk, auth):
     headers = {"Authorization": auth} if auth else {}
     res = post(client, rpc("initialize", {}), headers=headers)
     assert res.status_code == 401
-    assert res.headers["WWW-Authenticate"] == 'Bearer realm="deskwoot", error="invalid_token"'
+    assert res.headers["WWW-Authenticate"] == (
+        'Bearer realm="deskwoot", error="invalid_token", '
+        'resource_metadata="http://localhost/.well-known/oauth-protected-resource/api/mcp"'
+    )
     assert res.get_json()["error"]["code"] == -32010
 
 

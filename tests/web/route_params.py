@@ -75,6 +75,7 @@ def build_world() -> World:
         "inbox_id": inbox.id,
         "label_id": label.id,
         "token_id": minted.token.id,
+        "grant_id": minted.token.id,  # an mcp token: revoking it as an OAuth grant is a 404
         "user_id": newcomer.id,
         "invitation_id": invitation.id,
         "token": link,

@@ -20,6 +20,9 @@ EXEMPT = {
     "hooks": "inbound hook: the inbox secret in Authorization, no cookies",
     "mcp": "MCP endpoint: a bot bearer token, no cookies",
     "rest": "REST API (/api/v1): an API bearer token, never a cookie (no session is opened)",
+    "oauth_client": "OAuth token, registration and revocation endpoints: called by MCP clients "
+    "with a code, a refresh token or a client secret, never a cookie (the consent page is not "
+    "exempt)",
 }
 CSRF_PAGE = "did not save anything"
 TOKEN_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
@@ -91,7 +94,7 @@ def test_only_the_machine_endpoints_are_exempt(csrf_app):
     # The exempt blueprints really are the bearer-authenticated ones.
     for rule in csrf_app.url_map.iter_rules():
         if blueprint_of(rule) in EXEMPT:
-            assert rule.rule.startswith(("/api/mcp", "/api/v1/", "/hooks/")), rule.rule
+            assert rule.rule.startswith(("/api/mcp", "/api/v1/", "/hooks/", "/oauth/")), rule.rule
 
 
 def test_every_state_changing_route_refuses_a_post_without_a_token(csrf_app):

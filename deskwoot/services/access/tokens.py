@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
@@ -322,6 +323,11 @@ _LOOKUP = Prebuilt(
 )
 
 
+# Other bearer values that open the MCP server, by prefix: deskwoot/oauth/grants.py registers
+# its access tokens (`dw_oat_`), whose grant is a token row of kind "oauth" (issue 16).
+MCP_LOOKUPS: dict[str, Callable[[str], LiveToken | None]] = {}
+
+
 def lookup(plaintext: str | None, kind: str = "mcp") -> LiveToken | None:
     """The gate's per-request check: the live token of `kind` and its workspace, or None. A
     token of the other kind is as unknown as a made-up one: each opens only its own surface.
@@ -329,6 +335,8 @@ def lookup(plaintext: str | None, kind: str = "mcp") -> LiveToken | None:
     Plain columns instead of ORM objects (this runs on every agent request), read from the
     database every time so a revocation or downgrade applies on the next call on every worker.
     """
+    if kind == "mcp" and isinstance(plaintext, str) and plaintext[: len(PREFIX)] in MCP_LOOKUPS:
+        return MCP_LOOKUPS[plaintext[: len(PREFIX)]](plaintext)
     if not plaintext or not well_formed(plaintext, kind):
         return None
     row = _LOOKUP.first_alone({"token_hash": digest(plaintext)})
