@@ -17,6 +17,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 from sqlalchemy.exc import IntegrityError
 
+from deskwoot.database.prebuilt import write_alone
 from deskwoot.database.transactions import retry_transient, write_transaction
 from deskwoot.errors import Conflict, Forbidden, NotFound, ServiceError
 from deskwoot.extensions import db
@@ -171,10 +172,16 @@ def audit_alone(
     actor: Actor, action: str, target: str | None, outcome: str, detail: str | None = None
 ) -> None:
     """Account for a call that wrote nothing else (a read, or a refused write) in its own short
-    write transaction; the read snapshot (or failed transaction) before it is ended first."""
+    write transaction, the same rows as `_account` writes, on a pooled connection of its own
+    rather than through the session (prebuilt.write_alone). The read snapshot (or failed
+    transaction) before it is ended first: on SQLite a write transaction still open on the
+    session would wait for this one, and this one for it."""
     db.session.rollback()
-    with write_transaction():
-        _account(actor, action, target, outcome, detail)
+    entry = audit.statement(
+        actor, action[:64], target=target, outcome=outcome, detail=(detail or "")[:500] or None
+    )
+    charge = ratelimit.spend_statement(actor.token_id)
+    write_alone([entry] if charge is None else [entry, charge])
 
 
 def invoke(
