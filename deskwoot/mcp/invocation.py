@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 from sqlalchemy.exc import IntegrityError
 
-from deskwoot.database.prebuilt import write_alone
+from deskwoot.database.prebuilt import SessionUsedWhileReadingAlone, read_alone, write_alone
 from deskwoot.database.transactions import retry_transient, write_transaction
 from deskwoot.errors import Conflict, Forbidden, NotFound, ServiceError
 from deskwoot.extensions import db
@@ -248,11 +248,26 @@ def _rendered(result: dict, text: bool) -> tuple[str | None, dict]:
     return render(result) if text else (None, result)
 
 
+def _read(ctx: ToolContext, spec: ToolSpec, args: dict, text: bool) -> tuple[str | None, dict]:
+    """A read-only tool's result, read in one snapshot: on a connection of its own when the
+    tool is flagged reads_alone (prebuilt.read_alone), else on the session. A few argument
+    combinations of such a tool still read through the ORM (a teammate looked up by id):
+    read_alone refuses that, and the whole read runs again on the session — it wrote
+    nothing, so nothing of the first try is kept."""
+    if spec.reads_alone:
+        try:
+            with read_alone():
+                return _rendered(spec.handler(ctx, args), text)
+        except SessionUsedWhileReadingAlone:
+            db.session.rollback()
+    return _rendered(spec.handler(ctx, args), text)
+
+
 def _run(ctx: ToolContext, spec: ToolSpec, args: dict, target: str | None, text: bool) -> Invoked:
     actor = ctx.actor
     key = args.get("idempotency_key")
     if spec.read_only:
-        block, structured = _rendered(spec.handler(ctx, args), text)  # while the snapshot is open
+        block, structured = _read(ctx, spec, args, text)
         audit_alone(actor, spec.name, target, "ok")
         return Invoked(structured, block, False)
     if key is not None:
