@@ -12,6 +12,7 @@ from flask import current_app
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from deskwoot.database.engine import write_intent
+from deskwoot.database.prebuilt import connection_in_use
 from deskwoot.errors import Conflict
 from deskwoot.extensions import db
 
@@ -44,8 +45,9 @@ def retry_transient(work: Callable[[], T]) -> T:
 def core(statement, params: dict | None = None):
     """Run a prebuilt statement on the session's own connection and transaction, without the
     ORM's per-statement work (entity loading, bulk-update evaluation): for the agent's hot
-    paths, which read and write plain rows. Returns the CursorResult."""
-    return db.session.connection().execute(statement, params or {})
+    paths, which read and write plain rows (inside prebuilt.read_alone, on its connection).
+    Returns the CursorResult."""
+    return connection_in_use().execute(statement, params or {})
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import mcp.types as T
 from flask import Response
 
-from deskwoot import strict_json
+from deskwoot import strict_json, wire_json
 
 MAX_BODY = 1024 * 1024
 
@@ -43,7 +42,7 @@ class RpcError(Exception):
 
 def json_response(body: Any, status: int = 200, headers: dict | None = None) -> Response:
     return Response(
-        json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+        wire_json.dumps(body),
         status=status,
         mimetype="application/json",
         headers=headers or {},

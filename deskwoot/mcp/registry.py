@@ -40,6 +40,9 @@ class ToolSpec:
     idempotency: str = "none"  # "required" | "optional" | "none"
     # Arguments that name an object, and what kind (for isolation tests and audit targets).
     id_args: dict = field(default_factory=dict)
+    # A read-only tool whose handler reads only through prebuilt statements and core(): it
+    # runs on a connection of its own instead of the ORM session (prebuilt.read_alone).
+    reads_alone: bool = False
 
     def as_tool(self) -> T.Tool:
         return T.Tool(
@@ -74,6 +77,7 @@ def tool(
     open_world: bool = False,
     idempotency: str = "none",
     id_args: dict | None = None,
+    reads_alone: bool = False,
 ) -> Callable[[Handler], Handler]:
     """Register a tool handler."""
 
@@ -93,6 +97,7 @@ def tool(
             open_world=open_world,
             idempotency=idempotency,
             id_args=id_args or {},
+            reads_alone=reads_alone,
         )
         return handler
 

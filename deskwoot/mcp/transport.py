@@ -33,7 +33,13 @@ from pydantic import ValidationError
 from deskwoot.database.availability import RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE, is_unavailable
 from deskwoot.errors import Locked, Unauthorized
 from deskwoot.extensions import csrf, db
-from deskwoot.mcp import calls, gate, registry, tools  # noqa: F401  (tools: registers them)
+from deskwoot.mcp import (
+    calls,
+    envelope,
+    gate,
+    registry,
+    tools,  # noqa: F401  (registers them)
+)
 from deskwoot.mcp.jsonrpc import (
     DATABASE_UNAVAILABLE,
     MAX_BODY,
@@ -149,48 +155,53 @@ def _serve() -> Response:
         )
     if "id" not in body:
         return _notification(body, modern, header_version)
-    try:
-        envelope = T.JSONRPCRequest.model_validate(body)
-    except ValidationError as exc:
-        raise RpcError(
-            T.INVALID_REQUEST,
-            "Invalid JSON-RPC request: it needs jsonrpc '2.0', "
-            "a string or integer id, and a method.",
-            http=400,
-        ) from exc
+    fast = None if modern else envelope.plain(body)  # the common shapes, without pydantic
+    if fast is not None:
+        request_id, method = fast.id, fast.method
+    else:
+        try:
+            checked = T.JSONRPCRequest.model_validate(body)
+        except ValidationError as exc:
+            raise RpcError(
+                T.INVALID_REQUEST,
+                "Invalid JSON-RPC request: it needs jsonrpc '2.0', "
+                "a string or integer id, and a method.",
+                http=400,
+            ) from exc
+        request_id, method = checked.id, checked.method
 
     def status_for(code: int) -> int:
         return ERROR_CODE_HTTP_STATUS.get(code, 200) if modern else 200
 
     try:
         version = _version(body, modern, header_version)
-        try:
-            parsed = M.parse_client_request(envelope.method, version, envelope.params)
-        except KeyError as exc:
-            raise RpcError(T.METHOD_NOT_FOUND, "Method not found", data=envelope.method) from exc
-        except ValidationError as exc:
-            raise RpcError(
-                T.INVALID_PARAMS, "Invalid request parameters: " + _first_error(exc)
-            ) from exc
-        result = _dispatch(actor, envelope.method, parsed, version)
+        parsed = fast if fast is not None else _parse(method, version, checked.params)
+        result = _dispatch(actor, method, parsed, version)
         if isinstance(result, Encoded):  # already JSON: splice it in, don't re-encode
             return Response(
-                f'{{"jsonrpc":"2.0","id":{json.dumps(envelope.id)},"result":{result}}}',
+                f'{{"jsonrpc":"2.0","id":{json.dumps(request_id)},"result":{result}}}',
                 mimetype="application/json",
             )
         return json_response(
-            {
-                "jsonrpc": "2.0",
-                "id": envelope.id,
-                "result": _serialize(envelope.method, version, result),
-            }
+            {"jsonrpc": "2.0", "id": request_id, "result": _serialize(method, version, result)}
         )
     except RpcError as error:
-        return error_response(envelope.id, error, error.http or status_for(error.code))
+        return error_response(request_id, error, error.http or status_for(error.code))
     except Exception as exc:
         if not is_unavailable(exc):
             raise
-        return _database_unavailable(envelope.id, exc)
+        return _database_unavailable(request_id, exc)
+
+
+def _parse(method: str, version: str, params: dict | None):
+    """The request checked against the era's surface and parsed by mcp.types."""
+    try:
+        return M.parse_client_request(method, version, params)
+    except KeyError as exc:
+        raise RpcError(T.METHOD_NOT_FOUND, "Method not found", data=method) from exc
+    except ValidationError as exc:
+        message = "Invalid request parameters: " + _first_error(exc)
+        raise RpcError(T.INVALID_PARAMS, message) from exc
 
 
 def _database_unavailable(request_id, exc: Exception) -> Response:

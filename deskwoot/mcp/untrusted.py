@@ -8,8 +8,9 @@ customer cannot close the wrapper early.
 
 from __future__ import annotations
 
-import json
 import secrets
+
+from deskwoot import wire_json
 
 
 class Untrusted(str):
@@ -33,7 +34,7 @@ def render(result: dict) -> tuple[str, dict]:
     while True:
         name = tag(secrets.token_hex(8))
         wraps: list[None] = []
-        text = json.dumps(_wrap(result, name, wraps), ensure_ascii=False, separators=(",", ":"))
+        text = wire_json.dumps_text(_wrap(result, name, wraps))
         if text.count(name) == 2 * len(wraps):
             return text, result
 

@@ -9,13 +9,11 @@ and answers a problem.
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import BaseConverter
 
-from deskwoot import strict_json
+from deskwoot import strict_json, wire_json
 from deskwoot.database.availability import RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE, is_unavailable
 from deskwoot.errors import Locked, Unauthorized
 from deskwoot.extensions import csrf, db
@@ -247,7 +245,7 @@ def _location(compiled: binding.Binding, name: str, where: str) -> str:
 
 def _success(compiled: binding.Binding, done: invocation.Invoked) -> Response:
     route = compiled.route
-    payload = json.dumps(done.structured, ensure_ascii=False, separators=(",", ":")).encode()
+    payload = wire_json.dumps(done.structured)
     response = Response(payload, status=route.status, mimetype="application/json")
     if route.location is not None:
         response.headers["Location"] = route.location(done.structured)

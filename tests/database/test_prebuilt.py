@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import bindparam, event, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, InvalidRequestError
 
-from deskwoot.database.prebuilt import Prebuilt
+from deskwoot.database.prebuilt import Prebuilt, write_alone
 from deskwoot.extensions import db
 from deskwoot.models import AuditEntry, Conversation, Label
 from tests import factories
@@ -182,3 +182,60 @@ def test_each_item_of_an_in_list_goes_through_its_type_at_any_length(desk):
         fast = [row.id for row in ACTIVE_AT.rows({"ats": wanted})]
         assert fast == [row.id for row in _through_sqlalchemy(ACTIVE_AT, {"ats": wanted})]
         assert len(fast) >= len(wanted)
+
+
+# Every column given, so no Python-side default sends it down SQLAlchemy's own path.
+NEW_LABEL_AT = Prebuilt(
+    insert(Label).values(
+        workspace_id=bindparam("workspace_id"),
+        name=bindparam("name"),
+        color="#000000",
+        created_at=bindparam("created_at"),
+    )
+)
+
+
+def _labels_written_alone(workspace_id: int, names: list[str], observed: bool) -> None:
+    now = datetime.now(UTC)
+    statements = [
+        (NEW_LABEL_AT, {"workspace_id": workspace_id, "name": name, "created_at": now})
+        for name in names
+    ]
+    assert NEW_LABEL_AT._plan(db.engine.dialect).usable
+    if not observed:
+        write_alone(statements)
+        return
+
+    def listener(*_args):
+        pass
+
+    event.listen(db.engine, "before_cursor_execute", listener)  # → SQLAlchemy's own path
+    try:
+        write_alone(statements)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+
+
+@pytest.mark.parametrize("observed", [False, True], ids=["replayed", "sqlalchemy"])
+def test_write_alone_commits_its_statements_outside_the_session(desk, observed):
+    """Both paths write the same rows, committed, without opening the session's transaction."""
+    workspace_id = desk[0].id
+    db.session.rollback()
+    _labels_written_alone(workspace_id, ["a", "b"], observed)
+    assert not db.session().in_transaction()
+    assert [row.name for row in LABEL_NAMES.rows({"workspace_id": workspace_id})] == ["a", "b"]
+    db.session.rollback()
+
+
+@pytest.mark.parametrize("observed", [False, True], ids=["replayed", "sqlalchemy"])
+def test_write_alone_is_one_transaction(desk, observed):
+    """A statement that fails takes the ones before it back, and the error is SQLAlchemy's."""
+    workspace_id = desk[0].id
+    db.session.rollback()
+    with pytest.raises(IntegrityError):
+        _labels_written_alone(workspace_id, ["c", "c"], observed)  # unique per workspace
+    assert LABEL_NAMES.rows({"workspace_id": workspace_id}) == []
+    db.session.rollback()
+    _labels_written_alone(workspace_id, ["c"], observed)  # the connection is fine afterwards
+    assert LABEL_NAMES.rows({"workspace_id": workspace_id}) == [("c",)]
+    db.session.rollback()

@@ -181,6 +181,7 @@ def list_labels(ctx: ToolContext, args: dict) -> dict:
     output_schema=S.page("conversations", S.CONVERSATION),
     read_only=True,
     id_args={"inbox_id": "inbox", "assignee": "user"},
+    reads_alone=True,  # prebuilt statements and core() only
 )
 def list_conversations(ctx: ToolContext, args: dict) -> dict:
     filters = ConversationFilters(

@@ -43,6 +43,7 @@ from deskwoot.services.activity import event_feed as feed
         strict=False,
     ),
     read_only=True,
+    reads_alone=True,  # prebuilt statements only
 )
 def poll_events(ctx: ToolContext, args: dict) -> dict:
     actor = ctx.actor

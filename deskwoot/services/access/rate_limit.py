@@ -71,13 +71,19 @@ _SPEND = Prebuilt(
 
 def spend(token_id: int | None, now: float | None = None) -> None:
     """Charge one call to the token (inside the caller's write transaction)."""
+    charge = spend_statement(token_id, now)
+    if charge is not None:
+        charge[0].run(charge[1])
+
+
+def spend_statement(token_id: int | None, now: float | None = None) -> tuple[Prebuilt, dict] | None:
+    """`spend`'s UPDATE and its values (None when nothing is charged), for
+    prebuilt.write_alone to run with the call's audit row."""
     limit = configured()
     if token_id is None or limit is None:
-        return
-    _SPEND.run(
-        {
-            "token_id": token_id,
-            "now": time.time() if now is None else now,
-            "interval": limit.interval,
-        },
-    )
+        return None
+    return _SPEND, {
+        "token_id": token_id,
+        "now": time.time() if now is None else now,
+        "interval": limit.interval,
+    }

@@ -58,23 +58,38 @@ def record_fast(
 ) -> None:
     """The same row as `record`, as one Core INSERT (no ORM unit of work): for hot paths
     that write nothing else, such as an agent's read-only tool calls."""
-    _INSERT.run(
-        {
-            "workspace_id": actor.workspace_id,
-            "actor_type": actor.sender_type,
-            "actor_id": actor.user_id,
-            "actor_name": actor.name,
-            "token_id": actor.token_id,
-            "action": action,
-            "target": target,
-            "outcome": outcome,
-            "detail": detail,
-            "request_id": actor.request_id,
-            "remote_addr": actor.remote_addr,
-            "created_at": utcnow(),
-            "count": 1,
-        },
-    )
+    _INSERT.run(entry_values(actor, action, target=target, outcome=outcome, detail=detail))
+
+
+def entry_values(
+    actor: Actor,
+    action: str,
+    *,
+    target: str | None = None,
+    outcome: str = "ok",
+    detail: str | None = None,
+) -> dict:
+    """The column values of `record`'s row (for record_fast and `statement`)."""
+    return {
+        "workspace_id": actor.workspace_id,
+        "actor_type": actor.sender_type,
+        "actor_id": actor.user_id,
+        "actor_name": actor.name,
+        "token_id": actor.token_id,
+        "action": action,
+        "target": target,
+        "outcome": outcome,
+        "detail": detail,
+        "request_id": actor.request_id,
+        "remote_addr": actor.remote_addr,
+        "created_at": utcnow(),
+        "count": 1,
+    }
+
+
+def statement(actor: Actor, action: str, **columns) -> tuple[Prebuilt, dict]:
+    """record_fast's INSERT and its values, for prebuilt.write_alone to run with others."""
+    return _INSERT, entry_values(actor, action, **columns)
 
 
 # --- requests refused at the MCP gate ----------------------------------------------------
