@@ -108,6 +108,15 @@ def _schema():
 schema = _schema()
 
 
+@schema.hook
+def filter_query(ctx, query) -> bool:
+    """Leave out generated query strings holding a null or an empty list: the HTTP client
+    drops such a parameter from the URL (`{"": []}` sends nothing), so a "negative" case
+    made of one reaches the server as a valid request, and its 200 would be reported as
+    invalid data accepted."""
+    return not any(value is None or value == [] for value in (query or {}).values())
+
+
 @schema.parametrize()
 @settings(
     max_examples=30,
@@ -119,4 +128,7 @@ schema = _schema()
 def test_api_matches_its_contract(case, served):
     url, token, document = served
     assert document == openapi.document()
-    case.call_and_validate(base_url=f"{url}/api/v1", headers={"Authorization": f"Bearer {token}"})
+    # A generous timeout: CI runs two suites side by side on two cores.
+    case.call_and_validate(
+        base_url=f"{url}/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=60
+    )
