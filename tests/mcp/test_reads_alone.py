@@ -18,7 +18,8 @@ from deskwoot.database.prebuilt import (
 from deskwoot.extensions import db
 from deskwoot.mcp import invocation, registry, tools  # noqa: F401  (tools: registers them)
 from deskwoot.models import AuditEntry, Conversation
-from deskwoot.services.conversations import workflow
+from deskwoot.models import Message
+from deskwoot.services.conversations import attachments, workflow
 from tests import factories as f
 
 ALONE = [name for name, spec in registry.REGISTRY.items() if spec.reads_alone]
@@ -34,6 +35,13 @@ def desk(app):
     workflow.add_note(actor, conversations[1].display_id, "Check the warehouse.")
     teammate = f.make_user(workspace, role="agent", inboxes=[inbox])
     workflow.assign(actor, conversations[2].display_id, teammate.id)
+    first = db.session.scalars(
+        select(Message).where(Message.conversation_id == conversations[0].id)
+    ).first()
+    attachments.add(db.session, first, "invoice.pdf", "application/pdf", b"%PDF-1.4 tiny")
+    attachments.add(db.session, first, "huge.bin", "application/zip", b"", skipped="too large")
+    for n in range(5):
+        workflow.add_note(actor, conversations[3].display_id, f"Note {n}")
     db.session.commit()
     return actor, inbox, teammate.id
 
@@ -50,6 +58,11 @@ def _calls(inbox, teammate_id: int) -> list[tuple[str, dict]]:
         ("list_conversations", {"assignee": "me", "updated_since": "2020-01-01T00:00:00Z"}),
         ("poll_events", {}),
         ("poll_events", {"types": ["message.created"], "limit": 3}),
+        ("get_conversation", {"conversation_id": 1}),
+        ("get_conversation", {"conversation_id": 4, "messages_limit": 2}),
+        ("search_conversations", {"query": "order"}),
+        ("search_conversations", {"query": "late", "status": "open", "limit": 2}),
+        ("search_conversations", {"query": "warehouse", "inbox_id": inbox.id}),
     ]
 
 
@@ -60,7 +73,12 @@ def _invoke(actor, name: str, args: dict, alone: bool):
 
 
 def test_the_flagged_tools_are_the_ones_measured():
-    assert set(ALONE) == {"list_conversations", "poll_events"}
+    assert set(ALONE) == {
+        "get_conversation",
+        "list_conversations",
+        "poll_events",
+        "search_conversations",
+    }
     assert all(registry.REGISTRY[name].read_only for name in ALONE)
 
 
@@ -71,9 +89,10 @@ def test_a_tool_answers_the_same_alone_as_on_the_session(desk):
         alone = _invoke(actor, name, args, alone=True)
         assert json.dumps(alone, sort_keys=True) == json.dumps(on_session, sort_keys=True), name
         # Pages continue the same way too.
-        cursor = alone.get("next_cursor")
+        cursor_name = "messages_cursor" if name == "get_conversation" else "cursor"
+        cursor = alone.get("messages_next_cursor" if name == "get_conversation" else "next_cursor")
         if cursor:
-            more = {**args, "cursor": cursor}
+            more = {**args, cursor_name: cursor}
             assert _invoke(actor, name, more, alone=True) == _invoke(actor, name, more, alone=False)
 
 
@@ -88,6 +107,17 @@ def test_a_handler_that_needs_the_session_is_read_again_on_it(desk):
     assert _invoke(actor, spec.name, args, alone=True) == _invoke(
         actor, spec.name, args, alone=False
     )
+
+
+def test_a_thread_read_alone_carries_its_attachments(desk):
+    actor = desk[0]
+    db.session.rollback()
+    thread = _invoke(actor, "get_conversation", {"conversation_id": 1}, alone=True)
+    files = [a for m in thread["messages"] for a in m["attachments"]]
+    assert [(a["filename"], a["skipped"]) for a in files] == [
+        ("invoice.pdf", None),
+        ("huge.bin", "too large"),
+    ]
 
 
 def test_each_call_alone_leaves_its_audit_row(desk):

@@ -218,6 +218,7 @@ def list_conversations(ctx: ToolContext, args: dict) -> dict:
     output_schema=S.page("conversations", S.CONVERSATION),
     read_only=True,
     id_args={"inbox_id": "inbox"},
+    reads_alone=True,  # prebuilt statements and core() only
 )
 def search_conversations(ctx: ToolContext, args: dict) -> dict:
     if not search.terms(args["query"]):
@@ -257,6 +258,7 @@ def search_conversations(ctx: ToolContext, args: dict) -> dict:
     ),
     read_only=True,
     id_args={"conversation_id": "conversation"},
+    reads_alone=True,  # prebuilt statements only
 )
 def get_conversation_tool(ctx: ToolContext, args: dict) -> dict:
     actor = ctx.actor

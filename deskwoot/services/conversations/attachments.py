@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
+from deskwoot.database.prebuilt import Prebuilt
 from deskwoot.errors import Invalid, NotFound
-from deskwoot.extensions import db
 from deskwoot.models import Attachment, Message
 from deskwoot.policy import Actor, get_attachment
 
@@ -146,13 +146,25 @@ def rows_for(message_ids: list[int]) -> dict[int, list[AttachmentRow]]:
     if not message_ids:
         return {}
     found: dict[int, list[AttachmentRow]] = {}
-    for a in db.session.execute(
-        select(Attachment).where(Attachment.message_id.in_(message_ids)).order_by(Attachment.id)
-    ).scalars():
-        found.setdefault(a.message_id, []).append(
-            AttachmentRow(a.id, a.message_id, a.filename, a.content_type, a.size, a.skipped)
-        )
+    for row in _ROWS_FOR.rows({"ids": message_ids}):
+        found.setdefault(row.message_id, []).append(AttachmentRow(*row))
     return found
+
+
+# A prebuilt statement (database/prebuilt.py): every agent read of a thread runs it, and
+# through the ORM it cost more than the rest of the thread's reads together.
+_ROWS_FOR = Prebuilt(
+    select(
+        Attachment.id,
+        Attachment.message_id,
+        Attachment.filename,
+        Attachment.content_type,
+        Attachment.size,
+        Attachment.skipped,
+    )
+    .where(Attachment.message_id.in_(bindparam("ids", expanding=True)))
+    .order_by(Attachment.id)
+)
 
 
 def download_type(content_type: str) -> str:
