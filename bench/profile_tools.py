@@ -92,6 +92,7 @@ def main() -> None:
     parser.add_argument("--tool", default=",".join(TOOLS))
     parser.add_argument("-n", type=int, default=300, help="requests timed and profiled")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--callers", help="also print who calls functions matching this")
     parser.add_argument("--sort", default="tottime", help="pstats order: tottime, cumulative…")
     parser.add_argument("--pages", action="store_true", help="also the two HTML pages")
     parser.add_argument("--data-dir", type=Path, default=ROOT / "bench" / "data")
@@ -157,6 +158,8 @@ def main() -> None:
         # Function calls are a steadier yardstick than seconds on a shared machine.
         print(f"   {stats.total_calls / args.n:,.0f} Python function calls per request")
         stats.sort_stats(args.sort).print_stats(args.top)
+        if args.callers:
+            stats.print_callers(args.callers)
         print("\n".join(out.getvalue().splitlines()[4:]))
     if args.pages:
         profile_pages(client, meta, statements, args, copy, lambda: counting(app, before, after))
