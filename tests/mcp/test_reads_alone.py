@@ -17,8 +17,7 @@ from deskwoot.database.prebuilt import (
 )
 from deskwoot.extensions import db
 from deskwoot.mcp import invocation, registry, tools  # noqa: F401  (tools: registers them)
-from deskwoot.models import AuditEntry, Conversation
-from deskwoot.models import Message
+from deskwoot.models import AuditEntry, Conversation, Message
 from deskwoot.services.conversations import attachments, workflow
 from tests import factories as f
 
