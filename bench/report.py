@@ -5,16 +5,28 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-READ_TOOLS = ("tools/list", "get_conversation", "list_conversations", "poll_events")
-RSS_LIMIT_MB = 150
+# Issue 15's targets (issue 5's were looser: reads 40%, pages 25%, RSS 150 MB, latency 1.5×).
+# Each read's share of the ceiling; a REST read has its MCP twin's target.
+READ_TARGETS = {
+    "tools/list": 0.60,
+    "get_conversation": 0.40,
+    "list_conversations": 0.40,
+    "poll_events": 0.40,
+}
+SEARCH_TARGET = 0.25
+REPLY_TARGET = 0.15
+PAGE_TARGET = 0.10
+PEER_TARGET = 3
+RSS_LIMIT_MB = 120
 REST_COST_LIMIT = 1.2  # issue 14: a REST read costs at most 20% more than its MCP twin
-SCALING_LIMIT = 1.5
+SCALING_LIMIT = 1.3  # server CPU per request at 1M messages over the 10k figure
 
 TARGETS_LINE = (
-    "Targets (issue 5): MCP reads ≥ 40% of the ceiling · search ≥ 20% and p99 < 50 ms · "
-    "reply ≥ 20%, zero errors, zero “database is locked” · every MCP scenario ≥ 3× the "
-    "peer · HTML pages ≥ 25% · latency at 1M messages ≤ 1.5× the 10k figure · RSS per "
-    "worker ≤ 150 MB · (issue 14) a REST read ≤ 1.2× its MCP twin's server CPU"
+    "Targets (issue 15): tools/list ≥ 60% of the ceiling · get_conversation, "
+    "list_conversations, poll_events (MCP and REST) ≥ 40% · search ≥ 25% and p99 < 50 ms · "
+    "reply ≥ 15%, zero errors, zero “database is locked” · every MCP scenario ≥ 3× the peer · "
+    "HTML conversation list and drafts queue ≥ 10% · cost at 1M messages ≤ 1.3× the 10k "
+    "figure · RSS per worker ≤ 120 MB · (issue 14) a REST read ≤ 1.2× its MCP twin's server CPU"
 )
 
 
@@ -84,15 +96,22 @@ def evaluate(rows: list[dict], scaling: list[dict], rss: list[float]) -> list[di
             None if value is None else (_pct(value) if key == "cpu_ratio_ceiling" else f"{value}×")
         )
 
-    for name in READ_TOOLS:
+    reads = [(name, goal) for name, goal in READ_TARGETS.items()]
+    reads += [
+        (row["name"], READ_TARGETS[row["rest_twin_of"]])
+        for row in rows
+        if row.get("kind") == "read" and row.get("rest_twin_of") in READ_TARGETS
+    ]
+    for name, goal in reads:
         r = ratio(name)
-        target(f"{name} ≥ 40% of ceiling", _pct(r), None if r is None else r >= 0.40, cpu(name))
+        ok = None if r is None else r >= goal
+        target(f"{name} ≥ {_pct(goal)} of ceiling", _pct(r), ok, cpu(name))
     search = by_name.get("search_conversations", {})
     r = ratio("search_conversations")
     target(
-        "search_conversations ≥ 20% of ceiling",
+        f"search_conversations ≥ {_pct(SEARCH_TARGET)} of ceiling",
         _pct(r),
-        None if r is None else r >= 0.20,
+        None if r is None else r >= SEARCH_TARGET,
         cpu("search_conversations"),
     )
     p99 = search.get("p99_ms") if search.get("status") == "ok" else None
@@ -104,9 +123,9 @@ def evaluate(rows: list[dict], scaling: list[dict], rss: list[float]) -> list[di
     reply = by_name.get("reply_to_conversation", {})
     r = ratio("reply_to_conversation")
     target(
-        "reply_to_conversation ≥ 20% of ceiling",
+        f"reply_to_conversation ≥ {_pct(REPLY_TARGET)} of ceiling",
         _pct(r),
-        None if r is None else r >= 0.20,
+        None if r is None else r >= REPLY_TARGET,
         cpu("reply_to_conversation"),
     )
     ran = reply.get("status") == "ok"
@@ -124,9 +143,9 @@ def evaluate(rows: list[dict], scaling: list[dict], rss: list[float]) -> list[di
         if row.get("is_mcp"):
             p = row.get("ratio_peer")
             target(
-                f"{row['name']} ≥ 3× peer",
+                f"{row['name']} ≥ {PEER_TARGET}× peer",
                 None if p is None else f"{p}×",
-                None if p is None else p >= 3,
+                None if p is None else p >= PEER_TARGET,
                 cpu(row["name"], "cpu_ratio_peer"),
             )
     for row in rows:
@@ -148,17 +167,17 @@ def evaluate(rows: list[dict], scaling: list[dict], rss: list[float]) -> list[di
         if row.get("kind") == "html":
             r = row.get("ratio_ceiling")
             target(
-                f"{row['name']} ≥ 25% of ceiling",
+                f"{row['name']} ≥ {_pct(PAGE_TARGET)} of ceiling",
                 _pct(r),
-                None if r is None else r >= 0.25,
+                None if r is None else r >= PAGE_TARGET,
                 cpu(row["name"]),
             )
     for s in scaling:
+        cost = s.get("cpu_ratio")
         target(
-            f"{s['name']} latency full/small ≤ {SCALING_LIMIT}×",
-            f"{s['p50_ratio']}×",
-            s["p50_ratio"] <= SCALING_LIMIT,
-            None if s.get("cpu_ratio") is None else f"{s['cpu_ratio']}×",
+            f"{s['name']} cost full/small ≤ {SCALING_LIMIT}× (server CPU/request)",
+            None if cost is None else f"{cost}× (latency {s['p50_ratio']}×)",
+            None if cost is None else cost <= SCALING_LIMIT,
         )
     worst = max(rss) if rss else None
     target(
@@ -256,6 +275,15 @@ def markdown(result: dict) -> str:
         TARGETS_LINE,
         "",
     ]
+    references = result.get("reference") or []
+    ceiling = next((r for r in references if r["name"].startswith("ceiling")), None)
+    if ceiling and ceiling.get("ratio_peer"):
+        lines += [
+            f"The ceiling itself runs at {ceiling['ratio_peer']}× the peer in this run: a "
+            f"“≥ {PEER_TARGET}× peer” target is above what a bare Flask handler reaches on "
+            "this machine, so those rows can only pass if the peer is slowed down.",
+            "",
+        ]
     for t in result["targets"]:
         verdict = {True: "PASS", False: "FAIL", None: "n/a"}[t["pass"]]
         extra = f" (CPU-based: {t['cpu_based']})" if t.get("cpu_based") else ""
