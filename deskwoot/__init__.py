@@ -22,7 +22,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     from deskwoot import oauth, security, web
     from deskwoot.channels import api_hook
-    from deskwoot.cli import commands
+    from deskwoot.cli import lazy as cli
     from deskwoot.database import engine
     from deskwoot.extensions import csrf, db
     from deskwoot.mcp import transport
@@ -45,6 +45,7 @@ def create_app(config: dict | None = None) -> Flask:
     from deskwoot.web.conversations import actions  # noqa: F401
     from deskwoot.web.settings import api_tokens, audit, inboxes, mcp, team, webhooks  # noqa: F401
 
+    cli.install(app)  # the operator commands, imported when a command runs (cli/lazy.py)
     db.init_app(app)
     engine.init_app(app)
     csrf.init_app(app)
@@ -77,6 +78,4 @@ def create_app(config: dict | None = None) -> Flask:
     for error, handler in error_handlers.HANDLERS:
         app.register_error_handler(error, handler)
 
-    for command in commands.COMMANDS:
-        app.cli.add_command(command)
     return app

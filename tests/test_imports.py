@@ -222,3 +222,45 @@ def test_every_module_imports_alone():
     assert not failures, "modules that fail to import alone:\n" + "\n".join(
         f"{m}: {err}" for m, err in failures
     )
+
+
+# What a web worker must not import: each is only needed by a command, an inbound email, an
+# invalid tool call or the SDK's own client/server runtime, and costs every gunicorn worker
+# memory (bench/README.md, RSS per worker).
+NOT_IN_A_WEB_WORKER = ("alembic", "inscriptis", "jsonschema", "mcp", "starlette", "uvicorn")
+
+_SERVE_ONE_CALL = """
+import json, sys
+from deskwoot import create_app
+app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "x" * 32})
+client = app.test_client()
+for body in (
+    {"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+    {"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {"_meta": {}}},
+):
+    client.post("/api/mcp", json=body, headers={"Accept": "application/json"})
+client.post(
+    "/api/mcp",
+    json={"jsonrpc": "2.0", "id": 3, "method": "tools/list"},
+    headers={"Accept": "application/json", "MCP-Protocol-Version": "2026-07-28"},
+)
+client.get("/login")
+print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
+"""
+
+
+def test_a_web_worker_leaves_the_heavy_imports_alone():
+    import json
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-c", _SERVE_ONE_CALL],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        check=True,
+    )
+    loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert not loaded & set(NOT_IN_A_WEB_WORKER), sorted(loaded & set(NOT_IN_A_WEB_WORKER))
+    assert "deskwoot_mcp_sdk_inbound" in loaded  # the modern era's ladder, without the SDK

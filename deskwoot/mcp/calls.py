@@ -7,7 +7,7 @@ block, a business failure as an `isError` result, a protocol failure as a JSON-R
 
 from __future__ import annotations
 
-import mcp.types as T
+import mcp_types as T
 
 from deskwoot.http_errors import error_body
 from deskwoot.mcp import gate, invocation, registry

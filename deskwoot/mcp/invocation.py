@@ -12,10 +12,9 @@ Every refusal raised from here has already been audited.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import jsonschema_rs
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
 from sqlalchemy.exc import IntegrityError
 
 from deskwoot.database.prebuilt import SessionUsedWhileReadingAlone, read_alone, write_alone
@@ -30,6 +29,9 @@ from deskwoot.policy import Actor
 from deskwoot.services.access import rate_limit as ratelimit
 from deskwoot.services.activity import audit_recorder as audit
 from deskwoot.services.activity import idempotency
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 __all__ = [
     "ArgumentsInvalid",
@@ -93,7 +95,11 @@ _quick_checks: dict[str, jsonschema_rs.Validator] = {}
 
 
 def validator(spec: ToolSpec) -> Draft202012Validator:
-    """The tool's inputSchema validator, built once per process."""
+    """The tool's inputSchema validator, built once per process. The jsonschema library is
+    imported here, on the first invalid call: valid arguments never need it (_quick_check
+    answers them), and it costs each worker a few MB."""
+    from jsonschema import Draft202012Validator
+
     if spec.name not in _validators:
         _validators[spec.name] = Draft202012Validator(
             spec.input_schema, format_checker=Draft202012Validator.FORMAT_CHECKER
@@ -146,6 +152,8 @@ def argument_problem(spec: ToolSpec, args: dict) -> ArgumentProblem | None:
     which hides the typo, so arguments the tool does not know are always named first."""
     if _quick_check(spec).is_valid(args):
         return None
+    from jsonschema.exceptions import best_match
+
     problem = best_match(validator(spec).iter_errors(args))
     if problem is None:
         return None

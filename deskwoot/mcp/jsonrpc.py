@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import mcp.types as T
+import mcp_types as T
 from flask import Response
 
 from deskwoot import strict_json, wire_json

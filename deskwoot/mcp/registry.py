@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import mcp.types as T
+import mcp_types as T
 
 from deskwoot.policy import Actor
 

@@ -4,8 +4,9 @@
   tools/list, tools/call. Stateless: no Mcp-Session-Id, any request may come first.
 - 2026-07-28 ("modern"): chosen when MCP-Protocol-Version is present and not a handshake
   version; mcp.shared.inbound checks params._meta and the Mcp-Method/Mcp-Name headers.
-The SDK's pure pieces (mcp.types, mcp.types.methods, mcp.shared.inbound) validate and
-serialize; the SDK's async server runtime is not used inside Flask.
+The SDK's pure pieces (mcp_types, mcp_types.methods, and mcp.shared.inbound loaded by
+sdk_inbound.py) validate and serialize; the SDK's async server runtime is not used (nor
+imported) inside Flask.
 """
 
 from __future__ import annotations
@@ -14,16 +15,10 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
-import mcp.types as T
+import mcp_types as T
 from flask import Blueprint, Response, current_app, request
-from mcp.shared.inbound import (
-    ERROR_CODE_HTTP_STATUS,
-    InboundLadderRejection,
-    classify_inbound_request,
-    unsupported_protocol_version_rejection,
-)
-from mcp.types import methods as M
-from mcp.types.version import (
+from mcp_types import methods as M
+from mcp_types.version import (
     HANDSHAKE_PROTOCOL_VERSIONS,
     LATEST_HANDSHAKE_VERSION,
     MODERN_PROTOCOL_VERSIONS,
@@ -47,6 +42,12 @@ from deskwoot.mcp.jsonrpc import (
     error_response,
     json_response,
     strict_loads,
+)
+from deskwoot.mcp.sdk_inbound import (
+    ERROR_CODE_HTTP_STATUS,
+    InboundLadderRejection,
+    classify_inbound_request,
+    unsupported_protocol_version_rejection,
 )
 from deskwoot.mcp.untrusted import INSTRUCTIONS
 from deskwoot.policy import Actor
