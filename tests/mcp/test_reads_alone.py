@@ -95,6 +95,20 @@ def test_a_tool_answers_the_same_alone_as_on_the_session(desk):
             assert _invoke(actor, name, more, alone=True) == _invoke(actor, name, more, alone=False)
 
 
+def test_the_flagged_tools_really_read_alone(desk):
+    """Every call above except a teammate by id runs its handler inside read_alone without
+    the session: otherwise invocation._read would quietly read twice (alone, then again on
+    the session) and the comparison above would still pass."""
+    actor, inbox, teammate_id = desk
+    for name, args in _calls(inbox, teammate_id):
+        if args.get("assignee") == teammate_id:
+            continue
+        spec = registry.REGISTRY[name]
+        db.session.rollback()
+        with read_alone():
+            spec.handler(registry.ToolContext(actor=actor, tool=spec), dict(args))
+
+
 def test_a_handler_that_needs_the_session_is_read_again_on_it(desk):
     actor, _, teammate_id = desk
     spec = registry.REGISTRY["list_conversations"]

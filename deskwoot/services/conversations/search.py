@@ -50,6 +50,7 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import TSQUERY
 
 from deskwoot.database.prebuilt import Prebuilt
+from deskwoot.database.transactions import core
 from deskwoot.extensions import db
 from deskwoot.models import Contact, Conversation
 
@@ -255,9 +256,7 @@ def _pg_hits(
     found = _pg_page(base, recent, _pg_match(recent.c.document, words, reach), want)
     if len(found) >= want:
         return found
-    size, floor = db.session.execute(
-        select(func.count(), func.min(recent.c.key)).select_from(recent)
-    ).one()
+    size, floor = core(select(func.count(), func.min(recent.c.key)).select_from(recent)).one()
     if size < WINDOW:  # the window held every document there is: nothing is older
         return found
     older = (
@@ -294,7 +293,9 @@ def _pg_page(base: Select, source, match, want: int) -> list[Hit]:
     )
     if match is not None:
         statement = statement.where(match)
-    return [tuple(row) for row in db.session.execute(statement)]
+    # core(): on read_alone's connection when the agent's search runs there (the SQLite walk
+    # is a prebuilt statement; these are built per query).
+    return [tuple(row) for row in core(statement)]
 
 
 def conversation_match(query: str | None) -> ColumnElement[bool] | None:
