@@ -19,11 +19,13 @@ class LazyCommands(AppGroup):
     def _load(self) -> None:
         if self._loaded:
             return
-        self._loaded = True
         from deskwoot.cli.commands import COMMANDS
 
         for command in COMMANDS:
             self.add_command(command)
+        # Only now: had the import failed, the next lookup must fail the same way, not find
+        # an empty group.
+        self._loaded = True
 
     def list_commands(self, ctx) -> list[str]:
         self._load()
