@@ -224,26 +224,48 @@ def test_every_module_imports_alone():
     )
 
 
-# What a web worker must not import: each is only needed by a command, an inbound email, an
-# invalid tool call or the SDK's own client/server runtime, and costs every gunicorn worker
-# memory (bench/README.md, RSS per worker).
+# What a web worker must not import, even after serving tool calls (reads and a write, both
+# protocol eras): each is only needed by a command, an inbound email, an invalid tool call or
+# the SDK's own client/server runtime, and costs every gunicorn worker memory
+# (bench/README.md, RSS per worker).
 NOT_IN_A_WEB_WORKER = ("alembic", "inscriptis", "jsonschema", "mcp", "starlette", "uvicorn")
 
 _SERVE_ONE_CALL = """
 import json, sys
 from deskwoot import create_app
+from deskwoot.extensions import db
+from deskwoot.policy import SCOPES, member_actor
+from deskwoot.services.access import mcp_switch, tokens
+from tests import factories as f
+
 app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "x" * 32})
+with app.app_context():
+    db.create_all()  # no migrations: Alembic is one of the imports a worker must not make
+    workspace = f.make_workspace(plan="enterprise")
+    inbox = f.make_inbox(workspace)
+    admin = f.make_user(workspace, role="admin")
+    mcp_switch.set_enabled(member_actor(admin, workspace), True)
+    conversation = f.make_conversation(inbox, content="Where is my order?")
+    token = tokens.mint(member_actor(admin, workspace), "bot", list(SCOPES)).plaintext
+    db.session.commit()
+    display_id = conversation.display_id
 client = app.test_client()
-for body in (
-    {"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
-    {"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {"_meta": {}}},
-):
-    client.post("/api/mcp", json=body, headers={"Accept": "application/json"})
-client.post(
-    "/api/mcp",
-    json={"jsonrpc": "2.0", "id": 3, "method": "tools/list"},
-    headers={"Accept": "application/json", "MCP-Protocol-Version": "2026-07-28"},
-)
+auth = {"Accept": "application/json", "Authorization": f"Bearer {token}"}
+calls = [
+    ("tools/list", {}),
+    ("tools/call", {"name": "get_conversation", "arguments": {"conversation_id": display_id}}),
+    ("tools/call", {"name": "list_conversations", "arguments": {}}),
+    ("tools/call", {"name": "add_private_note",
+                    "arguments": {"conversation_id": display_id, "body": "checked"}}),
+]
+for n, (method, params) in enumerate(calls):
+    answer = client.post(
+        "/api/mcp", json={"jsonrpc": "2.0", "id": n, "method": method, "params": params},
+        headers=auth,
+    ).get_json()
+    assert "result" in answer and not answer["result"].get("isError"), answer
+modern = {**auth, "MCP-Protocol-Version": "2026-07-28"}
+client.post("/api/mcp", json={"jsonrpc": "2.0", "id": 9, "method": "tools/list"}, headers=modern)
 client.get("/login")
 print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
 """
