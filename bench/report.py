@@ -96,7 +96,7 @@ def evaluate(rows: list[dict], scaling: list[dict], rss: list[float]) -> list[di
             None if value is None else (_pct(value) if key == "cpu_ratio_ceiling" else f"{value}×")
         )
 
-    reads = [(name, goal) for name, goal in READ_TARGETS.items()]
+    reads = list(READ_TARGETS.items())
     reads += [
         (row["name"], READ_TARGETS[row["rest_twin_of"]])
         for row in rows
