@@ -60,11 +60,9 @@ def call(actor: Actor, name: str, arguments: dict | None) -> dict:
             data={"reason": "insufficient_scope", "required_scope": spec.scope},
             http=403,
             headers={
-                # error_description carries our message to clients that surface only the
-                # challenge (the v2 TypeScript client turns a 403 into InsufficientScopeError).
-                "WWW-Authenticate": f'Bearer realm="deskwoot", '
-                f'error="insufficient_scope", scope="{spec.scope}", '
-                f'error_description="This token lacks the {spec.scope} scope needed for {name}"'
+                "WWW-Authenticate": gate.scope_challenge(
+                    spec.scope, f"This token lacks the {spec.scope} scope needed for {name}"
+                )
             },
         ) from None
     except invocation.ArgumentsInvalid as exc:

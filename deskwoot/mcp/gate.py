@@ -27,6 +27,18 @@ def challenge() -> str:
     return f'{CHALLENGE}, resource_metadata="{oauth_urls.resource_metadata()}"'
 
 
+def scope_challenge(scope: str, description: str) -> str:
+    """The 403 step-up challenge (MCP authorization, "Scope Challenge Handling"; RFC 6750
+    §3.1): the scope needed, and where the resource's metadata is, so an OAuth client can ask
+    the admin for a wider grant. error_description carries our message to clients that surface
+    only the challenge (the v2 TypeScript client turns a 403 into InsufficientScopeError)."""
+    return (
+        f'Bearer realm="deskwoot", error="insufficient_scope", scope="{scope}", '
+        f'resource_metadata="{oauth_urls.resource_metadata()}", '
+        f'error_description="{description}"'
+    )
+
+
 def admit() -> Actor:
     """Turn the request's token into an Actor, or raise bearer.admit's Unauthorized or Locked
     (the transport audits a Locked, then answers with `rpc_error`).

@@ -48,3 +48,35 @@ def test_authorization_server_metadata(client, path):
     assert set(document["grant_types_supported"]) == {"authorization_code", "refresh_token"}
     assert document["client_id_metadata_document_supported"] is True
     assert "none" in document["token_endpoint_auth_methods_supported"]
+
+
+def test_a_missing_scope_challenge_names_the_scope_and_the_resource_metadata(client, desk):
+    """The 403 step-up challenge tells an OAuth client which scope to ask for and where the
+    resource's metadata is (MCP authorization, "Scope Challenge Handling")."""
+    from deskwoot.services.access import tokens
+
+    reader = tokens.mint(desk.admin, "Reader", ["conversations:read"]).plaintext
+    response = client.post(
+        "/api/mcp",
+        data=json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "tools/call",
+                "params": {
+                    "name": "add_private_note",
+                    "arguments": {"conversation_id": 1, "body": "hi"},
+                },
+            }
+        ),
+        headers={
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "Authorization": f"Bearer {reader}",
+        },
+    )
+    assert response.status_code == 403
+    challenge = response.headers["WWW-Authenticate"]
+    assert challenge.startswith('Bearer realm="deskwoot", error="insufficient_scope"')
+    assert 'scope="conversations:note"' in challenge
+    assert f'resource_metadata="{PRM_URL}"' in challenge
