@@ -12,7 +12,8 @@
 -- and only the character after "code": is checked with a pattern, anchored: an unanchored
 -- Lua pattern tries a match at every byte of the body, which cost wrk ~0.35 ms of CPU per
 -- 25 KB tools/list answer, on the same two cores as the server under test (see
--- bench/README.md, "The load generator's own cost").
+-- bench/README.md, "The load generator's own cost"). The page and REST scripts, whose
+-- failures are non-2xx answers, set response to nil: wrk then never copies a body into Lua.
 
 local threads = {}
 
