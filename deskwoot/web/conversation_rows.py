@@ -43,11 +43,13 @@ HUMAN_BADGE = (
 )
 
 
-def truncated(text: str) -> str:
-    """The preview's text as `|truncate(160, true, '…')` cut it."""
+def truncated_html(text: str) -> str:
+    """The preview's text as `|truncate(160, true, '…')` cut it, escaped. The ellipsis is an
+    entity: the page's own markup stays ASCII, so encoding a page whose customer text is ASCII
+    is a copy (one non-ASCII character makes Python encode the whole page char by char)."""
     if len(text) <= PREVIEW_LENGTH + PREVIEW_LEEWAY:
-        return text
-    return text[: PREVIEW_LENGTH - 1] + "…"
+        return str(escape(text))
+    return str(escape(text[: PREVIEW_LENGTH - 1])) + "&hellip;"
 
 
 def conversation_row(c: ConversationRow, last: Preview | None, show_status: bool) -> str:
@@ -90,14 +92,14 @@ def _row(
     cached by them — a row whose conversation changed (or whose "3h ago" did) is a new key."""
     subject_html = preview = ""
     if subject:
-        subject_html = f"<strong>{escape(subject)}</strong>" + (" — " if last else "")
+        subject_html = f"<strong>{escape(subject)}</strong>" + (" &mdash; " if last else "")
     if last:
         if last.author:
             author = actor_label(last.author, "preview-name")
             preview = (
                 f'<span class="preview-author muted" data-testid="preview-author">{author}: </span>'
             )
-        preview += str(escape(truncated(last.body)))  # str: Markup + would escape `preview`
+        preview += truncated_html(last.body)  # str: Markup + would escape `preview`
     display_id = escape(display_id)
     handoff_html = HUMAN_BADGE if handoff else ""
     status_html = status_badge(status) if status is not None else ""

@@ -34,7 +34,7 @@ def _context_message(m: ContextMessage, contact_name: str | None) -> str:
     if m.kind == "activity":
         return (
             f'            <li class="ctx ctx-activity"><span>{escape(m.body)}</span>'
-            f" · {time_element(at, ago(at))}</li>\n"
+            f" &middot; {time_element(at, ago(at))}</li>\n"
         )
     who = naming.of_context_message(m, contact_name)
     head = _message_head(m.kind, m.sender_type, who, m.approved_by_name, at, ago(at))
@@ -173,7 +173,7 @@ def _actions(card: DraftCard, next_url: str | None, csrf: str) -> str:
         <textarea id="draft-{draft_id}-body" name="body" rows="6" class="input" data-submit-shortcut
                   aria-describedby="draft-{draft_id}-body-hint{edit_error_id}"
 {edit_invalid}>{escape(card.edit_text)}</textarea>
-        <p class="hint" id="draft-{draft_id}-body-hint">Your version is sent; the bot’s original is kept so it can learn from the edit.</p>
+        <p class="hint" id="draft-{draft_id}-body-hint">Your version is sent; the bot&rsquo;s original is kept so it can learn from the edit.</p>
 {edit_errors}        <div class="draft-form-foot">
           <button type="submit" class="btn btn-primary" data-testid="send-edited">Send edited reply</button>
         </div>

@@ -33,7 +33,10 @@ def reference(app, card, inline: bool, next_url) -> str:
 
 
 def fast(card, inline: bool, next_url) -> str:
-    return str(draft_card(card, inline, next_url, generate_csrf()))
+    # The cards write "’" and "·" as character references (their markup stays ASCII, so a
+    # queue of ASCII text encodes as a copy); a browser reads the same characters.
+    html = str(draft_card(card, inline, next_url, generate_csrf()))
+    return html.replace("&rsquo;", "’").replace("&middot;", "·")
 
 
 def message(n: int, kind: str, sender_type: str, **names) -> ContextMessage:

@@ -70,7 +70,7 @@ def test_filters_disclosure_is_open_when_a_filter_is_in_use(as_admin, desk):
     assert re.search(r'<details class="filters-panel" data-filters data-testid="filters">', page)
     page = text(as_admin.get(desk.url(f"/conversations?inbox={desk.support.id}")))
     assert '<details class="filters-panel" data-filters data-testid="filters" open>' in page
-    assert 'placeholder="Search conversations…"' in page
+    assert 'placeholder="Search conversations&hellip;"' in page
 
 
 def test_conversation_page_has_test_hooks(as_admin, desk):
