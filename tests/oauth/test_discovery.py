@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from deskwoot.policy import SCOPES
+from deskwoot.policy import SCOPES, member_actor
+from deskwoot.services.access import tokens
 
 PRM_URL = "http://localhost/.well-known/oauth-protected-resource/api/mcp"
 
@@ -53,9 +54,8 @@ def test_authorization_server_metadata(client, path):
 def test_a_missing_scope_challenge_names_the_scope_and_the_resource_metadata(client, desk):
     """The 403 step-up challenge tells an OAuth client which scope to ask for and where the
     resource's metadata is (MCP authorization, "Scope Challenge Handling")."""
-    from deskwoot.services.access import tokens
-
-    reader = tokens.mint(desk.admin, "Reader", ["conversations:read"]).plaintext
+    admin = member_actor(desk.admin, desk.workspace)  # mint takes an actor, not a User
+    reader = tokens.mint(admin, "Reader", ["conversations:read"]).plaintext
     response = client.post(
         "/api/mcp",
         data=json.dumps(
