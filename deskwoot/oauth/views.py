@@ -89,12 +89,14 @@ def authorize():
 
 
 def _render(grant, client, form, workspaces, member, status: int = 200):
-    inbox_groups = {}
+    # One group of inboxes per workspace, headed by its name when there is more than one.
+    inbox_groups = []
     for ws in workspaces:
         actor = policy.member_actor(current_user, ws)
-        inbox_groups[ws.id] = [(i.id, i.name) for i in inbox_service.list_inboxes(actor)]
+        inboxes = [(i.id, i.name) for i in inbox_service.list_inboxes(actor)]
+        inbox_groups.append((ws.name if len(workspaces) > 1 else None, inboxes))
     form.inboxes.choices = choices(
-        (inbox_id, name) for pairs in inbox_groups.values() for inbox_id, name in pairs
+        (inbox_id, name) for _heading, pairs in inbox_groups for inbox_id, name in pairs
     )
     lock = {ws.id: policy.feature_lock_reason(ws, "mcp") for ws in workspaces}
     page = render_template(

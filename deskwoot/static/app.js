@@ -105,7 +105,10 @@
 
     // Token presets tick their scopes; ticking scopes by hand picks the matching preset
     // (or "Custom"). Without JavaScript the server expands a preset when no box is ticked.
-    each("#mint-form", function (form) {
+    // Every form with the shared pickers (templates/_scope_pickers.html): the bot-token mint
+    // form and the OAuth consent.
+    each(".preset-options", function (options) {
+      var form = options.closest("form");
       var radios = form.querySelectorAll("input[name=preset]");
       var boxes = form.querySelectorAll("input[name=scopes]");
       function ticked() {
