@@ -234,6 +234,28 @@ def revoke_grant(grant_id: int | None, why: str) -> None:
         )
 
 
+def supersede_older_grants(code: OAuthCode) -> None:
+    """When a code is exchanged, revoke the live grants the same admin approved earlier for
+    the same client in the same workspace. A client asking again (a step-up for a scope it
+    lacked, or a reconnect) drops the tokens of its old grant; left live, the old grant would
+    sit in Settings beside the new one, unused but valid. Grants other admins approved for the
+    same client (one app, several people's connections) are theirs and stay."""
+    older = db.session.execute(
+        select(McpToken)
+        .join(OAuthGrantClient, OAuthGrantClient.grant_id == McpToken.id)
+        .where(
+            OAuthGrantClient.client_pk == code.client_pk,
+            McpToken.workspace_id == code.workspace_id,
+            McpToken.created_by_id == code.user_id,
+            McpToken.kind == KIND,
+            McpToken.id != code.grant_id,
+            McpToken.revoked_at.is_(None),
+        )
+    ).scalars()
+    for grant in older:
+        revoke_grant(grant.id, "replaced by a newer approval for the same app")
+
+
 def find_for_revocation(token: str) -> OAuthToken | None:
     """The issuance an access or refresh token belongs to (RFC 7009), if any."""
     column = OAuthToken.access_hash if is_access_token(token) else OAuthToken.refresh_hash

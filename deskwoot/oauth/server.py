@@ -183,6 +183,7 @@ class Server(AuthorizationServer):
             code: OAuthCode = request.authorization_code
             grant_store.store_tokens(code.grant_id, code.client_pk, code.resource, token)
             code.used_at = utcnow()
+            grant_store.supersede_older_grants(code)
         else:
             old: OAuthToken = request.refresh_token
             grant_store.store_tokens(old.grant_id, old.client_pk, old.resource, token)

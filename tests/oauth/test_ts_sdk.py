@@ -213,6 +213,11 @@ def test_v2_client_steps_up_to_the_scope_a_tool_needs(run, live_server, desk, pa
     assert "conversations:note" in report["granted_scope"].split()  # the token response says so
     assert report["who_after"]["token"]["inbox_ids"] == [desk.support.id]
     assert len(report["authorizations"]) == 2
+    # The wider grant replaced the read-only one (grants.supersede_older_grants).
+    page.goto(f"/w/{desk.workspace.slug}/settings/mcp")
+    cards = page.locator("[data-testid^=grant-]").filter(has_text=CLIENT_NAME)
+    expect(cards).to_have_count(2)
+    assert sorted(cards.get_by_test_id("grant-status").all_inner_texts()) == ["Active", "Revoked"]
 
 
 def test_v1_sdk_refreshes_instead_of_stepping_up(live_server, desk, page: Page, driver):
