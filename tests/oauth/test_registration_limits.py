@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 
 from deskwoot.extensions import db
 from deskwoot.models import OAuthClient, OAuthRegistrationLimit, utcnow
+from deskwoot.oauth import pruning, registration_limits
 from tests.oauth import flow
 from tests.oauth.flow import Pkce
 
@@ -98,6 +99,17 @@ def test_a_granted_client_does_not_count_to_the_cap(client, auth, desk, app):
     )
     assert register_from(client, "192.0.2.1").status_code == 201
     assert_throttled(register_from(client, "192.0.2.2"))  # two waiting again
+
+
+def test_pruning_clears_windows_that_have_ended(client):
+    assert register_from(client, "203.0.113.7").status_code == 201
+    assert register_from(client, "198.51.100.2").status_code == 201
+    # One row per address, and the shared one that serialises registrations.
+    assert db.session.scalar(select(func.count()).select_from(OAuthRegistrationLimit)) == 3
+    assert pruning.prune().registration_limits == 0
+    later = utcnow() + registration_limits.WINDOW + timedelta(seconds=1)
+    assert pruning.prune(now=later).registration_limits == 3
+    assert db.session.scalar(select(func.count()).select_from(OAuthRegistrationLimit)) == 0
 
 
 def test_concurrent_registrations_never_exceed_the_limit(app, client):
