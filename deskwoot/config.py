@@ -69,6 +69,15 @@ DEFAULTS = {
     "ATTACHMENTS_DIR": None,
     "ATTACHMENT_MAX_BYTES": 10 * 1024 * 1024,
     "ATTACHMENT_MAX_TOTAL_BYTES": 25 * 1024 * 1024,
+    # OAuth housekeeping (deskwoot/oauth/): the delivery worker prunes spent codes, dead
+    # tokens and clients never granted within OAUTH_UNGRANTED_CLIENT_HOURS at most every
+    # OAUTH_PRUNE_INTERVAL seconds (0: only `deskwoot prune` does). Open registration (RFC
+    # 7591) takes at most OAUTH_REGISTRATIONS_PER_HOUR clients per address an hour and stops
+    # while OAUTH_UNGRANTED_CLIENTS_MAX registered clients wait for a first grant.
+    "OAUTH_PRUNE_INTERVAL": 300,
+    "OAUTH_UNGRANTED_CLIENT_HOURS": 24,
+    "OAUTH_REGISTRATIONS_PER_HOUR": 10,
+    "OAUTH_UNGRANTED_CLIENTS_MAX": 1000,
     "SQLALCHEMY_ENGINE_OPTIONS": {},
 }
 

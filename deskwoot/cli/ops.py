@@ -100,7 +100,8 @@ def demo_seed() -> None:
 @with_appcontext
 @operation
 def prune(days: int | None, dry_run: bool) -> None:
-    """Delete expired idempotency keys, old events, ended sessions and spent links."""
+    """Delete expired idempotency keys, old events, ended sessions, spent links and dead OAuth
+    codes, tokens and never-approved clients."""
     result = maintenance.prune(events_older_than_days=days, dry_run=dry_run)
     click.echo("Would delete:" if dry_run else "Deleted:")
     width = max(len(label) for label in result.counts())

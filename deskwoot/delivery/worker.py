@@ -29,6 +29,7 @@ from deskwoot.channels.outcomes import Delivered, Failed, Outcome, Retry
 from deskwoot.delivery import backoff, mailboxes
 from deskwoot.extensions import db
 from deskwoot.models import utcnow
+from deskwoot.oauth import pruning as oauth_pruning
 from deskwoot.services.delivery import claims, outbox
 from deskwoot.services.delivery.outbox import Claimed, Outgoing
 from deskwoot.services.webhooks import EVENT_CHANNEL, fanout
@@ -52,6 +53,11 @@ DELIVERERS: dict[str, Callable[[Claimed, dict], Outcome]] = {
 }
 
 
+# Delete transactions per kind of OAuth row in one worker pass (each of pruning.BATCH rows):
+# a backlog is worked off over several passes instead of delaying deliveries.
+OAUTH_PRUNE_BATCHES = 5
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
 
@@ -62,6 +68,7 @@ class Worker:
         self.name = name or worker_name()
         self.stop = threading.Event()
         self.config = app.config
+        self.oauth_pruned_at: float | None = None  # time.monotonic() of the last OAuth prune
 
     def run(self, once: bool = False) -> int:
         """Deliver until stopped (or, with once, until nothing is due); how many rows it
@@ -86,6 +93,7 @@ class Worker:
         lease = float(self.config["DELIVERY_LEASE"])
         with self.app.app_context():
             self._fan_out()
+            self._prune_oauth()
             claimed_at = time.monotonic()
             ids = claims.claim(
                 self.name, sorted(DELIVERERS), int(self.config["DELIVERY_BATCH"]), lease
@@ -108,6 +116,27 @@ class Worker:
         except Exception:
             log.exception("event webhooks: fan-out failed")
             db.session.rollback()
+
+    def _prune_oauth(self) -> None:
+        """Delete dead OAuth codes, tokens, never-granted clients and ended registration
+        windows (oauth/pruning.py, as `deskwoot prune` does), at most every
+        OAUTH_PRUNE_INTERVAL seconds (0: never here) and a few batches per pass, so open
+        registration's leftovers never pile up. Never stops the worker."""
+        interval = float(self.config["OAUTH_PRUNE_INTERVAL"])
+        now = time.monotonic()
+        if interval <= 0 or (
+            self.oauth_pruned_at is not None and now - self.oauth_pruned_at < interval
+        ):
+            return
+        self.oauth_pruned_at = now
+        try:
+            result = oauth_pruning.prune(max_batches=OAUTH_PRUNE_BATCHES)
+        except Exception:
+            log.exception("oauth: pruning failed")
+            db.session.rollback()
+            return
+        if any(result.counts().values()):
+            log.info("oauth: pruned %s", result.counts())
 
     def _deliver(self, outbox_id: int) -> None:
         try:

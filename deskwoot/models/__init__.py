@@ -12,7 +12,13 @@ from deskwoot.models.conversation import (
     Label,
     Message,
 )
-from deskwoot.models.oauth import OAuthClient, OAuthCode, OAuthGrantClient, OAuthToken
+from deskwoot.models.oauth import (
+    OAuthClient,
+    OAuthCode,
+    OAuthGrantClient,
+    OAuthRegistrationLimit,
+    OAuthToken,
+)
 from deskwoot.models.webhooks import WebhookEndpoint
 from deskwoot.models.workspace import (
     Inbox,
@@ -45,6 +51,7 @@ __all__ = [
     "OAuthClient",
     "OAuthCode",
     "OAuthGrantClient",
+    "OAuthRegistrationLimit",
     "OAuthToken",
     "Outbox",
     "PasswordToken",

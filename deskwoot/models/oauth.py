@@ -94,3 +94,15 @@ class OAuthGrantClient(Base):
     client_pk: Mapped[int] = mapped_column(ForeignKey("oauth_clients.id", ondelete="CASCADE"))
 
     client = relationship("OAuthClient")
+
+
+class OAuthRegistrationLimit(Base):
+    """Open registration's throttle (oauth/registration_limits.py): how many clients one
+    address (a SHA-256 key, not the address itself) registered in its current hour-long
+    window. In the database so every app server counts the same registrations."""
+
+    __tablename__ = "oauth_registration_limits"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    registrations: Mapped[int] = mapped_column(default=0)

@@ -15,10 +15,12 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7591 import ClientRegistrationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc9207 import IssuerParameter
+from flask import request as http_request
 
+from deskwoot.database.transactions import write_transaction
 from deskwoot.extensions import db
 from deskwoot.models import OAuthCode, OAuthToken, utcnow
-from deskwoot.oauth import clients, metadata, urls
+from deskwoot.oauth import clients, metadata, registration_limits, urls
 from deskwoot.oauth import grants as grant_store
 from deskwoot.oauth.client_documents import DocumentRefused
 
@@ -121,9 +123,24 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         grant_store.retire(refresh_token)
 
 
+class TooManyRegistrations(OAuth2Error):
+    """429 with Retry-After. RFC 7591 §3.2.2 has no code for "slow down", so the body uses
+    RFC 6749's `temporarily_unavailable` and says why in `error_description`."""
+
+    error = "temporarily_unavailable"
+    status_code = 429
+
+    def __init__(self, throttled: registration_limits.RegistrationThrottled):
+        super().__init__(description=throttled.message)
+        self.retry_after = throttled.retry_after
+
+    def get_headers(self):
+        return [*super().get_headers(), ("Retry-After", str(self.retry_after))]
+
+
 class Registration(ClientRegistrationEndpoint):
     """RFC 7591, open: anyone may register a client, and nothing happens until an admin
-    approves it on the consent page."""
+    approves it on the consent page. Throttled per address and capped (registration_limits)."""
 
     def authenticate_token(self, request):
         return True
@@ -137,7 +154,17 @@ class Registration(ClientRegistrationEndpoint):
     def save_client(self, client_info, client_metadata, request):
         if client_metadata.get("token_endpoint_auth_method") == "none":
             client_info["client_secret"] = None
-        return clients.register(client_info, client_metadata)
+        # The limits are checked here, after Authlib validated the metadata, so a malformed
+        # request is not counted; and in the transaction that stores the client, so a refused
+        # one is not either. The address is request.remote_addr: the peer's, or what
+        # ProxyFix took from X-Forwarded-For when the operator set TRUSTED_PROXIES
+        # (security.py). Behind a proxy without it, every client shares the proxy's address.
+        try:
+            with write_transaction():
+                registration_limits.admit(http_request.remote_addr)
+                return clients.register(client_info, client_metadata)
+        except registration_limits.RegistrationThrottled as throttled:
+            raise TooManyRegistrations(throttled) from None
 
     def generate_client_info(self, request):
         info = super().generate_client_info(request)

@@ -280,4 +280,8 @@ def test_prune_via_cli_prints_counts(aged_rows, runner):
         "password links": 2,
         "login throttle rows": 1,
         "finished webhook deliveries": 0,
+        "OAuth codes": 0,
+        "OAuth token issuances": 0,
+        "OAuth clients never granted": 0,
+        "OAuth registration throttle rows": 0,
     }

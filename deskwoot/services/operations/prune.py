@@ -6,11 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import ColumnElement, delete, func, or_, select
+from sqlalchemy import or_
 
-from deskwoot.database.transactions import write_transaction
+from deskwoot.database import batches
 from deskwoot.errors import Invalid
-from deskwoot.extensions import db
 from deskwoot.models import (
     Event,
     IdempotencyKey,
@@ -20,6 +19,8 @@ from deskwoot.models import (
     WebSession,
     utcnow,
 )
+from deskwoot.oauth import pruning as oauth_pruning
+from deskwoot.oauth.pruning import OAuthPruneResult
 
 ENDED_SESSION_DAYS = 30
 # auth._record_failure forgets failures after an hour; a day without one is safely stale.
@@ -39,6 +40,7 @@ class PruneResult:
     password_tokens: int
     login_throttles: int
     webhook_deliveries: int
+    oauth: OAuthPruneResult
     dry_run: bool
 
     def counts(self) -> dict[str, int]:
@@ -49,6 +51,7 @@ class PruneResult:
             "password links": self.password_tokens,
             "login throttle rows": self.login_throttles,
             "finished webhook deliveries": self.webhook_deliveries,
+            **self.oauth.counts(),
         }
 
 
@@ -58,7 +61,8 @@ def prune(
     now: datetime | None = None,
 ) -> PruneResult:
     """Delete expired idempotency keys, old events, ended sessions, spent links, stale
-    throttles and old lines of the event webhooks' delivery logs."""
+    throttles, old lines of the event webhooks' delivery logs, and dead OAuth rows
+    (oauth/pruning.py, which the delivery worker also runs)."""
     config = current_app.config
     days = events_older_than_days
     if days is None:
@@ -97,26 +101,11 @@ def prune(
             & (Outbox.created_at < webhook_cutoff),
         ),
     }
-    run = _count if dry_run else _delete
-    return PruneResult(
-        **{name: run(model, where) for name, (model, where) in targets.items()}, dry_run=dry_run
-    )
-
-
-def _count(model, where: ColumnElement[bool]) -> int:
-    return db.session.execute(select(func.count()).select_from(model).where(where)).scalar_one()
-
-
-def _delete(model, where: ColumnElement[bool]) -> int:
-    key = model.__mapper__.primary_key[0]
-    total = 0
-    while True:
-        with write_transaction() as session:
-            batch = select(key).where(where).limit(BATCH)
-            deleted = session.execute(
-                delete(model).where(key.in_(batch)),
-                execution_options={"synchronize_session": False},
-            ).rowcount
-        total += deleted
-        if deleted < BATCH:
-            return total
+    counts = {
+        name: batches.count(model, where)
+        if dry_run
+        else batches.delete_in_batches(model, where, BATCH)
+        for name, (model, where) in targets.items()
+    }
+    oauth = oauth_pruning.prune(dry_run=dry_run, now=now)
+    return PruneResult(**counts, oauth=oauth, dry_run=dry_run)
