@@ -67,10 +67,17 @@ def _stale(row: OAuthClient) -> bool:
     return row.fetched_at is None or utcnow() - row.fetched_at > timedelta(seconds=ttl)
 
 
-def find(client_id: str | None, *, refresh_document: bool = False) -> Client | None:
+def find(
+    client_id: str | None, *, refresh_document: bool = False, fetch_unknown: bool = True
+) -> Client | None:
     """The client named `client_id`, or None. A metadata-document client is fetched (with the
     SSRF guard) when unknown, or when stale and `refresh_document` (the authorization request,
-    where its redirect URIs matter); client_documents.DocumentRefused says why one cannot be."""
+    where its redirect URIs matter); client_documents.DocumentRefused says why one cannot be.
+
+    fetch_unknown=False (the token and revocation endpoints, open to anyone without a login):
+    an unknown document URL is not fetched, only None. A client holding a code or a token was
+    stored when an admin's consent page fetched its document, so nothing legitimate is lost,
+    and strangers cannot make Deskwoot fetch URLs and store rows without ever being seen."""
     if not client_id or len(client_id) > 2000:
         return None
     row = db.session.execute(
@@ -80,6 +87,8 @@ def find(client_id: str | None, *, refresh_document: bool = False) -> Client | N
         return Client(row) if row is not None and row.source == "registered" else None
     if row is not None and not (refresh_document and _stale(row)):
         return Client(row)
+    if row is None and not fetch_unknown:
+        return None
     document = client_documents.fetch(client_id)
     with write_transaction() as session:
         row = session.execute(

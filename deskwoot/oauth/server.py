@@ -201,7 +201,7 @@ class Server(AuthorizationServer):
 
     def query_client(self, client_id):
         try:
-            return clients.find(client_id)
+            return clients.find(client_id, fetch_unknown=False)
         except DocumentRefused:
             return None
 

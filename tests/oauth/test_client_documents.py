@@ -16,6 +16,8 @@ from tests.oauth.flow import Pkce
 
 
 class Documents(BaseHTTPRequestHandler):
+    fetched: list[str] = []  # every path asked for, by any test of the module
+
     def log_message(self, *args):
         pass
 
@@ -29,6 +31,7 @@ class Documents(BaseHTTPRequestHandler):
         self.wfile.write(body.encode())
 
     def do_GET(self):
+        Documents.fetched.append(self.path)
         me = f"http://127.0.0.1:{self.server.server_port}{self.path}"
         good = {
             "client_id": me,
@@ -138,3 +141,32 @@ def test_plain_http_is_refused_in_production(client, auth, desk, documents):
     response = consent(client, documents + "/good.json")
     assert response.status_code == 400
     assert "https" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("endpoint", ["/oauth/token", "/oauth/revoke"])
+def test_the_open_endpoints_never_fetch_an_unknown_document(client, lab, documents, endpoint):
+    """Without a login, nobody can make Deskwoot fetch a URL or store a client: the token and
+    revocation endpoints only know clients an admin's consent page has fetched already."""
+    from sqlalchemy import func, select
+
+    from deskwoot.extensions import db
+    from deskwoot.models import OAuthClient
+
+    client_id = documents + "/good.json?from=" + endpoint
+    response = client.post(
+        endpoint,
+        data={
+            "grant_type": "authorization_code",
+            "code": "x",
+            "code_verifier": "y" * 43,
+            "redirect_uri": flow.REDIRECT,
+            "client_id": client_id,
+            "token": "dw_ort_whatever",
+            "resource": flow.RESOURCE,
+        },
+    )
+    assert response.status_code in (400, 401), response.get_data(as_text=True)
+    assert response.get_json()["error"] == "invalid_client"
+    assert not [path for path in Documents.fetched if endpoint in path]
+    count = select(func.count()).select_from(OAuthClient).where(OAuthClient.client_id == client_id)
+    assert db.session.scalar(count) == 0
